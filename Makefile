@@ -1,0 +1,47 @@
+# stylenet: `make test` and `make train` set everything up on a fresh machine (a venv in .venv).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# This workplace's x86_64 wheels (pip takes them from local disk); elsewhere any recent torch works.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+STYLE ?= starry_night
+SHARED ?= ../shared
+# The main job's default: a short offline run on ../shared when it exists, else COCO from data/.
+TRAIN_ARGS ?= $(if $(wildcard $(SHARED)/weights),paths=shared data.image_size=128 trainer.max_steps=40,)
+
+.PHONY: install test test-fast lint format train tensorboard gallery bench clean
+
+$(BIN)/.stamp-install: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q $(TORCH_SPEC)
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+install: $(BIN)/.stamp-install
+
+test: install lint
+	$(BIN)/python -m pytest
+
+test-fast: install
+	$(BIN)/python -m pytest -m "not slow"
+
+lint: install
+	$(BIN)/ruff check stylenet scripts tests
+	$(BIN)/ruff format --check stylenet scripts tests
+
+format: install
+	$(BIN)/ruff check --fix stylenet scripts tests
+	$(BIN)/ruff format stylenet scripts tests
+
+train: install
+	$(BIN)/python scripts/train.py style=$(STYLE) $(TRAIN_ARGS)
+
+tensorboard: install
+	$(BIN)/tensorboard --logdir runs --bind_all
+
+gallery: install
+	$(BIN)/python scripts/gallery.py --content $(SHARED)/data/content -o docs/gallery.jpg --overwrite
+
+clean:
+	rm -rf .pytest_cache .ruff_cache build *.egg-info

@@ -1,0 +1,24 @@
+"""stylenet: fast feed-forward neural style transfer (Johnson et al. 2016).
+
+import stylenet
+net = stylenet.load("mosaic")                    # a shipped style, an installed one, or a file
+out = stylenet.stylize("photo.jpg", "mosaic")    # a PIL image the size of the photo
+stylenet.available_styles()                      # {name: Style(..., card={...})}
+"""
+
+from .errors import StylenetError
+from .registry import available_styles, install, load, register_style
+from .stylize import stylize
+from .transformer import TransformerNet
+
+__version__ = "0.1.0"
+__all__ = [
+    "StylenetError",
+    "TransformerNet",
+    "available_styles",
+    "install",
+    "load",
+    "register_style",
+    "stylize",
+    "__version__",
+]

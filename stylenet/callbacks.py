@@ -1,0 +1,106 @@
+"""Training callbacks: TensorBoard previews, bad-file reporting, a run-long progress bar."""
+
+from __future__ import annotations
+
+import pytorch_lightning as pl
+import torch
+from pytorch_lightning.callbacks import ProgressBar
+from pytorch_lightning.utilities import rank_zero_only, rank_zero_warn
+from torchvision.utils import make_grid
+from tqdm.auto import tqdm
+
+from .data import PhotoDataModule
+from .module import StyleTransferModule
+
+
+class PreviewImages(pl.Callback):
+    """Every ``every_n_steps``, stylize the fixed held-out photos and log them.
+
+    TensorBoard gets an image grid (photos on the top row, outputs below) and the
+    held-out content, style and total losses (``holdout/*``): losses on photos the
+    network never trained on.
+    """
+
+    def __init__(self, data: PhotoDataModule, every_n_steps: int = 200):
+        self.data, self.every_n_steps = data, every_n_steps
+        self.photos: torch.Tensor | None = None
+        self.last: dict[str, float] = {}
+
+    def _log(self, trainer: pl.Trainer, module: StyleTransferModule) -> None:
+        if self.photos is None:
+            self.photos = self.data.preview_batch()
+        photos = self.photos.to(module.device)
+        outputs, losses = module.evaluate(photos)
+        self.last = losses
+        for logger in trainer.loggers:
+            exp = getattr(logger, "experiment", None)
+            if hasattr(exp, "add_image"):
+                grid = make_grid(torch.cat([photos, outputs]).cpu(), nrow=len(photos), padding=2)
+                exp.add_image("preview", grid, trainer.global_step)
+            logger.log_metrics({f"holdout/{k}": v for k, v in losses.items()}, step=trainer.global_step)
+
+    @rank_zero_only
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        step = trainer.global_step
+        if (
+            self.every_n_steps > 0
+            and step > 0
+            and step % self.every_n_steps == 0
+            and step != getattr(self, "_done", -1)
+        ):
+            self._done = step
+            self._log(trainer, module)
+
+    @rank_zero_only
+    def on_train_end(self, trainer, module) -> None:
+        if getattr(self, "_done", -1) != trainer.global_step:
+            self._log(trainer, module)
+
+
+class ReportSkippedImages(pl.Callback):
+    """Say how many unreadable photos the data loader skipped."""
+
+    def __init__(self, data: PhotoDataModule):
+        self.data = data
+
+    def on_train_end(self, trainer, module) -> None:
+        n = self.data.skipped.value
+        if n:
+            rank_zero_warn(f"skipped {n} unreadable image(s) in {self.data.root} (reported above as they occurred)")
+        for logger in trainer.loggers:
+            logger.log_metrics({"data/skipped_images": float(n)}, step=trainer.global_step)
+
+
+class StepProgressBar(ProgressBar):
+    """One bar over the whole run (global step / max_steps) rather than per epoch."""
+
+    def __init__(self):
+        super().__init__()
+        self.bar = None
+        self.enabled = True
+
+    def disable(self) -> None:
+        self.enabled = False
+
+    def enable(self) -> None:
+        self.enabled = True
+
+    def on_train_start(self, trainer, module) -> None:
+        if self.enabled and trainer.is_global_zero:
+            total = trainer.max_steps if trainer.max_steps > 0 else None
+            self.bar = tqdm(total=total, initial=trainer.global_step, desc="training", unit="step", dynamic_ncols=True)
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        if self.bar is not None:
+            self.bar.update(trainer.global_step - self.bar.n)
+            losses = getattr(module, "last_losses", {})
+            if losses:
+                self.bar.set_postfix({k: f"{v:.3g}" for k, v in losses.items()}, refresh=False)
+
+    def on_train_end(self, trainer, module) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def on_exception(self, trainer, module, exception) -> None:
+        self.on_train_end(trainer, module)

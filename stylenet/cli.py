@@ -1,0 +1,206 @@
+"""The ``stylenet`` command (also ``python -m stylenet``).
+
+Exit status: 0 done; 2 bad usage or bad input (in a batch: some inputs failed,
+the others were written); 1 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import traceback
+from pathlib import Path
+
+from .cli_errors import report_errors
+from .errors import StylenetError
+from .imageio import IMAGE_EXTENSIONS, list_images
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def _err(msg: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"error: {msg}", file=sys.stderr)  # clean even while a progress bar is drawn
+
+
+# -- stylize ---------------------------------------------------------------------------------
+def _plan_outputs(inputs: list[str], output: str | None, style_label: str) -> list[tuple[Path, Path]]:
+    """(input file, output file) pairs; folders expand to the images inside them."""
+    single_file_out = output is not None and Path(output).suffix.lower() in IMAGE_EXTENSIONS
+    pairs: list[tuple[Path, Path]] = []
+    for item in inputs:
+        src = Path(item)
+        if src.is_dir():
+            files = list_images(src)
+            if not files:
+                _err(f"{src}: folder holds no images")
+            for f in files:
+                rel = f.relative_to(src)
+                dest = Path(output) / src.name / rel if output else f.with_name(f"{f.stem}_{style_label}{f.suffix}")
+                pairs.append((f, dest))
+        else:
+            if single_file_out:
+                dest = Path(output)
+            elif output:
+                dest = Path(output) / src.name
+            else:
+                dest = src.with_name(f"{src.stem}_{style_label}{src.suffix or '.png'}")
+            pairs.append((src, dest))
+    if single_file_out and len(pairs) > 1:
+        raise StylenetError(f"-o {output} names one file but there are {len(pairs)} inputs; give a folder")
+    return pairs
+
+
+def cmd_stylize(a: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .imageio import ImageError, save_image
+    from .registry import load
+    from .stylize import stylize
+
+    net = load(a.style, a.device)
+    label = Path(a.style).stem if Path(a.style).suffix else a.style
+    pairs = _plan_outputs(a.inputs, a.output, label)
+    if not pairs:
+        raise StylenetError("no input images")
+    failed = 0
+    # a bar for batches on a terminal (None: tqdm leaves it out when stderr is a pipe or a file)
+    bar = tqdm(pairs, desc="stylizing", unit="image", disable=True if len(pairs) < 2 or a.quiet else None)
+    for src, dest in bar:
+        if dest.exists() and not a.overwrite:
+            _err(f"{dest}: exists; pass --overwrite to replace it (skipped {src})")
+            failed += 1
+            continue
+        try:
+            out = stylize(src, net, max_side=a.max_side, precision=a.precision, tile=a.tile)
+            save_image(out, dest, overwrite=a.overwrite)
+        except (ImageError, FileExistsError) as e:
+            _err(str(e))
+            failed += 1
+            continue
+        if not a.quiet and len(pairs) < 2:
+            print(f"wrote {dest}")
+    if len(pairs) > 1 and not a.quiet:
+        print(f"wrote {len(pairs) - failed} of {len(pairs)} images")
+    return EXIT_BAD_INPUT if failed else EXIT_OK
+
+
+# -- styles, install, export -----------------------------------------------------------------
+def cmd_styles(a: argparse.Namespace) -> int:
+    from .registry import available_styles
+
+    styles = available_styles()
+    if a.json:
+        print(
+            json.dumps(
+                {n: {"origin": s.origin, "sha256": s.sha256, "card": s.card} for n, s in styles.items()}, indent=2
+            )
+        )
+        return EXIT_OK
+    if not styles:
+        print("no styles available; train one (scripts/train.py) and `stylenet install` it")
+        return EXIT_OK
+    rows = [("name", "origin", "artwork", "licence", "steps")]
+    for n, s in styles.items():
+        img = s.card.get("style_image", {})
+        rows.append((n, s.origin, img.get("title", "")[:40], img.get("licence", "")[:40], str(s.card.get("steps", ""))))
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for r in rows:
+        print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
+    return EXIT_OK
+
+
+def cmd_install(a: argparse.Namespace) -> int:
+    from .registry import install
+
+    s = install(a.weights, a.name, a.overwrite)
+    print(f"installed {s.name} -> {s.file}; use stylenet.load({s.name!r}) or --style {s.name}")
+    return EXIT_OK
+
+
+def cmd_export(a: argparse.Namespace) -> int:
+    from .export import checkpoint_to_weights
+
+    src = Path(a.weights)
+    if a.format == "safetensors":
+        if src.suffix != ".ckpt":
+            raise StylenetError(f"{src}: --format safetensors converts a Lightning .ckpt; this file is not one")
+        out = Path(a.output or src.with_suffix(".safetensors"))
+        checkpoint_to_weights(src, out, overwrite=a.overwrite)
+    else:
+        from .onnx_export import export_onnx
+        from .registry import load
+
+        out = Path(a.output or src.with_suffix(".onnx").name)
+        if out.exists() and not a.overwrite:
+            raise FileExistsError(f"{out}: exists; pass --overwrite to replace it")
+        export_onnx(load(a.weights), out, opset=a.opset)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+# -- parser ----------------------------------------------------------------------------------
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="stylenet", description="Fast neural style transfer.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    s = sub.add_parser("stylize", help="stylize images", description="Stylize image files or folders of images.")
+    s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
+    s.add_argument("-s", "--style", required=True, help="style name (see `stylenet styles`) or weights file")
+    s.add_argument(
+        "-o", "--output", help="output folder, or a file for a single input (default: INPUT_STYLE.ext beside it)"
+    )
+    s.add_argument("--max-side", type=int, help="scale the longer side down to this before stylizing")
+    s.add_argument("--device", help="cpu, cuda, cuda:1 ... (default cpu)")
+    s.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="default: auto")
+    s.add_argument("--tile", type=int, help="tile side in pixels (default: tile only images over ~2.5 MP)")
+    s.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    s.set_defaults(func=cmd_stylize)
+
+    s = sub.add_parser("styles", help="list available styles", description="List styles with their model cards.")
+    s.add_argument("--json", action="store_true", help="print the full cards as JSON")
+    s.set_defaults(func=cmd_styles)
+
+    s = sub.add_parser(
+        "install", help="install a weights file as a named style", description="Copy weights into $STYLENET_HOME."
+    )
+    s.add_argument("weights", help="an exported .safetensors weights file")
+    s.add_argument("--name", help="style name (default: the style named in the file's card)")
+    s.add_argument("--overwrite", action="store_true", help="replace an installed style of that name")
+    s.set_defaults(func=cmd_install)
+
+    s = sub.add_parser(
+        "export",
+        help="export weights to ONNX, or a checkpoint to weights",
+        description="Export a style to ONNX (dynamic height and width), or a Lightning .ckpt to a weights file.",
+    )
+    s.add_argument("weights", help="style name, weights file, or .ckpt (with --format safetensors)")
+    s.add_argument("--format", choices=["onnx", "safetensors"], default="onnx", help="default: onnx")
+    s.add_argument("-o", "--output", help="output file")
+    s.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    s.set_defaults(func=cmd_export)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)  # usage errors exit 2
+    try:
+        with report_errors():
+            try:
+                return args.func(args)
+            except FileExistsError as e:
+                raise StylenetError(str(e)) from None
+    except SystemExit as e:
+        return int(e.code or 0)
+    except Exception:
+        traceback.print_exc()
+        _err("internal error (the traceback above); please report it")
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

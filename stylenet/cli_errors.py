@@ -1,0 +1,46 @@
+"""Turning user mistakes into one-line errors with exit status 2, for every entry point."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import StylenetError
+
+
+def fail(message: str, status: int = 2) -> None:
+    print(f"error: {message}", file=sys.stderr)
+    raise SystemExit(status)
+
+
+@contextlib.contextmanager
+def report_errors() -> Iterator[None]:
+    """``StylenetError`` -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
+    try:
+        yield
+    except StylenetError as e:
+        fail(str(e))
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def check_group_overrides(config_dir: Path, args: list[str]) -> None:
+    """``group=option`` overrides naming no config file fail with the available options.
+
+    Hydra would say so too, but over several lines; this names the value and the fix in one.
+    """
+    for arg in args:
+        key, sep, value = arg.partition("=")
+        key = key.lstrip("+~")
+        group = config_dir / key
+        if not sep or "." in key or not group.is_dir() or value in ("null", ""):
+            continue
+        if not (group / f"{value}.yaml").is_file():
+            options = sorted(p.stem for p in group.glob("*.yaml"))
+            hint = (
+                "; or train on any image with style=custom style.image=/path/to/painting.jpg" if key == "style" else ""
+            )
+            fail(f"unknown {key} {value!r}; available: {', '.join(options)}{hint}")

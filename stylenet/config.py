@@ -1,0 +1,121 @@
+"""Typed schemas of the Hydra training configuration (``configs/train.yaml``).
+
+Hydra checks every override against these: an unknown key or a value of the
+wrong type is an error before anything runs. Group files in ``configs/`` fill
+the nodes (``style/``, ``data/``, ``model/``, ``loss/``, ``trainer/``, ...).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, OmegaConf
+
+DEFAULT_STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+
+
+@dataclass
+class PathsConfig:
+    data_dir: str = "data"
+    photos: str = "${paths.data_dir}/coco/train2014"  # COCO as data/README.md downloads it
+    styles_dir: str = "${paths.data_dir}/styles"
+    vgg_weights: str = "IMAGENET1K_FEATURES"  # torchvision download, or a local file
+    runs_dir: str = "runs"
+    output_dir: str = "${hydra:runtime.output_dir}"
+
+
+@dataclass
+class StyleConfig:
+    image: str = MISSING  # path of the style image
+    name: str | None = None  # defaults to the image's file name without extension
+    size: int = 384  # longer side of the style image in pixels; strokes scale with it
+    url: str | None = None  # where to fetch the image when it is missing
+    sha256: str | None = None  # of the image file; credit/licence apply only to that file
+    title: str = ""  # artwork and artist
+    source: str = ""  # where the image file comes from
+    licence: str = ""
+
+
+@dataclass
+class DataConfig:
+    root: str = "${paths.photos}"
+    image_size: int = 256  # training crops are image_size x image_size
+    batch_size: int = 4
+    num_workers: int = 2
+    holdout: int = 16  # photos kept out of training (previews, held-out losses)
+    preview: int = 4  # of which this many are shown in TensorBoard
+
+
+@dataclass
+class ModelConfig:
+    width: int = 32
+    blocks: int = 5
+    depthwise: bool = False
+
+
+@dataclass
+class VGGConfig:
+    arch: str = "vgg16"
+    weights: str = "${paths.vgg_weights}"
+    input: str | None = None  # input convention of a weights file: caffe (default) or torch
+
+
+@dataclass
+class LossConfig:
+    vgg: VGGConfig = field(default_factory=VGGConfig)
+    content_layers: list[str] = field(default_factory=lambda: ["relu2_2"])
+    style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))  # "relu3_3:0.5" weights one
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+    tv_weight: float = 0.0
+
+
+@dataclass
+class OptimConfig:
+    lr: float = 1e-3
+    schedule: str = "constant"  # or cosine
+    warmup_steps: int = 0
+    min_lr_ratio: float = 0.1  # cosine floor
+    grad_clip: float = 5.0  # max gradient norm; 0 disables
+
+
+@dataclass
+class GuardConfig:
+    spike_factor: float = 10.0
+    warmup_steps: int = 100
+    max_consecutive: int = 20
+
+
+@dataclass
+class ExportConfig:
+    half: bool = False  # float16 tensors (half the size, same outputs to ~1e-3)
+
+
+@dataclass
+class TrainConfig:
+    paths: PathsConfig = field(default_factory=PathsConfig)
+    style: StyleConfig = field(default_factory=StyleConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
+    export: ExportConfig = field(default_factory=ExportConfig)
+    trainer: dict[str, Any] = field(default_factory=dict)  # pytorch_lightning.Trainer arguments
+    logger: dict[str, Any] | None = None
+    seed: int = 0
+    resume: str | None = None  # "latest", a run folder or a .ckpt file
+    preview_every_n_steps: int = 200
+    checkpoint_every_n_steps: int = 250
+
+
+def register() -> None:
+    ConfigStore.instance().store(name="train_schema", node=TrainConfig)
+    # ${style_name:${style.name},${style.image}}: the run folder's name
+    OmegaConf.register_new_resolver("style_name", lambda name, image: name or Path(image).stem, replace=True)
+
+
+register()

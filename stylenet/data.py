@@ -1,0 +1,135 @@
+"""Training photos: a folder of images (COCO train2014 or any nested JPEG/PNG folder).
+
+Each photo is resized (shorter side to ``image_size``) and cropped to a square.
+A fixed, hash-chosen set of ``holdout`` photos never enters training: the
+preview grid and held-out losses use it, and ``stylenet evaluate`` can select
+exactly the same photos with ``split_holdout``. Unreadable files are skipped with
+a warning and counted; a run never dies on one bad JPEG.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import multiprocessing as mp
+import random
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from PIL import Image
+from torch.utils.data import DataLoader, Dataset
+
+from .errors import StylenetError
+from .imageio import list_images
+
+
+class DataError(StylenetError):
+    """The photo folder cannot be used."""
+
+
+def split_holdout(files: list[Path], root: Path, n: int) -> tuple[list[Path], list[Path]]:
+    """(train, holdout): the ``n`` files whose relative path hashes lowest are held out."""
+    key = {f: hashlib.sha1(f.relative_to(root).as_posix().encode()).hexdigest() for f in files}
+    held = set(sorted(files, key=key.__getitem__)[:n])
+    return [f for f in files if f not in held], sorted(held, key=key.__getitem__)
+
+
+def load_photo(path: Path, size: int, random_crop: bool = False) -> torch.Tensor:
+    """Decode, resize the shorter side to ``size`` and crop a square; uint8 ``(3, size, size)``.
+
+    The crop is random for training (Python's ``random``, which DataLoader seeds per
+    worker) and centred otherwise.
+    """
+    with Image.open(path) as img:
+        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when that suffices
+        img = img.convert("RGB")
+    scale = size / min(img.size)
+    w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
+    img = img.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    x = random.randint(0, w - size) if random_crop else (w - size) // 2
+    y = random.randint(0, h - size) if random_crop else (h - size) // 2
+    arr = np.asarray(img.crop((x, y, x + size, y + size)))
+    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+class PhotoDataset(Dataset):
+    """Square uint8 crops of photos; a bad file is replaced by the next good one."""
+
+    def __init__(self, files: list[Path], size: int, random_crop: bool = True, skipped=None):
+        self.files, self.size, self.random_crop = files, size, random_crop
+        self.skipped = skipped if skipped is not None else mp.Value("i", 0)
+
+    def __len__(self) -> int:
+        return len(self.files)
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        for k in range(len(self.files)):
+            path = self.files[(i + k) % len(self.files)]
+            try:
+                return load_photo(path, self.size, self.random_crop)
+            except Exception as e:  # corrupt, truncated, not an image: skip it
+                with self.skipped.get_lock():
+                    self.skipped.value += 1
+                warnings.warn(f"skipping unreadable image {path}: {e.__class__.__name__}: {e}", stacklevel=1)
+        raise DataError(f"no readable image among the {len(self.files)} files")
+
+
+class PhotoDataModule(pl.LightningDataModule):
+    def __init__(
+        self,
+        root: str,
+        image_size: int = 256,
+        batch_size: int = 4,
+        num_workers: int = 2,
+        holdout: int = 16,
+        preview: int = 4,
+    ):
+        super().__init__()
+        self.root, self.image_size, self.batch_size = Path(root), image_size, batch_size
+        self.num_workers, self.holdout, self.preview = num_workers, holdout, preview
+        self.skipped = mp.Value("i", 0)
+        self.train_files: list[Path] = []
+        self.holdout_files: list[Path] = []
+
+    def scan(self) -> None:
+        """List and split the photos; raises ``DataError`` with the fix for a bad root."""
+        if not self.root.is_dir():
+            raise DataError(
+                f"data.root {str(self.root)!r} is not a folder; download COCO train2014 there "
+                "(see data/README.md) or set data.root=/path/to/photos"
+            )
+        files = list_images(self.root)
+        if len(files) <= self.holdout:
+            raise DataError(
+                f"data.root {str(self.root)!r} holds {len(files)} image(s), need more than data.holdout={self.holdout}; "
+                "point data.root at a folder of JPEG/PNG photos"
+            )
+        if len(files) - self.holdout < self.batch_size:
+            raise DataError(f"data.root holds too few photos for data.batch_size={self.batch_size}")
+        self.train_files, self.holdout_files = split_holdout(files, self.root, self.holdout)
+
+    def setup(self, stage: str | None = None) -> None:
+        if not self.train_files:
+            self.scan()
+
+    def train_dataloader(self) -> DataLoader:
+        ds = PhotoDataset(self.train_files, self.image_size, random_crop=True, skipped=self.skipped)
+        return DataLoader(
+            ds,
+            batch_size=self.batch_size,
+            shuffle=True,
+            drop_last=True,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=torch.cuda.is_available(),
+        )
+
+    def preview_batch(self) -> torch.Tensor:
+        """The fixed held-out photos shown in TensorBoard, float ``(N, 3, S, S)`` in [0, 1]."""
+        ds = PhotoDataset(self.holdout_files[: self.preview], self.image_size, random_crop=False)
+        return torch.stack([ds[i] for i in range(len(ds))]).float() / 255.0
+
+    def on_after_batch_transfer(self, batch: torch.Tensor, dataloader_idx: int) -> torch.Tensor:
+        return batch.float().div_(255.0)  # uint8 crosses process and device boundaries; [0, 1] from here

@@ -1,0 +1,145 @@
+"""User-facing weights files: safetensors tensors plus a self-describing header.
+
+A stylenet weights file is a safetensors file (no pickled code runs on load)
+whose metadata holds:
+
+* ``format``: ``"stylenet/1"``;
+* ``net``: the ``TransformerNet`` arguments (JSON);
+* ``card``: the model card (JSON): style, image credit and licence, recipe,
+  loss weights, VGG used, training data, steps, final losses, ...;
+* ``tensors_sha256``: a digest of every tensor's name, dtype, shape and bytes,
+  checked on every load, so a tampered or corrupted file is an error and never a
+  silently different network.
+
+Lightning ``.ckpt`` files are for resuming training; these are for users.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import torch
+
+from .errors import StylenetError
+from .transformer import NetConfig, TransformerNet
+
+FORMAT = "stylenet/1"
+
+
+class WeightsError(StylenetError):
+    """A weights file that cannot be used; the message names the file and the problem."""
+
+
+def tensors_digest(tensors: dict[str, torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for name in sorted(tensors):
+        t = tensors[name].detach().contiguous().cpu()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
+
+
+def save_weights(
+    net: TransformerNet,
+    path: str | os.PathLike,
+    card: dict | None = None,
+    half: bool = False,
+    overwrite: bool = False,
+) -> Path:
+    """Write ``net`` and its card to ``path`` atomically; refuses to replace a file unless asked."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"{path}: exists; pass overwrite=True to replace it")
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in net.state_dict().items()}
+    meta = {
+        "format": FORMAT,
+        "net": json.dumps(net.config.to_dict()),
+        "card": json.dumps(card or {}, sort_keys=True),
+        "tensors_sha256": tensors_digest(tensors),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    try:
+        save_file(tensors, tmp, metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return path
+
+
+def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """(tensors, net arguments, card) of a weights file, verified; raises ``WeightsError``."""
+    from safetensors import safe_open
+
+    path = Path(path)
+    if not path.is_file():
+        raise WeightsError(f"{path}: no such weights file")
+    if path.suffix == ".ckpt":
+        raise WeightsError(
+            f"{path}: is a Lightning checkpoint (for resuming training); use the .safetensors file "
+            "exported next to it, or run: stylenet export CKPT -o weights.safetensors"
+        )
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:
+        raise WeightsError(f"{path}: truncated or corrupt weights file ({e.__class__.__name__}: {e})") from None
+    if meta.get("format") != FORMAT:
+        raise WeightsError(f"{path}: not a stylenet weights file (format {meta.get('format')!r}, expected {FORMAT!r})")
+    if tensors_digest(tensors) != meta.get("tensors_sha256"):
+        raise WeightsError(f"{path}: tensor data does not match the digest in its header (corrupted or tampered)")
+    try:
+        net_args = json.loads(meta["net"])
+        card = json.loads(meta.get("card", "{}"))
+    except (KeyError, json.JSONDecodeError) as e:
+        raise WeightsError(f"{path}: malformed header ({e})") from None
+    return tensors, net_args, card
+
+
+def build_net(tensors: dict[str, torch.Tensor], net_args: dict, source: object = "weights") -> TransformerNet:
+    """A float32 ``TransformerNet`` with these weights; a mismatch is a ``WeightsError``."""
+    try:
+        net = TransformerNet.from_config(NetConfig.from_dict(net_args))
+    except (TypeError, ValueError) as e:
+        raise WeightsError(f"{source}: bad network arguments {net_args}: {e}") from None
+    own = net.state_dict()
+    missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
+    wrong = [k for k in own if k in tensors and tuple(tensors[k].shape) != tuple(own[k].shape)]
+    if missing or unexpected or wrong:
+        detail = "; ".join(
+            f"{what}: {', '.join(keys[:3])}{' ...' if len(keys) > 3 else ''}"
+            for what, keys in (("missing", missing), ("unexpected", unexpected), ("wrong shape", wrong))
+            if keys
+        )
+        raise WeightsError(f"{source}: weights do not match TransformerNet({net_args}) ({detail})")
+    net.load_state_dict({k: v.float() for k, v in tensors.items()})
+    return net.eval()
+
+
+def load_weights(path: str | os.PathLike) -> tuple[TransformerNet, dict]:
+    """(network in eval mode, card) from a weights file."""
+    tensors, net_args, card = read_weights(path)
+    return build_net(tensors, net_args, path), card
+
+
+def checkpoint_to_weights(ckpt: str | os.PathLike, path: str | os.PathLike, overwrite: bool = False) -> Path:
+    """Export the network of a Lightning checkpoint (loaded without running pickled code)."""
+    try:
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        hp = state["hyper_parameters"]
+        tensors = {k[len("net.") :]: v for k, v in state["state_dict"].items() if k.startswith("net.")}
+    except Exception as e:
+        raise WeightsError(f"{ckpt}: not a readable stylenet checkpoint ({e.__class__.__name__}: {e})") from None
+    net = build_net(tensors, hp["net"], ckpt)
+    card = {"style": hp.get("style", {}).get("name"), "steps": state.get("global_step"), "from_checkpoint": str(ckpt)}
+    return save_weights(net, path, card, overwrite=overwrite)

@@ -1,0 +1,144 @@
+"""Perceptual losses: content, Gram-matrix style and total variation.
+
+Johnson et al. 2016 (https://arxiv.org/abs/1603.08155), after Gatys et al. 2016
+(https://arxiv.org/abs/1508.06576). Every term is normalised so that a weight
+means the same thing whatever the layer, the image size, the batch size or the
+VGG weight source:
+
+* **content** at layer j: ``||phi_j(y) - phi_j(x)||^2 / ||phi_j(x)||^2`` per image,
+  averaged over the batch: the relative squared error of the output's features
+  (0 for the photo itself; about 0.3-0.6 for a strong stylisation).
+* **style** at layer j: Gram matrices ``G = F F^T / (H W)`` (F the C x HW
+  features), and ``||G(y) - G(s)||_F^2 / ||G(s)||_F^2``: the relative error
+  against the style image's Gram matrix (about 1 for a blank image). Layers are
+  combined as a weighted mean, so adding a layer does not change the scale.
+* **total variation**: mean squared difference between neighbouring pixels of
+  the [0, 1] output (Mahendran & Vedaldi 2015, beta = 2), as in Johnson et al.
+
+Being ratios, the content and style terms do not change when a weight source
+scales its features (0-255 Caffe input against [0, 1] torchvision input), and
+the Gram normalisation by H W makes style targets computed at one size
+comparable with outputs at another. Total = content_weight * content +
+style_weight * style + tv_weight * tv.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import torch
+from torch import nn
+
+from .vgg import VGGFeatures
+
+EPS = 1e-8
+
+
+def parse_layer_weights(spec: Iterable[str] | dict[str, float] | str) -> dict[str, float]:
+    """``["relu1_2", "relu2_2:0.5"]``, ``"relu2_2"`` or ``{"relu1_2": 1.0}`` -> ``{name: weight}``."""
+    if isinstance(spec, str):
+        spec = [spec]
+    if isinstance(spec, dict):
+        return {str(k): float(v) for k, v in spec.items()}
+    out = {}
+    for item in spec:
+        m = re.fullmatch(r"(\w+?)(?::([0-9.eE+-]+))?", str(item))
+        if not m:
+            raise ValueError(f"bad layer spec {item!r}; write relu3_3 or relu3_3:0.5")
+        out[m.group(1)] = float(m.group(2)) if m.group(2) else 1.0
+    return out
+
+
+def gram_matrix(features: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` -> ``(B, C, C)`` Gram matrices divided by H W, in float32."""
+    b, c, h, w = features.shape
+    f = features.float().reshape(b, c, h * w)
+    with torch.autocast(features.device.type, enabled=False):
+        return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+
+
+def _relative_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Per-sample ``||a - b||^2 / ||b||^2`` (b may broadcast over the batch)."""
+    a, b = a.float(), b.float()
+    err = (a - b).pow(2).flatten(1).sum(1)
+    ref = b.pow(2).flatten(1).sum(1)
+    return err / (ref + EPS)
+
+
+def content_loss(fy: torch.Tensor, fx: torch.Tensor) -> torch.Tensor:
+    return _relative_error(fy, fx).mean()
+
+
+def style_loss(gy: torch.Tensor, gs: torch.Tensor) -> torch.Tensor:
+    return _relative_error(gy, gs).mean()
+
+
+def tv_loss(y: torch.Tensor) -> torch.Tensor:
+    y = y.float()
+    return (y[..., 1:, :] - y[..., :-1, :]).pow(2).mean() + (y[..., :, 1:] - y[..., :, :-1]).pow(2).mean()
+
+
+class PerceptualLoss(nn.Module):
+    """Content + style + TV loss around one frozen VGG; style targets set once by ``set_style``."""
+
+    def __init__(
+        self,
+        vgg: VGGFeatures,
+        content_layers: dict[str, float],
+        style_layers: dict[str, float],
+        content_weight: float = 1.0,
+        style_weight: float = 1.0,
+        tv_weight: float = 0.0,
+    ):
+        super().__init__()
+        self.vgg = vgg
+        self.content_layers, self.style_layers = dict(content_layers), dict(style_layers)
+        self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
+        self.has_style = False
+
+    @torch.no_grad()
+    def set_style(self, style: torch.Tensor) -> None:
+        """Compute the Gram targets of a ``(1, 3, H, W)`` style image (once per run)."""
+        feats = self.vgg(style.to(self.vgg.mean.device), self.style_layers)
+        for k, v in feats.items():  # buffers follow the module's device; not saved in checkpoints
+            self.register_buffer(f"gram_{k}", gram_matrix(v), persistent=False)
+        self.has_style = True
+
+    def style_terms(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+        if not self.has_style:
+            raise RuntimeError("PerceptualLoss.set_style() must be called before computing losses")
+        total = sum(
+            w * style_loss(gram_matrix(feats[k]), getattr(self, f"gram_{k}")) for k, w in self.style_layers.items()
+        )
+        return total / sum(self.style_layers.values())
+
+    def content_terms(self, fy: dict[str, torch.Tensor], fx: dict[str, torch.Tensor]) -> torch.Tensor:
+        total = sum(w * content_loss(fy[k], fx[k]) for k, w in self.content_layers.items())
+        return total / sum(self.content_layers.values())
+
+    def forward(self, y: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Losses of outputs ``y`` for content images ``x``; both ``(B, 3, H, W)`` in [0, 1]."""
+        with torch.no_grad():  # the photo's features only as deep as the content layers
+            fx = self.vgg(x, self.content_layers)
+        fy = self.vgg(y, set(self.content_layers) | set(self.style_layers))
+        parts = {"content": self.content_terms(fy, fx), "style": self.style_terms(fy), "tv": tv_loss(y)}
+        parts["total"] = (
+            self.content_weight * parts["content"] + self.style_weight * parts["style"] + self.tv_weight * parts["tv"]
+        )
+        return parts
+
+
+def build_perceptual_loss(cfg: dict) -> PerceptualLoss:
+    """A ``PerceptualLoss`` from the ``loss`` config node (as a plain dict); loads the VGG."""
+    content, style = parse_layer_weights(cfg["content_layers"]), parse_layer_weights(cfg["style_layers"])
+    vgg_cfg = cfg["vgg"]
+    vgg = VGGFeatures(
+        layers=list(content) + list(style),
+        arch=vgg_cfg.get("arch", "vgg16"),
+        weights=vgg_cfg["weights"],
+        input=vgg_cfg.get("input"),
+    )
+    return PerceptualLoss(
+        vgg, content, style, cfg.get("content_weight", 1.0), cfg.get("style_weight", 1.0), cfg.get("tv_weight", 0.0)
+    )

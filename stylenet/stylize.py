@@ -1,0 +1,153 @@
+"""``stylize(image, style)``: one forward pass on any image, returned as the same kind.
+
+Accepts a path, a PIL image, a NumPy array or a tensor. The output keeps the
+input's exact width and height (or the smaller size asked for with ``max_side``),
+its EXIF orientation is applied, an alpha channel is carried through unchanged,
+and grayscale, palette, CMYK and 16-bit inputs are converted on the way in.
+Large images are tiled with shared normalisation statistics (``stylenet.tiling``)
+so that memory stays bounded and no seams show.
+"""
+
+from __future__ import annotations
+
+import os
+from contextlib import nullcontext
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+
+from .imageio import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil, to_tensor
+from .registry import load
+from .tiling import stylize_tiled
+from .transformer import TransformerNet
+
+TILE_ABOVE = 1600 * 1600  # images with more pixels than this are tiled
+
+
+def cpu_has_bf16() -> bool:
+    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = f.read()
+    except OSError:
+        return False
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
+def resolve_precision(precision: str, device: torch.device) -> str:
+    if precision not in ("auto", "fp32", "bf16"):
+        raise ValueError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
+    if precision != "auto":
+        return precision
+    if device.type == "cuda":
+        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
+    return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
+
+
+class Runner:
+    """Applies a network on one device and precision; returns float32 tensors on the CPU."""
+
+    def __init__(self, device: torch.device, precision: str = "auto"):
+        self.device = device
+        self.precision = resolve_precision(precision, device)
+
+    def __call__(self, module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
+        bf16 = self.precision == "bf16"
+        ctx = torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
+        with torch.inference_mode(), ctx:
+            y = module(x.to(self.device, non_blocking=True))
+        return y.float().cpu()
+
+
+def apply_net(
+    net: TransformerNet,
+    x: torch.Tensor,
+    runner: Runner,
+    tile: int | None = None,
+    overlap: int | None = None,
+    stats_side: int = 1024,
+) -> torch.Tensor:
+    """``(B, 3, H, W)`` [0, 1] CPU tensor -> stylized, same shape. ``tile=None``: tile only large images."""
+    b, _, h, w = x.shape
+    if tile is None and h * w <= TILE_ABOVE:
+        return runner(net, x)
+    tile = tile or 768
+    return torch.cat([stylize_tiled(net, x[i : i + 1], runner, tile, overlap, stats_side) for i in range(b)])
+
+
+def _shrink(x: torch.Tensor, max_side: int | None) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    if not max_side or max(h, w) <= max_side:
+        return x
+    s = max_side / max(h, w)
+    size = (max(1, round(h * s)), max(1, round(w * s)))
+    return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
+
+
+def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, net, runner, max_side, tile) -> tuple:
+    """(H, W, 3) float RGB and optional alpha -> stylized RGB and (resized) alpha."""
+    x = to_tensor(rgb).unsqueeze(0)
+    x = _shrink(x, max_side)
+    check_size(x.shape[-1], x.shape[-2], f"image at max_side={max_side}")
+    y = apply_net(net, x, runner, tile)[0].permute(1, 2, 0).numpy()
+    if alpha is not None and alpha.shape != y.shape[:2]:
+        a = _shrink(torch.from_numpy(alpha)[None, None], max_side)
+        alpha = a[0, 0].numpy()
+    return y, alpha
+
+
+def stylize(
+    image,
+    style,
+    *,
+    max_side: int | None = None,
+    device: str | torch.device | None = None,
+    precision: str = "auto",
+    tile: int | None = None,
+):
+    """Stylize ``image`` with ``style``; returns the same kind of image.
+
+    Args:
+        image: a file path (returns a PIL image), a PIL image, a NumPy array
+            ``(H, W)``/``(H, W, 3|4)`` of uint8, uint16 or float in [0, 1], or a float
+            tensor ``(3, H, W)``/``(B, 3, H, W)`` in [0, 1].
+        style: a style name, a weights file path, or a loaded ``TransformerNet``.
+        max_side: stylize at a smaller size: the longer side is scaled down to this
+            (the output is that size too). Strokes look larger relative to the image.
+        device: where to run; defaults to the network's device for a loaded network,
+            else the CPU.
+        precision: "auto" (bf16 where the hardware has it, else fp32), "fp32" or "bf16".
+        tile: tile side for large images; ``None`` tiles only images over about 2.5 MP.
+    """
+    if isinstance(style, TransformerNet) and device is None:
+        device = next(style.parameters()).device
+    net = load(style, device)
+    runner = Runner(torch.device(device or "cpu"), precision)
+
+    if isinstance(image, torch.Tensor):
+        if image.dim() not in (3, 4) or image.shape[-3] != 3:
+            raise ImageError(f"tensor of shape {tuple(image.shape)}: expected (3, H, W) or (B, 3, H, W)")
+        x = image.detach().float().cpu().clamp(0, 1)
+        x = _shrink(x if x.dim() == 4 else x.unsqueeze(0), max_side)
+        check_size(x.shape[-1], x.shape[-2], f"tensor of shape {tuple(image.shape)}")
+        y = apply_net(net, x, runner, tile)
+        return (y if image.dim() == 4 else y[0]).to(image.device, image.dtype)
+
+    if isinstance(image, np.ndarray):
+        rgb, alpha = array_to_float(image)
+        y, alpha = _stylize_float(rgb, alpha, net, runner, max_side, tile)
+        out = float_to_array(y, alpha, image.dtype)
+        return out
+
+    if isinstance(image, (str, os.PathLike)):
+        img = open_image(image)
+    elif isinstance(image, Image.Image):
+        img = ImageOps.exif_transpose(image)
+        check_size(img.width, img.height, "PIL image")
+    else:
+        raise TypeError(f"cannot stylize a {type(image).__name__}; pass a path, PIL image, NumPy array or tensor")
+    rgb, alpha = split_alpha(img)
+    y, alpha = _stylize_float(rgb, alpha, net, runner, max_side, tile)
+    return to_pil(y, alpha)

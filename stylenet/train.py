@@ -1,0 +1,214 @@
+"""``train(cfg)``: one run from a composed Hydra config to an exported weights file.
+
+``scripts/train.py`` is a thin Hydra wrapper around this function; tests call it
+with a config composed in code. Every check of user input happens before any
+training starts, and ends in a ``StylenetError`` naming the value and the fix.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+
+from .callbacks import PreviewImages, ReportSkippedImages, StepProgressBar
+from .data import PhotoDataModule
+from .download import DownloadError, download, sha256_file
+from .errors import StylenetError
+from .export import save_weights
+from .imageio import ImageError, open_image
+from .module import StyleTransferModule
+
+SUPPORTED_PRECISIONS = ("32-true", "32", "bf16-mixed")
+
+
+class ConfigError(StylenetError):
+    """A configuration value that cannot work."""
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    weights: Path | None
+    checkpoint: Path | None
+    steps: int
+    losses: dict[str, float]
+
+
+def style_name(style: DictConfig) -> str:
+    return style.name or Path(style.image).stem
+
+
+def resolve_style_image(style: DictConfig) -> tuple[Path, bool]:
+    """The style image, fetched from ``style.url`` if missing; also whether it is the recorded file."""
+    path = Path(style.image)
+    if not path.is_file():
+        if not style.url:
+            raise ConfigError(f"style image {path} not found; put it there or set style.image=/path/to/painting.jpg")
+        try:
+            download(style.url, path, style.sha256)
+        except DownloadError as e:
+            raise ConfigError(
+                f"style image {path} not found and {e}; put the image there, set paths.styles_dir=/folder/of/styles "
+                "or style.image=/path/to/painting.jpg"
+            ) from None
+    try:
+        open_image(path)
+    except ImageError as e:
+        raise ConfigError(f"style image unusable: {e}; set style.image=/path/to/painting.jpg") from None
+    return path, bool(style.sha256) and sha256_file(path) == style.sha256
+
+
+def find_checkpoint(resume: str | None, runs_dir: Path) -> Path | None:
+    """``resume``: None, ``latest`` (newest last.ckpt under ``runs_dir``), a run folder or a .ckpt."""
+    if not resume:
+        return None
+    if resume == "latest":
+        found = sorted(runs_dir.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        if not found:
+            raise ConfigError(f"resume=latest: no checkpoints/last.ckpt under {runs_dir}; start without resume")
+        return found[-1]
+    path = Path(resume)
+    if path.is_dir():
+        path = path / "checkpoints" / "last.ckpt"
+    if not path.is_file():
+        raise ConfigError(f"resume={resume}: no checkpoint at {path}; pass a run folder, a .ckpt file or latest")
+    return path
+
+
+def model_card(cfg: DictConfig, module: StyleTransferModule, own_image: bool, data: PhotoDataModule) -> dict:
+    style = cfg.style
+    return {
+        "style": style_name(style),
+        "style_image": {
+            "file": Path(style.image).name,
+            "sha256": sha256_file(style.image),
+            "title": style.title if own_image else "user-supplied image",
+            "source": style.source if own_image else str(style.image),
+            "licence": style.licence if own_image else "unknown: check the image's licence before sharing",
+            "size": style.size,
+        },
+        "recipe": {
+            "image_size": cfg.data.image_size,
+            "batch_size": cfg.data.batch_size,
+            "max_steps": cfg.trainer.get("max_steps"),
+            "precision": str(cfg.trainer.get("precision")),
+            "optim": OmegaConf.to_container(cfg.optim),
+            "seed": cfg.seed,
+        },
+        "loss": {
+            "content_layers": list(cfg.loss.content_layers),
+            "style_layers": list(cfg.loss.style_layers),
+            "content_weight": cfg.loss.content_weight,
+            "style_weight": cfg.loss.style_weight,
+            "tv_weight": cfg.loss.tv_weight,
+            "normalisation": "relative (stylenet.losses)",
+        },
+        "vgg": module.loss.vgg.describe(),
+        "training_data": {"root": str(cfg.data.root), "photos": len(data.train_files), "holdout": cfg.data.holdout},
+    }
+
+
+def _check_config(cfg: DictConfig) -> None:
+    precision = str(cfg.trainer.get("precision", "32-true"))
+    if precision not in SUPPORTED_PRECISIONS:
+        raise ConfigError(
+            f"trainer.precision={precision} is not supported; use one of {', '.join(SUPPORTED_PRECISIONS)}"
+        )
+    for key in ("image_size", "batch_size"):
+        if cfg.data[key] < 1:
+            raise ConfigError(f"data.{key}={cfg.data[key]} must be positive")
+    if cfg.data.image_size < 32:
+        raise ConfigError(f"data.image_size={cfg.data.image_size} is too small; use 32 or more (256 is the recipe)")
+
+
+def _quiet() -> None:
+    """Silence Lightning messages that are expected here and only confuse users."""
+    logging.getLogger("pytorch_lightning.utilities.rank_zero").addFilter(
+        lambda record: "litlogger" not in record.getMessage()  # an advertisement
+    )
+    for pattern in (
+        r".*module\(s\) in eval mode.*",  # the frozen VGG, on purpose
+        r".*manual optimization and every_n_train_steps.*",  # checkpoints are taken between steps
+        r".*is not supported by the model summary.*",
+        r".*isinstance\(treespec, LeafSpec\).*",
+        r".*does not have many workers.*",
+        r".*The dirpath has changed from.*",  # a resumed run writes to its own new folder
+        r".*your dataloader is not resumable.*",  # a resumed run draws new random crops: harmless here
+    ):
+        warnings.filterwarnings("ignore", message=pattern)
+
+
+def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
+    """Train one style as ``cfg`` says; returns where the weights and checkpoints went."""
+    start = time.time()
+    _quiet()
+    _check_config(cfg)
+    out = Path(cfg.paths.output_dir)
+    name = style_name(cfg.style)
+    image, own_image = resolve_style_image(cfg.style)
+    data = PhotoDataModule(**cfg.data)
+    data.scan()
+    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir) / name)
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = StyleTransferModule(
+        net=OmegaConf.to_container(cfg.model),
+        loss=OmegaConf.to_container(cfg.loss, resolve=True),
+        optim=OmegaConf.to_container(cfg.optim),
+        style={"name": name, "image": str(image), "size": cfg.style.size},
+        guard=OmegaConf.to_container(cfg.guard),
+    )
+    checkpoints = ModelCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="step{step:07d}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=cfg.checkpoint_every_n_steps,
+        save_top_k=3,  # the three newest, plus last.ckpt
+        monitor="step",
+        mode="max",
+        save_last=True,
+    )
+    preview = PreviewImages(data, cfg.preview_every_n_steps)
+    callbacks = [checkpoints, preview, ReportSkippedImages(data), StepProgressBar(), *(extra_callbacks or [])]
+    logger = instantiate(cfg.logger) if cfg.logger else False
+    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(out))
+    if ckpt:
+        print(f"resuming from {ckpt}")
+    trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None)
+
+    steps = trainer.global_step
+    losses = {f"train_{k}": v for k, v in module.last_losses.items()}
+    losses.update({f"holdout_{k}": v for k, v in preview.last.items()})
+    weights = None
+    if trainer.is_global_zero:
+        seconds = time.time() - start
+        card = model_card(cfg, module, own_image, data)
+        card.update(
+            steps=steps,
+            final_losses=losses,
+            skipped_steps=module.guard.skipped,
+            train_seconds=round(seconds, 1),
+            hardware=f"{platform.machine()} {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}",
+            resumed_from=str(ckpt) if ckpt else None,
+        )
+        weights = save_weights(module.net, out / f"{name}.safetensors", card, half=cfg.export.half)
+        (out / "card.json").write_text(json.dumps(card, indent=2))
+        print(
+            f"\nexported {weights} ({steps} steps, {seconds / 60:.1f} min)\n"
+            f"  python:  import stylenet; net = stylenet.load({str(weights)!r})\n"
+            f"  shell:   stylenet stylize photo.jpg --style {weights} -o out/\n"
+            f"  install: stylenet install {weights}   # then stylenet.load({name!r})"
+        )
+    last = out / "checkpoints" / "last.ckpt"
+    return TrainResult(out, weights, last if last.exists() else None, steps, losses)

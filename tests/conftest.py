@@ -1,0 +1,134 @@
+"""Shared fixtures: tiny generated photos and style images, composed configs, a small network.
+
+Unit tests run on random-weight VGG and images of a few dozen pixels; tests that
+need real VGG weights and photos use ``../shared`` and skip where it is absent.
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+from PIL import Image
+
+import stylenet.config  # noqa: F401  (schema and resolvers)
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIG_DIR = ROOT / "configs"
+SHARED = (ROOT.parent / "shared").resolve()
+SHARED_VGG = SHARED / "weights" / "vgg16_features_hed.pth"
+SHARED_PHOTOS = SHARED / "data" / "photos"
+SHARED_STYLES = SHARED / "data" / "styles"
+SHARED_CONTENT = SHARED / "data" / "content"
+
+needs_shared = pytest.mark.skipif(not SHARED_VGG.is_file(), reason="../shared (real VGG weights and photos) is absent")
+
+
+def random_image(h: int, w: int, seed: int = 0, mode: str = "RGB") -> Image.Image:
+    """A smooth random image (blurred noise plus gradients), not flat, not pure noise."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:h, 0:w] / max(h, w)
+    base = np.stack([np.sin(6 * xx + rng.uniform(0, 6)), np.cos(5 * yy + rng.uniform(0, 6)), xx * yy], -1)
+    arr = 0.5 + 0.35 * base + 0.15 * rng.standard_normal((h, w, 3))
+    img = Image.fromarray((np.clip(arr, 0, 1) * 255).astype(np.uint8), "RGB")
+    return img.convert(mode) if mode != "RGB" else img
+
+
+@pytest.fixture
+def photo_dir(tmp_path: Path) -> Path:
+    """12 small photos in nested folders, JPEG and PNG, one grayscale and one RGBA."""
+    root = tmp_path / "photos"
+    for i in range(12):
+        sub = root / ("a" if i % 2 else Path("b", "c"))
+        sub.mkdir(parents=True, exist_ok=True)
+        mode = "L" if i == 3 else "RGBA" if i == 5 else "RGB"
+        ext = ".png" if mode == "RGBA" or i % 3 == 0 else ".jpg"
+        random_image(40 + i, 48, seed=i, mode=mode).save(sub / f"img{i:02d}{ext}")
+    return root
+
+
+@pytest.fixture
+def style_image(tmp_path: Path) -> Path:
+    path = tmp_path / "my_style.png"
+    random_image(64, 64, seed=99).save(path)
+    return path
+
+
+@pytest.fixture
+def tiny_overrides(tmp_path: Path, photo_dir: Path, style_image: Path) -> list[str]:
+    """Config overrides for a seconds-long CPU run on random VGG."""
+    return [
+        "style=custom",
+        f"style.image={style_image}",
+        "style.size=48",
+        f"data.root={photo_dir}",
+        "data.image_size=32",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        "data.holdout=2",
+        "data.preview=2",
+        "loss.vgg.weights=random",
+        "loss.style_layers=[relu1_2,relu2_2]",
+        "model.width=8",
+        "model.blocks=1",
+        "trainer=cpu",
+        "trainer.max_steps=4",
+        "trainer.enable_model_summary=false",
+        "trainer.log_every_n_steps=1",
+        "preview_every_n_steps=2",
+        "checkpoint_every_n_steps=2",
+        f"paths.output_dir={tmp_path / 'runs' / 'my_style' / 'run'}",
+        f"paths.runs_dir={tmp_path / 'runs'}",
+    ]
+
+
+def compose_config(overrides: list[str]):
+    with initialize_config_dir(str(CONFIG_DIR), version_base="1.3"):
+        return compose("train", overrides=overrides)
+
+
+@pytest.fixture
+def small_net() -> torch.nn.Module:
+    from stylenet import TransformerNet
+
+    torch.manual_seed(0)
+    return TransformerNet(width=8, blocks=1).eval()
+
+
+@pytest.fixture
+def weights_file(tmp_path: Path, small_net) -> Path:
+    from stylenet.export import save_weights
+
+    return save_weights(small_net, tmp_path / "tiny.safetensors", {"style": "tiny", "steps": 0})
+
+
+@pytest.fixture
+def http_server(tmp_path: Path):
+    """Serve ``tmp_path / "www"`` on 127.0.0.1; yields (folder, base URL)."""
+    www = tmp_path / "www"
+    www.mkdir()
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(www))
+    handler.log_message = lambda *a, **k: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield www, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+@pytest.fixture(autouse=True)
+def isolated_home(tmp_path: Path, monkeypatch) -> Path:
+    """Every test gets its own style cache and torch hub cache."""
+    home = tmp_path / "stylenet_home"
+    monkeypatch.setenv("STYLENET_HOME", str(home))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    return home

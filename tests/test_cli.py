@@ -1,0 +1,180 @@
+"""The stylenet command: outputs, refusals, exit codes and one-line errors."""
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylenet.cli import main
+
+from conftest import ROOT, random_image
+
+
+def run(capsys, *argv):
+    code = main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def jpeg(path, h=30, w=40, **kw):
+    random_image(h, w).save(path, **kw)
+    return path
+
+
+def test_stylize_one_file(tmp_path, capsys, weights_file):
+    src = jpeg(tmp_path / "photo.jpg")
+    code, out, err = run(capsys, "stylize", src, "--style", weights_file, "-o", tmp_path / "out.png")
+    assert code == 0 and err == ""
+    assert Image.open(tmp_path / "out.png").size == (40, 30)
+
+
+def test_default_output_goes_beside_the_input(tmp_path, capsys, weights_file):
+    src = jpeg(tmp_path / "photo.jpg")
+    assert run(capsys, "stylize", src, "--style", weights_file)[0] == 0
+    assert (tmp_path / "photo_tiny.jpg").is_file()
+
+
+def test_existing_outputs_are_not_overwritten_without_the_flag(tmp_path, capsys, weights_file):
+    src = jpeg(tmp_path / "photo.jpg")
+    dest = tmp_path / "out.png"
+    dest.write_bytes(b"precious")
+    code, _, err = run(capsys, "stylize", src, "--style", weights_file, "-o", dest)
+    assert code == 2 and "exists; pass --overwrite" in err and dest.read_bytes() == b"precious"
+    assert run(capsys, "stylize", src, "--style", weights_file, "-o", dest, "--overwrite")[0] == 0
+    assert Image.open(dest).size == (40, 30)
+
+
+def _bad_inputs(folder, monkeypatch):
+    folder.mkdir()
+    (folder / "empty.jpg").write_bytes(b"")
+    (folder / "text.jpg").write_text("this is not a picture")
+    buf = io.BytesIO()
+    random_image(64, 64).save(buf, "JPEG")
+    (folder / "truncated.jpg").write_bytes(buf.getvalue()[:200])
+    Image.new("RGB", (1, 1)).save(folder / "dot.png")
+    random_image(120, 120).save(folder / "bomb.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 6000)  # bomb.png's 14,400 pixels trip Pillow's guard
+    return {
+        "empty.jpg": "empty file",
+        "text.jpg": "not an image file",
+        "truncated.jpg": "corrupt or truncated",
+        "dot.png": "image is 1x1",
+        "bomb.png": "decompression bomb",
+    }
+
+
+def test_a_batch_writes_the_good_files_and_reports_each_bad_one(tmp_path, capsys, weights_file, monkeypatch):
+    bad = _bad_inputs(tmp_path / "in", monkeypatch)
+    good = [jpeg(tmp_path / "in" / f"good{i}.jpg") for i in range(2)]
+    missing = tmp_path / "in" / "missing.jpg"
+    out = tmp_path / "out"
+    code, _, err = run(
+        capsys, "stylize", *good, *[tmp_path / "in" / n for n in bad], missing, "-s", weights_file, "-o", out
+    )
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == len(bad) + 1  # one line per bad input, nothing else
+    for name, problem in bad.items():
+        assert any(name in line and problem in line for line in lines), (name, err)
+    assert any("missing.jpg: no such file" in line for line in lines)
+    assert sorted(p.name for p in out.iterdir()) == ["good0.jpg", "good1.jpg"]
+
+
+@pytest.mark.parametrize("name", ["empty.jpg", "text.jpg", "truncated.jpg", "dot.png", "bomb.png"])
+def test_each_bad_input_alone_exits_2_and_writes_nothing(tmp_path, capsys, weights_file, monkeypatch, name):
+    _bad_inputs(tmp_path / "in", monkeypatch)
+    code, out, err = run(capsys, "stylize", tmp_path / "in" / name, "-s", weights_file, "-o", tmp_path / "o.png")
+    assert code == 2 and len(err.strip().splitlines()) == 1 and err.startswith("error: ")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_folders_are_expanded_and_mirrored(tmp_path, capsys, weights_file):
+    (tmp_path / "album" / "sub").mkdir(parents=True)
+    jpeg(tmp_path / "album" / "a.jpg")
+    jpeg(tmp_path / "album" / "sub" / "b.png")
+    code, out, _ = run(capsys, "stylize", tmp_path / "album", "-s", weights_file, "-o", tmp_path / "out")
+    assert code == 0 and "wrote 2 of 2 images" in out
+    assert (tmp_path / "out" / "album" / "a.jpg").is_file() and (tmp_path / "out" / "album" / "sub" / "b.png").is_file()
+
+
+def test_unknown_style_is_one_line_with_the_available_names(tmp_path, capsys, weights_file):
+    run(capsys, "install", weights_file, "--name", "mine")
+    code, _, err = run(capsys, "stylize", jpeg(tmp_path / "p.jpg"), "--style", "mosiac")
+    assert code == 2 and err.count("\n") == 1
+    assert "unknown style 'mosiac'; available:" in err and "mine" in err
+
+
+def test_installed_style_by_name_and_styles_table(tmp_path, capsys, weights_file):
+    code, out, _ = run(capsys, "install", weights_file, "--name", "mine")
+    assert code == 0 and "installed mine" in out
+    code, out, _ = run(capsys, "styles")
+    assert code == 0 and out.splitlines()[0].split()[:2] == ["name", "origin"] and "mine" in out
+    assert run(capsys, "stylize", jpeg(tmp_path / "p.jpg"), "--style", "mine")[0] == 0
+    code, out, _ = run(capsys, "styles", "--json")
+    assert '"mine"' in out
+
+
+def test_usage_errors_exit_2_and_help_exits_0(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["stylize", "x.jpg"])  # no --style
+    assert e.value.code == 2
+    for cmd in ("stylize", "styles", "install", "export"):
+        with pytest.raises(SystemExit) as e:
+            main([cmd, "--help"])
+        assert e.value.code == 0
+    capsys.readouterr()
+
+
+def test_internal_errors_exit_1(tmp_path, capsys, weights_file, monkeypatch):
+    import importlib
+
+    def boom(*a, **k):
+        raise RuntimeError("kaboom")
+
+    monkeypatch.setattr(importlib.import_module("stylenet.stylize"), "stylize", boom)
+    code, _, err = run(capsys, "stylize", jpeg(tmp_path / "p.jpg"), "-s", weights_file)
+    assert code == 1 and "internal error" in err
+
+
+def test_python_dash_m_entry_point():
+    r = subprocess.run([sys.executable, "-m", "stylenet", "--help"], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 0 and "stylize" in r.stdout
+
+
+def test_onnx_export_matches_pytorch_at_any_size(tmp_path, capsys, weights_file):
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "tiny.onnx"
+    code, _, err = run(capsys, "export", weights_file, "--format", "onnx", "-o", out)
+    assert code == 0, err
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    from stylenet import load
+
+    net = load(weights_file)
+    for shape in ((1, 3, 64, 64), (2, 3, 37, 53)):  # dynamic batch, height and width, odd sizes too
+        x = torch.rand(*shape)
+        (y,) = session.run(None, {"image": x.numpy()})
+        with torch.no_grad():
+            ref = net(x).numpy()
+        assert y.shape == ref.shape and np.abs(y - ref).max() < 1e-3
+    assert run(capsys, "export", weights_file, "-o", out)[0] == 2  # exists
+
+
+def test_checkpoint_exports_to_weights(tmp_path, capsys, small_net):
+    ckpt = tmp_path / "last.ckpt"
+    torch.save(
+        {
+            "state_dict": {f"net.{k}": v for k, v in small_net.state_dict().items()},
+            "hyper_parameters": {"net": small_net.config.to_dict(), "style": {"name": "s"}},
+            "global_step": 7,
+        },
+        ckpt,
+    )
+    code, _, err = run(capsys, "export", ckpt, "--format", "safetensors", "-o", tmp_path / "w.safetensors")
+    assert code == 0, err
+    from stylenet import load
+
+    assert load(tmp_path / "w.safetensors").card["steps"] == 7

@@ -1,0 +1,83 @@
+"""Hydra configs: every group option composes, styles resolve to their images, bad choices fail early."""
+
+import subprocess
+import sys
+
+import pytest
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from stylenet.cli_errors import check_group_overrides
+from stylenet.module import StyleTransferModule
+from stylenet.train import resolve_style_image, style_name
+
+from conftest import CONFIG_DIR, ROOT, compose_config, needs_shared
+
+STYLES = sorted(p.stem for p in (CONFIG_DIR / "style").glob("*.yaml") if p.stem != "custom")
+GROUPS = ["data", "model", "loss", "trainer", "logger", "paths"]
+
+
+def test_there_is_a_style_config_for_every_style_image():
+    assert len(STYLES) == 14 and {"starry_night", "mosaic", "candy", "udnie", "wave"} <= set(STYLES)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_every_group_option_composes(group, tmp_path):
+    for option in sorted((CONFIG_DIR / group).glob("*.yaml")):
+        cfg = compose_config([f"{group}={option.stem}", f"paths.output_dir={tmp_path}"])
+        OmegaConf.to_container(cfg, resolve=True)
+
+
+@needs_shared
+@pytest.mark.parametrize("style", STYLES)
+def test_every_style_config_composes_and_instantiates(style, tmp_path):
+    cfg = compose_config([f"style={style}", "paths=shared", f"paths.output_dir={tmp_path}"])
+    image, own = resolve_style_image(cfg.style)
+    assert own, f"{image} does not match the SHA-256 in configs/style/{style}.yaml"
+    assert style_name(cfg.style) == style
+    module = StyleTransferModule(
+        net=OmegaConf.to_container(cfg.model),
+        loss={**OmegaConf.to_container(cfg.loss, resolve=True), "vgg": {"weights": "random"}},
+        optim=OmegaConf.to_container(cfg.optim),
+        style={"name": style, "image": str(image), "size": 64},
+    )
+    module.setup("fit")
+    assert module.loss.has_style
+
+
+def test_defaults_are_the_papers_recipe(tmp_path):
+    cfg = compose_config([f"paths.output_dir={tmp_path}"])
+    assert cfg.data.image_size == 256 and cfg.data.batch_size == 4 and cfg.optim.lr == 1e-3
+    assert list(cfg.loss.content_layers) == ["relu2_2"]
+    assert list(cfg.loss.style_layers) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+    assert cfg.loss.vgg.weights == "IMAGENET1K_FEATURES" and cfg.trainer.precision == "bf16-mixed"
+
+
+def test_schema_rejects_unknown_keys_and_wrong_types(tmp_path):
+    with pytest.raises(ConfigCompositionException):
+        compose_config(["data.imagesize=128", f"paths.output_dir={tmp_path}"])
+    with pytest.raises(ConfigCompositionException):
+        compose_config(["data.image_size=big", f"paths.output_dir={tmp_path}"])
+
+
+def test_unknown_group_options_are_one_line_errors(capsys):
+    with pytest.raises(SystemExit) as e:
+        check_group_overrides(CONFIG_DIR, ["style=mosiac"])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown style 'mosiac'; available: candy," in err and "style=custom" in err
+    check_group_overrides(CONFIG_DIR, ["style=mosaic", "data.root=/x", "trainer=ddp", "experiment=null"])
+
+
+def test_train_script_reports_bad_input_in_one_line(tmp_path, style_image):
+    args = [
+        "style=custom",
+        f"style.image={style_image}",
+        f"data.root={tmp_path}/nothing",
+        f"hydra.run.dir={tmp_path}/r",
+    ]
+    r = subprocess.run([sys.executable, "scripts/train.py", *args], capture_output=True, text=True, cwd=ROOT)
+    assert r.returncode == 2, r.stderr
+    lines = [line for line in r.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error: data.root") and "nothing' is not a folder" in lines[0]
+    assert not (tmp_path / "r" / "checkpoints").exists()

@@ -1,0 +1,75 @@
+import json
+
+import pytest
+import torch
+
+from stylenet.export import WeightsError, load_weights, read_weights, save_weights
+from stylenet.transformer import TransformerNet
+
+
+def test_round_trip_keeps_weights_arguments_and_card(tmp_path, small_net):
+    path = save_weights(small_net, tmp_path / "w.safetensors", {"style": "x", "steps": 3})
+    net, card = load_weights(path)
+    assert net.config == small_net.config and card == {"style": "x", "steps": 3}
+    assert not net.training
+    for (k, a), b in zip(small_net.state_dict().items(), net.state_dict().values()):
+        assert torch.equal(a, b), k
+
+
+def test_half_precision_files_are_half_the_size_and_load_as_float32(tmp_path):
+    net = TransformerNet()
+    full = save_weights(net, tmp_path / "f.safetensors")
+    half = save_weights(net, tmp_path / "h.safetensors", half=True)
+    assert half.stat().st_size < 0.55 * full.stat().st_size < 4e6 * 2
+    loaded, _ = load_weights(half)
+    assert next(loaded.parameters()).dtype == torch.float32
+
+
+def test_existing_files_are_not_overwritten(tmp_path, small_net):
+    path = save_weights(small_net, tmp_path / "w.safetensors")
+    with pytest.raises(FileExistsError):
+        save_weights(small_net, path)
+    save_weights(small_net, path, overwrite=True)
+
+
+def test_truncated_file_is_an_error(tmp_path, weights_file):
+    data = weights_file.read_bytes()
+    bad = tmp_path / "cut.safetensors"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(WeightsError, match="truncated or corrupt"):
+        load_weights(bad)
+
+
+def test_tampered_tensor_bytes_are_detected(tmp_path, weights_file):
+    data = bytearray(weights_file.read_bytes())
+    data[-10] ^= 0xFF  # flip bits inside the last tensor
+    bad = tmp_path / "tampered.safetensors"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match="corrupted or tampered"):
+        load_weights(bad)
+
+
+def test_wrong_architecture_is_an_error_not_a_random_network(tmp_path, small_net):
+    from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
+
+    path = save_weights(small_net, tmp_path / "w.safetensors")
+    with safe_open(str(path), "pt") as f:
+        meta = f.metadata()
+    meta["net"] = json.dumps({"width": 16, "blocks": 1, "depthwise": False})  # claims another width
+    save_file(load_file(path), tmp_path / "liar.safetensors", metadata=meta)
+    with pytest.raises(WeightsError, match="do not match TransformerNet.*wrong shape"):
+        load_weights(tmp_path / "liar.safetensors")
+
+
+def test_other_files_are_refused_with_the_reason(tmp_path):
+    from safetensors.torch import save_file
+
+    save_file({"x": torch.zeros(2)}, tmp_path / "other.safetensors")
+    with pytest.raises(WeightsError, match="not a stylenet weights file"):
+        read_weights(tmp_path / "other.safetensors")
+    with pytest.raises(WeightsError, match="no such weights file"):
+        read_weights(tmp_path / "missing.safetensors")
+    (tmp_path / "run.ckpt").write_bytes(b"x")
+    with pytest.raises(WeightsError, match="Lightning checkpoint"):
+        read_weights(tmp_path / "run.ckpt")

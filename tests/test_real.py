@@ -1,0 +1,86 @@
+"""Slow checks: real VGG weights and photos from ../shared, and DDP with two CPU processes."""
+
+import subprocess
+import sys
+
+import pytest
+import torch
+from omegaconf import OmegaConf
+
+import stylenet
+from stylenet.data import load_photo, split_holdout
+from stylenet.imageio import list_images, load_image
+from stylenet.losses import build_perceptual_loss
+from stylenet.train import train
+
+from conftest import ROOT, SHARED_PHOTOS, compose_config, needs_shared
+
+pytestmark = pytest.mark.slow
+
+
+@needs_shared
+def test_training_on_real_photos_lowers_the_held_out_style_loss(tmp_path):
+    cfg = compose_config(
+        [
+            "style=starry_night",
+            "paths=shared",
+            "data.image_size=128",
+            "data.num_workers=1",
+            "trainer=cpu",
+            "trainer.max_steps=40",
+            "trainer.enable_model_summary=false",
+            "preview_every_n_steps=0",
+            "checkpoint_every_n_steps=40",
+            f"paths.output_dir={tmp_path / 'run'}",
+            f"paths.runs_dir={tmp_path}",
+        ]
+    )
+    result = train(cfg)
+    loss = build_perceptual_loss(OmegaConf.to_container(cfg.loss, resolve=True))
+    loss.set_style(load_image(cfg.style.image, cfg.style.size))
+    _, held = split_holdout(list_images(SHARED_PHOTOS), SHARED_PHOTOS, cfg.data.holdout)
+    photos = torch.stack([load_photo(p, 128) for p in held]).float() / 255
+
+    def style_of(net=None) -> float:
+        with torch.no_grad():
+            y = photos if net is None else net(photos)
+            return float(loss(y, photos)["style"])
+
+    torch.manual_seed(cfg.seed)
+    untrained = stylenet.TransformerNet(**cfg.model).eval()
+    before, after, raw = style_of(untrained), style_of(stylenet.load(result.weights)), style_of()
+    print(f"held-out style loss: photos {raw:.3f}, untrained {before:.3f}, after 40 steps {after:.3f}")
+    assert after < 0.7 * before and after < raw
+
+
+def test_ddp_with_two_cpu_processes(tmp_path, photo_dir, style_image):
+    run_dir = tmp_path / "run"
+    args = [
+        "style=custom",
+        f"style.image={style_image}",
+        "style.size=48",
+        f"data.root={photo_dir}",
+        "data.image_size=32",
+        "data.batch_size=2",
+        "data.num_workers=0",
+        "data.holdout=2",
+        "loss.vgg.weights=random",
+        "model.width=8",
+        "model.blocks=1",
+        "trainer=ddp",
+        "trainer.accelerator=cpu",
+        "trainer.devices=2",
+        "trainer.max_steps=3",
+        "checkpoint_every_n_steps=2",
+        "preview_every_n_steps=2",
+        f"hydra.run.dir={run_dir}",
+    ]
+    r = subprocess.run(
+        [sys.executable, "scripts/train.py", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in r.stderr + r.stdout
+    assert r.stdout.count("exported ") == 1  # rank 0 alone writes the weights file
+    net = stylenet.load(run_dir / "my_style.safetensors")
+    assert net.card["steps"] == 3
+    assert (run_dir / "checkpoints" / "last.ckpt").is_file()

@@ -1,0 +1,105 @@
+import hashlib
+import json
+
+import pytest
+import torch
+
+import stylenet
+from stylenet.export import WeightsError
+from stylenet.registry import UnknownStyleError, available_styles, install, load, register_style, resolve
+
+
+def test_load_a_path_returns_an_eval_network_with_its_card(weights_file):
+    net = load(weights_file)
+    assert isinstance(net, stylenet.TransformerNet) and not net.training
+    assert net.card["style"] == "tiny"
+    assert load(str(weights_file)).card == net.card
+
+
+def test_unknown_name_lists_the_available_styles(weights_file):
+    install(weights_file, name="mine")
+    with pytest.raises(UnknownStyleError, match=r"unknown style 'mosiac'; available: .*mine"):
+        load("mosiac")
+    with pytest.raises(ValueError):  # a ValueError, as users expect
+        load("mosiac")
+
+
+def test_installed_styles_load_by_name_from_the_cache(weights_file, isolated_home):
+    style = install(weights_file, name="mine")
+    assert style.file.parent == isolated_home / "styles"
+    assert "mine" in available_styles() and available_styles()["mine"].card["style"] == "tiny"
+    net = load("mine")
+    assert torch.equal(
+        net.state_dict()["encoder.0.0.1.weight"], load(weights_file).state_dict()["encoder.0.0.1.weight"]
+    )
+    with pytest.raises(FileExistsError):
+        install(weights_file, name="mine")
+
+
+def test_cache_files_are_verified_on_every_load(weights_file):
+    style = install(weights_file, name="mine")
+    data = bytearray(style.file.read_bytes())
+    data[-5] ^= 1
+    style.file.write_bytes(bytes(data))
+    with pytest.raises(WeightsError, match=r"SHA-256 .* \(corrupted or tampered\)"):
+        load("mine")
+
+
+def test_url_entries_download_once_verified(weights_file, http_server, isolated_home):
+    www, base = http_server
+    (www / "w.safetensors").write_bytes(weights_file.read_bytes())
+    digest = hashlib.sha256(weights_file.read_bytes()).hexdigest()
+    register_style("remote", f"{base}/w.safetensors", digest, {"title": "remote test"})
+    assert available_styles()["remote"].origin == "url"
+    net = load("remote")
+    assert net.card["style"] == "tiny"
+    assert (isolated_home / "styles" / "remote.safetensors").is_file()
+    (www / "w.safetensors").unlink()  # a second load needs no network
+    assert load("remote").card == net.card
+
+
+def test_url_with_a_wrong_hash_is_refused_and_nothing_is_kept(weights_file, http_server, isolated_home):
+    www, base = http_server
+    (www / "w.safetensors").write_bytes(weights_file.read_bytes())
+    register_style("evil", f"{base}/w.safetensors", "0" * 64)
+    with pytest.raises(stylenet.StylenetError, match="SHA-256 mismatch"):
+        load("evil")
+    assert not (isolated_home / "styles" / "evil.safetensors").exists()
+    assert not list((isolated_home / "styles").glob("*.part"))
+
+
+def test_unreachable_url_is_a_clear_error(http_server):
+    _, base = http_server
+    register_style("gone", f"{base}/missing.safetensors", "0" * 64)
+    with pytest.raises(stylenet.StylenetError, match="could not download"):
+        resolve("gone")
+
+
+def test_register_style_checks_the_digest_format():
+    with pytest.raises(stylenet.StylenetError, match="64 hex digits"):
+        register_style("x", "http://127.0.0.1/x", "abc")
+
+
+def test_damaged_cache_records_are_ignored(isolated_home):
+    (isolated_home / "styles").mkdir(parents=True)
+    (isolated_home / "styles" / "broken.json").write_text("{not json")
+    assert "broken" not in available_styles()
+
+
+def test_package_index_entries_are_listed_and_verified(tmp_path, weights_file, monkeypatch):
+    import stylenet.registry as registry
+
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "tiny.safetensors").write_bytes(weights_file.read_bytes())
+    digest = hashlib.sha256(weights_file.read_bytes()).hexdigest()
+    index = {"styles": {"tiny": {"file": "tiny.safetensors", "sha256": digest, "card": {"title": "t"}}}}
+    (pkg / "index.json").write_text(json.dumps(index))
+    monkeypatch.setattr(registry, "PACKAGE_DIR", pkg)
+    assert available_styles()["tiny"].origin == "package"
+    assert load("tiny").card["style"] == "tiny"
+    with pytest.raises(stylenet.StylenetError, match="shipped style"):
+        install(weights_file, name="tiny")
+    (pkg / "tiny.safetensors").write_bytes(weights_file.read_bytes()[:-1] + b"\x00")
+    with pytest.raises(WeightsError, match="SHA-256"):
+        load("tiny")

@@ -1,0 +1,115 @@
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylenet.imageio import ImageError
+from stylenet.stylize import Runner, apply_net, stylize
+from stylenet.tiling import stylize_tiled
+
+from conftest import random_image
+
+
+def test_path_input_returns_a_pil_image_of_the_same_size(tmp_path, weights_file):
+    path = tmp_path / "p.jpg"
+    random_image(37, 53).save(path)
+    out = stylize(path, weights_file)
+    assert isinstance(out, Image.Image) and out.size == (53, 37) and out.mode == "RGB"
+
+
+def test_exif_rotation_is_honoured(tmp_path, weights_file):
+    exif = Image.Exif()
+    exif[0x0112] = 8  # rotate 90 degrees counter-clockwise when displayed
+    path = tmp_path / "r.jpg"
+    random_image(30, 50).save(path, exif=exif.tobytes())
+    assert stylize(path, weights_file).size == (30, 50)
+
+
+def test_alpha_is_carried_through_unchanged(weights_file):
+    img = random_image(40, 40).convert("RGBA")
+    alpha = np.tile(np.linspace(0, 255, 40).astype(np.uint8), (40, 1))
+    img.putalpha(Image.fromarray(alpha))
+    out = stylize(img, weights_file)
+    assert out.mode == "RGBA" and np.array_equal(np.asarray(out)[..., 3], alpha)
+
+
+@pytest.mark.parametrize("mode", ["L", "P", "CMYK", "I;16"])
+def test_grayscale_palette_cmyk_and_16_bit_inputs(weights_file, mode):
+    img = random_image(32, 32)
+    img = Image.fromarray(np.asarray(img.convert("L")).astype(np.uint16) * 257) if mode == "I;16" else img.convert(mode)
+    out = stylize(img, weights_file)
+    assert out.mode == "RGB" and out.size == (32, 32)
+
+
+def test_numpy_arrays_come_back_with_the_same_dtype_and_channels(weights_file):
+    for arr in (np.random.rand(24, 30, 3).astype(np.float32), (np.random.rand(24, 30, 4) * 255).astype(np.uint8)):
+        before = arr.copy()
+        out = stylize(arr, weights_file)
+        assert out.shape == arr.shape and out.dtype == arr.dtype
+        assert np.array_equal(arr, before)  # the caller's array is untouched
+    assert np.array_equal(out[..., 3], arr[..., 3])
+    assert stylize(np.zeros((24, 30), np.uint16), weights_file).shape == (24, 30, 3)
+
+
+def test_tensors_keep_shape_dtype_and_are_not_modified(weights_file):
+    x = torch.rand(2, 3, 20, 28)
+    before = x.clone()
+    y = stylize(x, weights_file, precision="fp32")
+    assert y.shape == x.shape and y.dtype == x.dtype and torch.equal(x, before)
+    assert stylize(x[0].double(), weights_file).dtype == torch.float64
+    with pytest.raises(ImageError, match=r"expected \(3, H, W\)"):
+        stylize(torch.rand(4, 20, 20), weights_file)
+
+
+def test_max_side_stylizes_at_a_smaller_size(weights_file):
+    img = random_image(60, 120).convert("RGBA")
+    out = stylize(img, weights_file, max_side=40)
+    assert out.size == (40, 20) and out.mode == "RGBA"
+
+
+def test_too_small_inputs_are_refused(weights_file):
+    with pytest.raises(ImageError, match="at least 16x16"):
+        stylize(np.zeros((1, 1, 3), np.uint8), weights_file)
+    with pytest.raises(TypeError, match="cannot stylize a list"):
+        stylize([1, 2, 3], weights_file)
+
+
+def test_a_loaded_network_stays_on_its_device_and_is_reused(small_net):
+    out = stylize(torch.rand(3, 20, 20), small_net)
+    assert out.shape == (3, 20, 20)
+
+
+def test_bf16_matches_fp32_closely(small_net):
+    x = torch.rand(1, 3, 64, 64)
+    a = apply_net(small_net, x, Runner(torch.device("cpu"), "fp32"))
+    b = apply_net(small_net, x, Runner(torch.device("cpu"), "bf16"))
+    assert (a - b).abs().mean() < 2 / 255
+
+
+def test_tiled_and_untiled_outputs_agree_within_2_over_255(small_net):
+    from stylenet import TransformerNet
+
+    torch.manual_seed(1)
+    net = TransformerNet().eval()  # the full receptive field of the real network
+    x = torch.from_numpy(np.asarray(random_image(300, 420), np.float32) / 255).permute(2, 0, 1)[None]
+    run = Runner(torch.device("cpu"), "fp32")
+    whole = run(net, x)
+    tiled = stylize_tiled(net, x, run, tile=128, stats_side=1024)
+    diff = (whole - tiled).abs()
+    assert diff.mean() < 2 / 255
+    assert diff.max() < 1e-4  # in fact identical up to float rounding
+
+
+def test_naive_tiles_would_disagree(small_net):
+    """The test above is meaningful: without shared statistics tiles differ visibly."""
+    from stylenet import TransformerNet
+
+    torch.manual_seed(1)
+    net = TransformerNet().eval()
+    x = torch.from_numpy(np.asarray(random_image(256, 256), np.float32) / 255).permute(2, 0, 1)[None]
+    x[..., :, 128:] *= 0.3  # the right half is much darker: its own statistics differ
+    run = Runner(torch.device("cpu"), "fp32")
+    whole = run(net, x)
+    naive = torch.cat([run(net, x[..., :, :128]), run(net, x[..., :, 128:])], dim=3)
+    shared = stylize_tiled(net, x, run, tile=128)
+    assert (whole - naive).abs().mean() > 3 * (whole - shared).abs().mean()

@@ -1,0 +1,140 @@
+"""Training end to end on CPU: tiny generated photos, random VGG, a few steps."""
+
+import math
+
+import pytest
+import pytorch_lightning as pl
+import torch
+
+import stylenet
+from stylenet.errors import StylenetError
+from stylenet.module import LossGuard, TrainingDiverged
+from stylenet.train import train
+
+from conftest import compose_config
+
+
+def test_train_checkpoint_export_load_stylize(tiny_overrides, tmp_path):
+    result = train(compose_config(tiny_overrides))
+    assert result.steps == 4
+    assert result.checkpoint.is_file() and result.weights.is_file()
+    # TensorBoard event files with scalars and image grids
+    events = list((result.output_dir / "tensorboard").glob("events.out.tfevents.*"))
+    assert events
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    acc = EventAccumulator(str(events[0]))
+    acc.Reload()
+    assert {"train/total", "train/style", "train/content", "train/tv", "holdout/style"} <= set(acc.Tags()["scalars"])
+    assert "preview" in acc.Tags()["images"]
+    # the exported file is a working network with a complete card
+    net = stylenet.load(result.weights)
+    card = net.card
+    assert card["style"] == "my_style" and card["steps"] == 4 and card["vgg"].startswith("vgg16 random")
+    assert card["style_image"]["title"] == "user-supplied image"
+    assert set(card["final_losses"]) >= {"train_style", "holdout_style"}
+    out = stylenet.stylize(torch.rand(3, 40, 50), net)
+    assert out.shape == (3, 40, 50)
+
+
+def test_checkpoints_hold_no_vgg_and_plain_hyperparameters(tiny_overrides):
+    result = train(compose_config(tiny_overrides))
+    ckpt = torch.load(result.checkpoint, map_location="cpu", weights_only=True)  # no pickled code needed
+    assert all(k.startswith("net.") for k in ckpt["state_dict"])
+    assert "loss_guard" in ckpt
+
+
+def test_resume_continues_with_the_same_step_count_and_optimizer_state(tiny_overrides, tmp_path):
+    first = train(compose_config(tiny_overrides + ["trainer.max_steps=2"]))
+    saved = torch.load(first.checkpoint, map_location="cpu", weights_only=True)
+    assert saved["global_step"] == 2
+
+    seen = {}
+
+    class Spy(pl.Callback):
+        def on_train_start(self, trainer, module):
+            seen["step"] = trainer.global_step
+            seen["exp_avg"] = trainer.optimizers[0].state_dict()["state"][0]["exp_avg"].clone()
+
+    second_dir = tmp_path / "runs" / "my_style" / "run2"
+    cfg = compose_config(tiny_overrides + ["trainer.max_steps=4", "resume=latest", f"paths.output_dir={second_dir}"])
+    result = train(cfg, extra_callbacks=[Spy()])
+    assert seen["step"] == 2
+    assert torch.equal(seen["exp_avg"], saved["optimizer_states"][0]["state"][0]["exp_avg"])
+    assert result.steps == 4 and result.output_dir == second_dir
+    assert first.checkpoint.is_file()  # the first run's files are untouched
+
+
+def test_loss_guard_detects_non_finite_and_spikes():
+    g = LossGuard(spike_factor=10, warmup_steps=2)
+    assert g.is_bad(math.nan) and g.is_bad(math.inf)
+    for v in (5.0, 4.0, 3.0):
+        assert not g.is_bad(v)
+        g.accept(v)
+    assert not g.is_bad(20.0) and g.is_bad(100.0)
+
+
+class ForceBadSteps(pl.Callback):
+    """Poisons the loss at chosen batch indices and records parameters around every batch."""
+
+    def __init__(self, bad: set[int]):
+        self.bad, self.changed = bad, {}
+
+    def on_train_batch_start(self, trainer, module, batch, batch_idx):
+        self.before = [p.detach().clone() for p in module.net.parameters()]
+        idx = trainer.fit_loop.total_batch_idx
+        if idx in self.bad:
+            forward = module.loss.forward
+
+            def poisoned(y, x):
+                parts = forward(y, x)
+                parts["total"] = parts["total"] * float("nan")
+                module.loss.forward = forward
+                return parts
+
+            module.loss.forward = poisoned
+        self.idx = idx
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+        after = list(module.net.parameters())
+        self.changed[self.idx] = any(not torch.equal(a, b) for a, b in zip(self.before, after))
+
+
+def test_a_forced_bad_step_is_skipped_and_training_goes_on(tiny_overrides):
+    spy = ForceBadSteps({1})
+    result = train(compose_config(tiny_overrides), extra_callbacks=[spy])
+    assert spy.changed[1] is False and spy.changed[0] and spy.changed[2]
+    assert result.steps == 4  # the skipped batch did not count as a step
+    assert stylenet.load(result.weights).card["skipped_steps"] == 1
+
+
+def test_persistent_bad_steps_stop_with_the_last_good_checkpoint(tiny_overrides):
+    spy = ForceBadSteps(set(range(2, 100)))
+    cfg = compose_config(tiny_overrides + ["trainer.max_steps=50", "guard.max_consecutive=3"])
+    with pytest.raises(TrainingDiverged, match=r"3 bad steps in a row .*last good checkpoint: .*step0000002\.ckpt"):
+        train(cfg, extra_callbacks=[spy])
+
+
+@pytest.mark.parametrize(
+    "override,message",
+    [
+        ("style.image=/nonexistent/painting.jpg", r"style image /nonexistent/painting.jpg not found; .*style.image="),
+        ("data.root=/nonexistent/photos", r"data.root '/nonexistent/photos' is not a folder"),
+        ("loss.vgg.weights=/nonexistent/vgg.pth", r"VGG weights '/nonexistent/vgg.pth' is neither a file"),
+        ("trainer.precision=16-mixed", r"trainer.precision=16-mixed is not supported"),
+        ("resume=latest", r"resume=latest: no checkpoints/last.ckpt under"),
+    ],
+)
+def test_bad_input_fails_before_training_with_one_line(tiny_overrides, override, message, tmp_path):
+    with pytest.raises(StylenetError, match=message) as e:
+        train(compose_config(tiny_overrides + [override]))
+    assert "\n" not in str(e.value)
+    assert not (tmp_path / "runs" / "my_style" / "run" / "checkpoints").exists()
+
+
+def test_mismatched_vgg_file_fails_before_training(tiny_overrides, tmp_path):
+    bad = tmp_path / "vgg19.pth"
+    torch.save({"features.0.weight": torch.zeros(3, 3, 3, 3)}, bad)
+    with pytest.raises(StylenetError, match="do not match vgg16"):
+        train(compose_config(tiny_overrides + [f"loss.vgg.weights={bad}"]))
+    assert not (tmp_path / "runs" / "my_style" / "run" / "checkpoints").exists()

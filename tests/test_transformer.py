@@ -1,0 +1,79 @@
+import pytest
+import torch
+from torch import nn
+
+from stylenet.transformer import NetConfig, TransformerNet
+
+
+def test_default_network_has_the_papers_parameter_count():
+    assert sum(p.numel() for p in TransformerNet().parameters()) == 1_679_235
+
+
+@pytest.mark.parametrize("h,w", [(8, 8), (33, 17), (50, 61), (64, 64), (97, 130)])
+def test_output_has_exactly_the_input_size(h, w):
+    net = TransformerNet(width=8, blocks=1).eval()
+    with torch.no_grad():
+        y = net(torch.rand(2, 3, h, w))
+    assert y.shape == (2, 3, h, w)
+
+
+def test_output_is_bounded_to_unit_range_even_for_wild_weights():
+    net = TransformerNet(width=8, blocks=1).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            p.mul_(50)
+        y = net(torch.rand(1, 3, 32, 32) * 10 - 5)
+    assert y.min() >= 0 and y.max() <= 1
+
+
+def test_architecture_follows_johnson_with_instance_norm_and_no_transposed_convs():
+    net = TransformerNet()
+    convs = [m for m in net.modules() if isinstance(m, nn.Conv2d)]
+    assert [c.kernel_size[0] for c in convs[:3]] == [9, 3, 3] and convs[-1].kernel_size == (9, 9)
+    assert [c.stride[0] for c in convs[:3]] == [1, 2, 2]
+    assert not any(isinstance(m, nn.ConvTranspose2d) for m in net.modules())
+    norms = [m for m in net.modules() if isinstance(m, nn.InstanceNorm2d)]
+    assert len(norms) == 3 + 2 * 5 + 2 and all(n.affine for n in norms)
+    assert sum(isinstance(m, nn.ReflectionPad2d) for m in net.modules()) == len(convs)
+    assert sum(isinstance(m, nn.Upsample) for m in net.modules()) == 2
+
+
+def test_width_blocks_and_depthwise_make_smaller_networks():
+    full = sum(p.numel() for p in TransformerNet().parameters())
+    compact = TransformerNet(width=16, blocks=3, depthwise=True)
+    assert sum(p.numel() for p in compact.parameters()) < full / 10
+    assert compact(torch.rand(1, 3, 21, 30)).shape == (1, 3, 21, 30)
+
+
+def test_config_round_trips_and_rejects_unknown_arguments():
+    cfg = NetConfig(width=16, blocks=2, depthwise=True)
+    assert TransformerNet.from_config(cfg.to_dict()).config == cfg
+    with pytest.raises(ValueError, match="unknown network arguments"):
+        NetConfig.from_dict({"width": 8, "colour": 3})
+
+
+def test_forward_does_not_modify_the_input():
+    x = torch.rand(1, 3, 30, 30)
+    before = x.clone()
+    TransformerNet(width=8, blocks=1)(x)
+    assert torch.equal(x, before)
+
+
+@pytest.mark.parametrize("blocks", [1, 5])
+def test_receptive_radius_is_where_a_pixels_influence_ends(blocks):
+    torch.manual_seed(0)
+    net = TransformerNet(width=8, blocks=blocks).eval()
+    for m in net.modules():  # fixed statistics, so that only locality is measured
+        if isinstance(m, nn.InstanceNorm2d):
+            m.track_running_stats, m.running_mean, m.running_var = (
+                True,
+                torch.zeros(m.num_features),
+                torch.ones(m.num_features),
+            )
+    x = torch.rand(1, 3, 224, 224)
+    x2 = x.clone()
+    x2[..., 112, 112] += 1
+    with torch.no_grad():
+        changed = ((net(x) - net(x2)).abs().amax(1)[0] > 0).nonzero()
+    reach = (changed - 112).abs().max().item()
+    assert reach <= net.config.receptive_radius and reach >= net.config.receptive_radius - 4
