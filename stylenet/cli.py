@@ -141,6 +141,12 @@ def cmd_export(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_bench(a: argparse.Namespace) -> int:
+    from .bench import run
+
+    return run(a)
+
+
 # -- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="stylenet", description="Fast neural style transfer.")
@@ -183,6 +189,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     s.set_defaults(func=cmd_export)
+
+    from .bench import add_arguments
+
+    s = sub.add_parser(
+        "bench",
+        help="measure inference or training speed",
+        description="Time stylenet's paths against an eager fp32 baseline in the same run (medians).",
+    )
+    add_arguments(s)
+    s.set_defaults(func=cmd_bench)
     return p
 
 

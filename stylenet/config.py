@@ -69,7 +69,7 @@ class LossConfig:
     content_layers: list[str] = field(default_factory=lambda: ["relu2_2"])
     style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))  # "relu3_3:0.5" weights one
     content_weight: float = 1.0
-    style_weight: float = 10.0
+    style_weight: float = 5.0
     tv_weight: float = 0.0
 
 
@@ -110,6 +110,7 @@ class TrainConfig:
     resume: str | None = None  # "latest", a run folder or a .ckpt file
     preview_every_n_steps: int = 200
     checkpoint_every_n_steps: int = 250
+    compile: bool = False  # torch.compile the network and VGG: slower start, faster steps
 
 
 def register() -> None:

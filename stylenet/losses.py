@@ -51,11 +51,14 @@ def parse_layer_weights(spec: Iterable[str] | dict[str, float] | str) -> dict[st
 
 
 def gram_matrix(features: torch.Tensor) -> torch.Tensor:
-    """``(B, C, H, W)`` -> ``(B, C, C)`` Gram matrices divided by H W, in float32."""
+    """``(B, C, H, W)`` -> ``(B, C, C)`` Gram matrices divided by H W, returned in float32.
+
+    The product runs in the features' precision (bf16 under autocast, accumulated in
+    float32 by the matrix kernels); the style targets are computed in float32.
+    """
     b, c, h, w = features.shape
-    f = features.float().reshape(b, c, h * w)
-    with torch.autocast(features.device.type, enabled=False):
-        return torch.bmm(f, f.transpose(1, 2)) / (h * w)
+    f = features.reshape(b, c, h * w)
+    return torch.bmm(f, f.transpose(1, 2)).float() / (h * w)
 
 
 def _relative_error(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:

@@ -11,54 +11,19 @@ so that memory stays bounded and no seams show.
 from __future__ import annotations
 
 import os
-from contextlib import nullcontext
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from .fast import Runner
 from .imageio import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil, to_tensor
 from .registry import load
 from .tiling import stylize_tiled
 from .transformer import TransformerNet
 
 TILE_ABOVE = 1600 * 1600  # images with more pixels than this are tiled
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
-
-
-class Runner:
-    """Applies a network on one device and precision; returns float32 tensors on the CPU."""
-
-    def __init__(self, device: torch.device, precision: str = "auto"):
-        self.device = device
-        self.precision = resolve_precision(precision, device)
-
-    def __call__(self, module: torch.nn.Module, x: torch.Tensor) -> torch.Tensor:
-        bf16 = self.precision == "bf16"
-        ctx = torch.autocast(self.device.type, dtype=torch.bfloat16) if bf16 else nullcontext()
-        with torch.inference_mode(), ctx:
-            y = module(x.to(self.device, non_blocking=True))
-        return y.float().cpu()
 
 
 def apply_net(

@@ -26,6 +26,8 @@ from .transformer import STRIDE, TransformerNet
 class FrozenInstanceNorm(nn.Module):
     """Instance norm with fixed per-channel statistics (recorded on the whole image)."""
 
+    keep_float32 = True  # fast copies keep these buffers exact
+
     def __init__(self, norm: nn.InstanceNorm2d, mean: torch.Tensor, var: torch.Tensor):
         super().__init__()
         scale = norm.weight.detach() / torch.sqrt(var + norm.eps)
@@ -33,16 +35,20 @@ class FrozenInstanceNorm(nn.Module):
         self.register_buffer("shift", (norm.bias.detach() - mean * scale).view(1, -1, 1, 1))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x * self.scale.to(x.dtype) + self.shift.to(x.dtype)
+        return torch.addcmul(self.shift, x, self.scale).to(x.dtype)  # computed in float32
 
 
 @torch.no_grad()
 def record_norm_stats(
     run: Callable[[nn.Module, torch.Tensor], torch.Tensor], net: TransformerNet, x: torch.Tensor
 ) -> dict[str, tuple[torch.Tensor, torch.Tensor]]:
-    """Apply ``net`` to ``x`` (one image) and return each InstanceNorm2d input's channel mean and variance."""
+    """Apply ``net`` to ``x`` (one image) and return each InstanceNorm2d input's channel mean and variance.
+
+    With a ``Runner`` the statistics are read from the fast copy it actually runs.
+    """
     stats, hooks = {}, []
-    for name, m in net.named_modules():
+    target = run.fast(net) if hasattr(run, "fast") else net
+    for name, m in target.named_modules():
         if isinstance(m, nn.InstanceNorm2d):
 
             def record(module, inputs, output, name=name):
@@ -51,7 +57,7 @@ def record_norm_stats(
 
             hooks.append(m.register_forward_hook(record))
     try:
-        run(net, x)
+        run(net, x, compiled=False) if hasattr(run, "fast") else run(net, x)
     finally:
         for h in hooks:
             h.remove()

@@ -86,9 +86,19 @@ def find_checkpoint(resume: str | None, runs_dir: Path) -> Path | None:
     return path
 
 
+def _command() -> str | None:
+    """The command line of a Hydra run (None when train() was called from code)."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return " ".join(["python scripts/train.py", *HydraConfig.get().overrides.task])
+
+
 def model_card(cfg: DictConfig, module: StyleTransferModule, own_image: bool, data: PhotoDataModule) -> dict:
     style = cfg.style
     return {
+        "command": _command(),
         "style": style_name(style),
         "style_image": {
             "file": Path(style.image).name,
@@ -168,6 +178,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         optim=OmegaConf.to_container(cfg.optim),
         style={"name": name, "image": str(image), "size": cfg.style.size},
         guard=OmegaConf.to_container(cfg.guard),
+        compile=cfg.compile,
     )
     checkpoints = ModelCheckpoint(
         dirpath=out / "checkpoints",

@@ -202,7 +202,10 @@ class VGGFeatures(nn.Module):
     def forward(self, x: torch.Tensor, layers: Iterable[str]) -> dict[str, torch.Tensor]:
         wanted = set(layers)
         out: dict[str, torch.Tensor] = {}
-        h = (x - self.mean) / self.std
+        weight = self.features[0].weight  # its dtype and layout are the ones to feed (bf16, channels-last)
+        h = ((x - self.mean) / self.std).to(weight.dtype)
+        if weight.is_contiguous(memory_format=torch.channels_last):
+            h = h.contiguous(memory_format=torch.channels_last)
         for name, module in zip(self.names, self.features):
             h = module(h)
             if name in wanted:

@@ -1,0 +1,223 @@
+"""``stylenet bench``: inference and training speed against a plain eager fp32 baseline.
+
+Every figure is a median over interleaved repetitions (each round runs every path
+once, so that a noisy machine slows all paths alike), and every ratio is to the
+baseline measured in the same run. Outputs are compared with the fp32 baseline's.
+
+  stylenet bench inference --size 1024 [--model compact] [--weights file]
+  stylenet bench training --size 256 --batch 4 [--vgg path/to/vgg16.pth]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from .fast import Runner
+from .transformer import TransformerNet
+
+COMPACT = {"width": 16, "blocks": 5, "depthwise": True}
+
+
+@dataclass
+class Row:
+    path: str
+    seconds: list[float]
+    max_err: float | None = None  # in 1/255 units against the fp32 baseline
+    mean_err: float | None = None
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.seconds)
+
+
+def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 1) -> dict[str, list[float]]:
+    """Time each function ``rounds`` times, round-robin, after ``warmup`` untimed calls each."""
+    for f in fns.values():
+        for _ in range(warmup):
+            f()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for k, f in fns.items():
+            start = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - start)
+    return times
+
+
+def _net(args) -> TransformerNet:
+    if args.weights:
+        from .registry import load
+
+        return load(args.weights)
+    torch.manual_seed(0)
+    return TransformerNet(**(COMPACT if args.model == "compact" else {})).eval()
+
+
+def bench_inference(args) -> list[Row]:
+    net = _net(args)
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, args.size, args.size)
+    device = torch.device(args.device)
+
+    def baseline() -> torch.Tensor:
+        with torch.inference_mode():
+            return net.to(device)(x.to(device)).float().cpu()
+
+    def autocast() -> torch.Tensor:
+        with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16):
+            return net.to(device)(x.to(device)).float().cpu()
+
+    paths: dict[str, Callable[[], torch.Tensor]] = {"eager fp32 (baseline)": baseline, "bf16 autocast": autocast}
+    fp32_fast, bf16_fast = Runner(device, "fp32"), Runner(device, "bf16")
+    paths["stylenet fp32 (fast copy)"] = lambda: fp32_fast(net, x)
+    paths["stylenet bf16 (default)"] = lambda: bf16_fast(net, x)
+    if args.compile:
+        compiled = Runner(device, "bf16", compile=True)
+        paths["stylenet bf16 + compile"] = lambda: compiled(net, x)
+    if args.onnx:
+        paths["onnxruntime fp32"] = _onnx_path(net, x)
+    ref = baseline()
+    outputs = {k: f() for k, f in paths.items()}
+    times = interleaved(paths, args.rounds, warmup=0)  # the calls above were the warm-up
+    rows = []
+    for k in paths:
+        err = (outputs[k] - ref).abs() * 255
+        rows.append(Row(k, times[k], float(err.max()), float(err.mean())))
+    return rows
+
+
+def _onnx_path(net: TransformerNet, x: torch.Tensor) -> Callable[[], torch.Tensor]:
+    import tempfile
+
+    import onnxruntime as ort
+
+    from .onnx_export import export_onnx
+
+    path = tempfile.mkdtemp() + "/net.onnx"
+    export_onnx(net, path)
+    opts = ort.SessionOptions()
+    opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
+    feed = {"image": x.numpy()}
+    return lambda: torch.from_numpy(session.run(None, feed)[0])
+
+
+def bench_training(args) -> list[Row]:
+    """Seconds per optimisation step: the canonical eager fp32 recipe against stylenet's."""
+    from .losses import build_perceptual_loss
+    from .module import StyleTransferModule
+
+    torch.manual_seed(0)
+    loss_cfg = {
+        "vgg": {"weights": args.vgg},
+        "content_layers": ["relu2_2"],
+        "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
+        "content_weight": 1.0,
+        "style_weight": 5.0,
+        "tv_weight": 0.0,
+    }
+    style = torch.rand(1, 3, 384, 384)
+    batch = torch.rand(args.batch, 3, args.size, args.size)
+    steps: dict[str, Callable[[], None]] = {}
+
+    # The canonical recipe (pytorch/examples fast_neural_style): eager fp32, the photo's
+    # features computed by the same full VGG pass as the output's, fp32 Gram matrices.
+    torch.manual_seed(0)
+    base_net = TransformerNet(**(COMPACT if args.model == "compact" else {}))
+    base_loss = build_perceptual_loss(loss_cfg)
+    base_loss.set_style(style)
+    base_opt = torch.optim.Adam(base_net.parameters(), 1e-3)
+    layers = set(base_loss.content_layers) | set(base_loss.style_layers)
+
+    def baseline() -> None:
+        y = base_net(batch)
+        fy, fx = base_loss.vgg(y, layers), base_loss.vgg(batch, layers)
+        from .losses import tv_loss
+
+        total = base_loss.content_terms(fy, fx) + 5.0 * base_loss.style_terms(fy) + 0.0 * tv_loss(y)
+        base_opt.zero_grad()
+        total.backward()
+        base_opt.step()
+
+    steps["eager fp32 (baseline)"] = baseline
+
+    def recipe(bf16: bool, compile: bool) -> Callable[[], None]:
+        torch.manual_seed(0)
+        module = StyleTransferModule(
+            net=COMPACT if args.model == "compact" else {},
+            loss=loss_cfg,
+            optim={"lr": 1e-3},
+            style={"name": "bench", "image": "", "size": 384},
+            compile=compile,
+        )
+        module.loss.set_style(style)
+        module.speed_up(bf16=bf16, compile=compile)
+        opt = torch.optim.Adam(module.net.parameters(), 1e-3)
+
+        def step() -> None:
+            with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
+                total = module.step_losses(batch)["total"]
+            opt.zero_grad()
+            total.backward()
+            opt.step()
+
+        return step
+
+    steps["stylenet fp32"] = recipe(False, False)
+    steps["stylenet bf16 (default)"] = recipe(True, False)
+    if args.compile:
+        steps["stylenet bf16 + compile"] = recipe(True, True)
+    times = interleaved(steps, args.rounds, warmup=2)
+    return [Row(k, v) for k, v in times.items()]
+
+
+def print_table(rows: list[Row], what: str, size: int, batch: int) -> None:
+    base = rows[0].median
+    mp = size * size * batch / 1e6
+    if what == "inference":
+        print(
+            f"{'path':28s} {'resolution':>11s} {'ms/image':>9s} {'MP/s':>6s} {'vs base':>8s} {'max err':>8s} {'mean err':>9s}"
+        )
+        for r in rows:
+            print(
+                f"{r.path:28s} {size:>5d}x{size:<5d} {r.median * 1000:9.0f} {mp / r.median:6.2f} "
+                f"{base / r.median:7.2f}x {r.max_err:7.2f}/255 {r.mean_err:6.3f}/255"
+            )
+    else:
+        print(f"{'recipe':28s} {'crop':>5s} {'batch':>5s} {'s/step':>7s} {'vs base':>8s}")
+        for r in rows:
+            print(f"{r.path:28s} {size:5d} {batch:5d} {r.median:7.2f} {base / r.median:7.2f}x")
+    print(
+        f"(medians of {len(rows[0].seconds)} interleaved rounds; torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    )
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("what", choices=["inference", "training"])
+    p.add_argument("--size", type=int, help="image side (inference: 1024; training crops: 256)")
+    p.add_argument("--batch", type=int, default=4, help="training batch (default 4)")
+    p.add_argument("--model", choices=["johnson", "compact"], default="johnson")
+    p.add_argument("--weights", help="inference: a style or weights file instead of random weights")
+    p.add_argument("--vgg", default="random", help="training: VGG weights (speed does not depend on them)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
+    p.add_argument("--compile", action="store_true", help="also time the torch.compile paths")
+    p.add_argument("--onnx", action="store_true", help="also time ONNX Runtime (inference)")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.what == "inference":
+        args.size = args.size or 1024
+        rows = bench_inference(args)
+        print_table(rows, "inference", args.size, 1)
+    else:
+        args.size = args.size or 256
+        rows = bench_training(args)
+        print_table(rows, "training", args.size, args.batch)
+    return 0

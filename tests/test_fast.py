@@ -1,0 +1,86 @@
+"""The fast paths compute the same function as the plain network (speed is for stylenet bench)."""
+
+import copy
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from stylenet import TransformerNet
+from stylenet.fast import FastInstanceNorm, Runner, for_inference, resolve_precision, speed_up, subpixel_kernels
+
+
+def perturbed(net: nn.Module, seed: int = 0) -> nn.Module:
+    """Non-trivial norm affines, so that every parameter matters."""
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.add_(0.05 * torch.randn(p.shape, generator=g))
+    return net
+
+
+def test_subpixel_kernels_equal_upsample_reflect_pad_and_3x3_conv():
+    torch.manual_seed(0)
+    x, w, b = torch.randn(2, 5, 7, 9, dtype=torch.float64), torch.randn(4, 5, 3, 3, dtype=torch.float64), torch.randn(4)
+    ref = F.conv2d(F.pad(F.interpolate(x, scale_factor=2, mode="nearest"), (1, 1, 1, 1), mode="reflect"), w, b.double())
+    z = F.conv2d(F.pad(x, (1, 1, 1, 1), mode="replicate"), subpixel_kernels(w))
+    out = torch.empty_like(ref)
+    for k, (a, c) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        out[:, :, a::2, c::2] = z[:, 4 * k : 4 * k + 4, a : a + 7, c : c + 9] + b.double().view(1, -1, 1, 1)
+    assert torch.allclose(out, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 37, 53), (3, 3, 32, 40)])
+def test_speed_up_keeps_parameters_function_and_gradients(shape):
+    torch.manual_seed(0)
+    plain = perturbed(TransformerNet(width=8, blocks=2).double())
+    fast = speed_up(copy.deepcopy(plain))
+    assert list(fast.state_dict()) == list(plain.state_dict())
+    x = torch.rand(*shape, dtype=torch.float64)
+    y0, y1 = plain(x), fast(x)
+    assert torch.allclose(y0, y1, atol=1e-12)
+    (y0 * y0.detach()).sum().backward()
+    (y1 * y1.detach()).sum().backward()
+    for p, q in zip(plain.parameters(), fast.parameters()):
+        assert torch.allclose(p.grad, q.grad, atol=1e-9, rtol=1e-7)
+
+
+def test_fast_instance_norm_matches_for_one_image_and_for_batches():
+    norm = perturbed(nn.InstanceNorm2d(6, affine=True))
+    fast = copy.deepcopy(norm)
+    fast.__class__ = FastInstanceNorm
+    for n in (1, 3):
+        x = torch.randn(n, 6, 9, 11) * 3 + 2
+        assert torch.allclose(norm(x), fast(x), atol=1e-5)
+
+
+def test_inference_copy_leaves_the_network_alone():
+    net = TransformerNet(width=8, blocks=1)
+    before = copy.deepcopy(net.state_dict())
+    fast = for_inference(net, torch.device("cpu"), bf16=True)
+    assert next(fast.parameters()).dtype == torch.bfloat16 and next(net.parameters()).dtype == torch.float32
+    assert type(net.decoder[0]).__name__ == "UpsampleConv"
+    assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
+
+
+def test_runner_fp32_matches_and_bf16_is_within_2_over_255():
+    torch.manual_seed(0)
+    net = perturbed(TransformerNet()).eval()
+    x = torch.rand(1, 3, 96, 120)
+    with torch.no_grad():
+        ref = net(x)
+    assert (Runner("cpu", "fp32")(net, x) - ref).abs().max() < 1e-4
+    err = (Runner("cpu", "bf16")(net, x) - ref).abs()
+    assert err.mean() < 2 / 255
+
+
+def test_precision_auto_follows_the_hardware(monkeypatch):
+    import stylenet.fast as fast
+
+    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: False)
+    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
+    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: True)
+    assert resolve_precision("auto", torch.device("cpu")) == "bf16"
+    with pytest.raises(ValueError, match="unknown precision"):
+        resolve_precision("fp8", torch.device("cpu"))
