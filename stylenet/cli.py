@@ -53,9 +53,27 @@ def _plan_outputs(inputs: list[str], output: str | None, style_label: str) -> li
     return pairs
 
 
+def _return_freed_memory() -> None:
+    """Make glibc hand large freed blocks back to the OS at once (glibc only; else a no-op).
+
+    By default glibc raises its mmap threshold as big blocks are freed and then keeps
+    them in the heap: tiling a 4K photo would hold the statistics pass's memory and
+    the tiles' at the same time. A fixed 4 MB threshold keeps peak RSS lower.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
 def cmd_stylize(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    _return_freed_memory()
     from .imageio import ImageError, save_image
     from .registry import load
     from .stylize import stylize
@@ -141,6 +159,79 @@ def cmd_export(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_optimize(a: argparse.Namespace) -> int:
+    from .imageio import save_image
+    from .optimize import loss_config, optimize
+
+    out = Path(a.output or Path(a.content).with_name(f"{Path(a.content).stem}_optimized.png"))
+    if out.exists() and not a.overwrite:
+        raise FileExistsError(f"{out}: exists; pass --overwrite to replace it")
+    cfg = loss_config(a.vgg, a.content_weight, a.style_weight, a.tv_weight)
+    image = optimize(
+        a.content, a.style_image, steps=a.steps, method=a.method, size=a.size, style_size=a.style_size, loss=cfg
+    )
+    save_image(image, out, overwrite=a.overwrite)
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def cmd_evaluate(a: argparse.Namespace) -> int:
+    import json
+
+    from .evaluate import evaluate, format_table, select_photos, style_image_for
+    from .imageio import load_image
+    from .losses import build_perceptual_loss
+    from .optimize import loss_config
+    from .registry import load
+
+    methods: dict[str, object] = {}
+    card: dict = {}
+    for s in a.style:
+        if s.startswith("optimize"):
+            steps = int(s.partition(":")[2] or 100)
+            methods[f"optimize, {steps} L-BFGS steps"] = ("optimize", steps)
+        else:
+            net = load(s, a.device)
+            methods[Path(s).stem if Path(s).suffix else s] = net
+            card = card or net.card
+    trained = card.get("loss", {})
+    cfg = loss_config(
+        a.vgg,
+        trained.get("content_weight", 1.0),
+        trained.get("style_weight", 10.0),
+        trained.get("tv_weight", 0.0),
+        trained.get("content_layers"),
+        trained.get("style_layers"),
+    )
+    size = a.size or card.get("recipe", {}).get("image_size") or 256
+    style_size = a.style_size or card.get("style_image", {}).get("size") or 2 * size
+    style_image = a.style_image or style_image_for(card, a.styles_dir)
+    criterion = build_perceptual_loss(cfg).to(a.device)
+    criterion.set_style(load_image(style_image, style_size).to(a.device))
+    photos = select_photos(a.photos, a.holdout, a.limit)
+    results = evaluate(methods, photos, criterion, size=size, device=a.device, progress=not a.quiet)
+    print(f"style image {style_image} at {style_size} px, photos at {size} px, VGG {criterion.vgg.describe()}")
+    print(format_table(results))
+    if a.per_image:
+        for r in results:
+            for row in r.images:
+                print(
+                    f"  {r.label:28s} {row['photo']:32s} " + " ".join(f"{k}={row[k]:.4g}" for k in row if k != "photo")
+                )
+    if a.json:
+        report = {
+            "style_image": str(style_image),
+            "style_size": style_size,
+            "size": size,
+            "vgg": criterion.vgg.describe(),
+            "photos": [str(p) for p in photos],
+            "results": {r.label: {"mean": r.mean(), "images": r.images} for r in results},
+        }
+        Path(a.json).write_text(json.dumps(report, indent=2))
+        print(f"wrote {a.json}")
+    return EXIT_OK
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     from .bench import run
 
@@ -189,6 +280,47 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser(
+        "optimize",
+        help="optimization-based style transfer (Gatys et al.)",
+        description="Optimize one image's pixels to the content of a photo and the style of a painting.",
+    )
+    s.add_argument("content", help="the photo")
+    s.add_argument("--style-image", required=True, help="the painting")
+    s.add_argument("-o", "--output", help="output file (default: CONTENT_optimized.png beside it)")
+    s.add_argument("--steps", type=int, default=300, help="iterations (default 300)")
+    s.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
+    s.add_argument("--size", type=int, default=256, help="longer side of the result (default 256)")
+    s.add_argument("--style-size", type=int, help="longer side of the style image (default: --size)")
+    s.add_argument("--content-weight", type=float, default=1.0)
+    s.add_argument("--style-weight", type=float, default=10.0)
+    s.add_argument("--tv-weight", type=float, default=0.0)
+    s.add_argument("--vgg", help="VGG weights: a file, or IMAGENET1K_FEATURES (default: $STYLENET_VGG or that)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    s.set_defaults(func=cmd_optimize)
+
+    s = sub.add_parser(
+        "evaluate",
+        help="measure losses, PSNR, SSIM and speed on photos",
+        description="Evaluate trained styles and/or optimization on a folder of photos (table and JSON).",
+    )
+    s.add_argument(
+        "--style", action="append", required=True, help="style name, weights file, or optimize:STEPS; repeatable"
+    )
+    s.add_argument("--photos", required=True, help="folder of photos, or a .txt file of paths")
+    s.add_argument("--holdout", type=int, help="use the folder's training hold-out set of this size")
+    s.add_argument("--limit", type=int, help="at most this many photos")
+    s.add_argument("--size", type=int, help="photo size (default: the style's training crop, else 256)")
+    s.add_argument("--style-image", help="the painting (default: the card's image, from --styles-dir)")
+    s.add_argument("--styles-dir", default="data/styles", help="where style images are (default data/styles)")
+    s.add_argument("--style-size", type=int, help="style image size (default: as trained)")
+    s.add_argument("--vgg", help="VGG weights (default: $STYLENET_VGG or IMAGENET1K_FEATURES)")
+    s.add_argument("--device", default="cpu")
+    s.add_argument("--json", help="also write per-image results to this JSON file")
+    s.add_argument("--per-image", action="store_true", help="print every photo's row")
+    s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    s.set_defaults(func=cmd_evaluate)
 
     from .bench import add_arguments
 

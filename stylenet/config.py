@@ -14,7 +14,7 @@ from typing import Any
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-DEFAULT_STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+from .losses import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
 
 
 @dataclass
@@ -66,7 +66,7 @@ class VGGConfig:
 @dataclass
 class LossConfig:
     vgg: VGGConfig = field(default_factory=VGGConfig)
-    content_layers: list[str] = field(default_factory=lambda: ["relu2_2"])
+    content_layers: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_LAYERS))
     style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))  # "relu3_3:0.5" weights one
     content_weight: float = 1.0
     style_weight: float = 5.0

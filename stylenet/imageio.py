@@ -75,11 +75,14 @@ def split_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
         img = img.convert("RGBA")
     has_alpha = img.mode == "RGBA"
     if has_alpha:
-        arr = np.asarray(img, dtype=np.float32) / 255.0
+        arr = np.asarray(img, dtype=np.float32)
+        arr /= 255.0
         return arr[..., :3].copy(), arr[..., 3].copy()
     if img.mode != "RGB":  # L, 1, CMYK, YCbCr, LAB, HSV
         img = img.convert("RGB")
-    return np.asarray(img, dtype=np.float32) / 255.0, None
+    arr = np.asarray(img, dtype=np.float32)  # a new array: divided in place (large images)
+    arr /= 255.0
+    return arr, None
 
 
 def array_to_float(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
@@ -113,7 +116,11 @@ def float_to_array(rgb: np.ndarray, alpha: np.ndarray | None, dtype: np.dtype) -
 
 
 def to_uint8(f: np.ndarray) -> np.ndarray:
-    return (np.clip(f, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    """Float [0, 1] -> uint8, rounding; one float temporary however large the image."""
+    g = np.clip(f, 0.0, 1.0)
+    g *= 255.0
+    g += 0.5
+    return g.astype(np.uint8)
 
 
 def to_tensor(rgb: np.ndarray) -> torch.Tensor:

@@ -33,6 +33,8 @@ from torch import nn
 from .vgg import VGGFeatures
 
 EPS = 1e-8
+DEFAULT_CONTENT_LAYERS = ["relu2_2"]  # Johnson et al.
+DEFAULT_STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
 
 
 def parse_layer_weights(spec: Iterable[str] | dict[str, float] | str) -> dict[str, float]:

@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from .fast import Runner
-from .imageio import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil, to_tensor
+from .imageio import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
 from .registry import load
 from .tiling import stylize_tiled
 from .transformer import TransformerNet
@@ -39,6 +39,8 @@ def apply_net(
     if tile is None and h * w <= TILE_ABOVE:
         return runner(net, x)
     tile = tile or 768
+    if b == 1:
+        return stylize_tiled(net, x, runner, tile, overlap, stats_side)
     return torch.cat([stylize_tiled(net, x[i : i + 1], runner, tile, overlap, stats_side) for i in range(b)])
 
 
@@ -53,7 +55,7 @@ def _shrink(x: torch.Tensor, max_side: int | None) -> torch.Tensor:
 
 def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, net, runner, max_side, tile) -> tuple:
     """(H, W, 3) float RGB and optional alpha -> stylized RGB and (resized) alpha."""
-    x = to_tensor(rgb).unsqueeze(0)
+    x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)  # a channels-last view: no copy
     x = _shrink(x, max_side)
     check_size(x.shape[-1], x.shape[-2], f"image at max_side={max_side}")
     y = apply_net(net, x, runner, tile)[0].permute(1, 2, 0).numpy()

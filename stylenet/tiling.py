@@ -108,7 +108,8 @@ def stylize_tiled(
     stats_side: int = 1024,
     blend: int = 16,
 ) -> torch.Tensor:
-    """Stylize a ``(1, 3, H, W)`` CPU tensor in tiles; returns ``(1, 3, H, W)`` float on the CPU.
+    """Stylize a ``(1, 3, H, W)`` CPU tensor in tiles; returns ``(1, 3, H, W)`` float on the CPU
+    (channels-last, so that ``y[0].permute(1, 2, 0)`` is an image array without a copy).
 
     ``run(module, batch)`` applies a network on the right device and precision and
     returns a CPU float tensor. A tile's outputs are exact (equal to the whole
@@ -122,14 +123,15 @@ def stylize_tiled(
     if overlap < need:
         raise ValueError(f"overlap={overlap} is too small for this network; use at least {need}")
     _, _, h, w = x.shape
+    # the output first, so that the statistics pass's temporaries are free for the tiles to reuse
+    out = torch.zeros(h, w, 3).permute(2, 0, 1)  # (3, H, W) laid out as (H, W, 3): images read it as is
+    weight = torch.zeros(1, h, w)
     scale = min(1.0, stats_side / max(h, w))
     small = x if scale == 1.0 else F.interpolate(x, scale_factor=scale, mode="area")
     device = next(net.parameters()).device
     stats = record_norm_stats(run, net, small)
     frozen = freeze_norms(net, stats).to(device)
-
-    out = torch.zeros(3, h, w)
-    weight = torch.zeros(1, h, w)
+    del small
     for y0, y1, ky0, ky1 in _spans(h, tile, overlap):
         wy = _ramp(y1 - y0, ky0 - y0, ky1 - y0, blend, ky0 > 0, ky1 < h)
         for x0, x1, kx0, kx1 in _spans(w, tile, overlap):
@@ -138,4 +140,4 @@ def stylize_tiled(
             mix = wy[:, None] * wx[None, :]
             out[:, y0:y1, x0:x1] += y * mix
             weight[:, y0:y1, x0:x1] += mix
-    return (out / weight).unsqueeze(0)
+    return out.div_(weight).unsqueeze(0)

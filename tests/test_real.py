@@ -84,3 +84,36 @@ def test_ddp_with_two_cpu_processes(tmp_path, photo_dir, style_image):
     net = stylenet.load(run_dir / "my_style.safetensors")
     assert net.card["steps"] == 3
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_a_4000x3000_photo_with_exif_rotation_stays_under_2_gb(tmp_path):
+    """The issue's acceptance check: the default network, the CLI, peak RSS of the process."""
+    from PIL import Image
+
+    from stylenet import TransformerNet
+    from stylenet.export import save_weights
+
+    from conftest import random_image
+
+    torch.manual_seed(0)
+    weights = save_weights(TransformerNet(), tmp_path / "full.safetensors")
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored landscape, displayed portrait
+    src = tmp_path / "big.jpg"
+    random_image(750, 1000).resize((4000, 3000)).save(src, quality=90, exif=exif.tobytes())
+    script = (
+        "import resource, sys; from stylenet.cli import main; code = main(sys.argv[1:]); "
+        "print('maxrss_kb', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(code)"
+    )
+    out = tmp_path / "out.jpg"
+    r = subprocess.run(
+        [sys.executable, "-c", script, "stylize", str(src), "--style", str(weights), "-o", str(out)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+    )
+    assert r.returncode == 0, r.stderr
+    peak_mb = int(r.stdout.split("maxrss_kb")[1]) / 1024
+    print(f"4000x3000 stylize: peak RSS {peak_mb:.0f} MB")
+    assert Image.open(out).size == (3000, 4000)
+    assert peak_mb < 2048

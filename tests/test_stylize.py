@@ -18,11 +18,16 @@ def test_path_input_returns_a_pil_image_of_the_same_size(tmp_path, weights_file)
 
 
 def test_exif_rotation_is_honoured(tmp_path, weights_file):
+    from PIL import ImageOps
+
     exif = Image.Exif()
     exif[0x0112] = 8  # rotate 90 degrees counter-clockwise when displayed
     path = tmp_path / "r.jpg"
     random_image(30, 50).save(path, exif=exif.tobytes())
-    assert stylize(path, weights_file).size == (30, 50)
+    out = stylize(path, weights_file)
+    assert out.size == (30, 50)
+    upright = ImageOps.exif_transpose(Image.open(path))  # what a viewer shows
+    assert np.array_equal(np.asarray(out), np.asarray(stylize(upright.convert("RGB"), weights_file)))
 
 
 def test_alpha_is_carried_through_unchanged(weights_file):

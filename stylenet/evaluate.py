@@ -1,0 +1,153 @@
+"""How well does a style do? Losses, structure and speed on a folder of photos.
+
+For each method (a trained network, or ``optimize:N``, Gatys optimization with N
+L-BFGS steps) and each photo: the content and style losses of the output under
+the training definitions (``stylenet.losses``: relative errors, real VGG weights),
+PSNR and SSIM against the photo (how much structure survives), and seconds per
+image. The unstylized photo is the first row: its style loss is where every
+method starts from. Photos are resized (shorter side ``size``) and centre-cropped
+square, as in training; ``holdout`` selects the same held-out photos as training.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+from .data import load_photo, split_holdout
+from .errors import StylenetError
+from .fast import Runner
+from .imageio import ImageError, list_images
+from .losses import PerceptualLoss
+from .optimize import optimize
+
+METRICS = ("content", "style", "psnr", "ssim", "seconds")
+
+
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    mse = float(F.mse_loss(a.float(), b.float()))
+    return math.inf if mse == 0 else 10 * math.log10(1.0 / mse)
+
+
+def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
+    """Mean SSIM over channels (Wang et al. 2004: 11x11 Gaussian window, sigma 1.5)."""
+    a, b = a.float().reshape(-1, 1, *a.shape[-2:]), b.float().reshape(-1, 1, *b.shape[-2:])
+    g = torch.exp(-((torch.arange(11) - 5.0) ** 2) / (2 * 1.5**2))
+    w = (g[:, None] * g[None, :] / g.sum() ** 2)[None, None]
+    mu_a, mu_b = F.conv2d(a, w), F.conv2d(b, w)
+    var_a = F.conv2d(a * a, w) - mu_a**2
+    var_b = F.conv2d(b * b, w) - mu_b**2
+    cov = F.conv2d(a * b, w) - mu_a * mu_b
+    c1, c2 = 0.01**2, 0.03**2
+    s = ((2 * mu_a * mu_b + c1) * (2 * cov + c2)) / ((mu_a**2 + mu_b**2 + c1) * (var_a + var_b + c2))
+    return float(s.mean())
+
+
+@dataclass
+class MethodResult:
+    label: str
+    images: list[dict] = field(default_factory=list)
+
+    def mean(self) -> dict[str, float]:
+        return {k: statistics.fmean(r[k] for r in self.images) for k in METRICS if self.images}
+
+
+def select_photos(source: str | Path, holdout: int | None = None, limit: int | None = None) -> list[Path]:
+    """Photos from a folder (optionally its training hold-out set) or a text file of paths."""
+    source = Path(source)
+    if source.is_dir():
+        files = list_images(source)
+        if holdout:
+            files = split_holdout(files, source, holdout)[1]
+    elif source.is_file() and source.suffix == ".txt":
+        files = [Path(line.strip()) for line in source.read_text().splitlines() if line.strip()]
+    else:
+        raise StylenetError(f"--photos {source}: give a folder of images or a .txt list of paths")
+    if not files:
+        raise StylenetError(f"--photos {source}: no images found")
+    return files[:limit] if limit else files
+
+
+def _measure(out: torch.Tensor, photo: torch.Tensor, criterion: PerceptualLoss, seconds: float) -> dict:
+    with torch.no_grad():
+        parts = criterion(out, photo)
+    return {
+        "content": float(parts["content"]),
+        "style": float(parts["style"]),
+        "psnr": psnr(out, photo),
+        "ssim": ssim(out, photo),
+        "seconds": seconds,
+    }
+
+
+def evaluate(
+    methods: dict[str, object],
+    photos: list[Path],
+    criterion: PerceptualLoss,
+    size: int = 256,
+    device: str = "cpu",
+    progress: bool = True,
+) -> list[MethodResult]:
+    """Evaluate ``{label: network or ("optimize", steps)}`` on ``photos``; the photos first.
+
+    ``criterion`` must have its style set (the style image at its training size).
+    """
+    from tqdm.auto import tqdm
+
+    tensors = []
+    for p in photos:
+        try:
+            tensors.append((p, load_photo(p, size).float().unsqueeze(0) / 255))
+        except Exception as e:
+            raise ImageError(f"{p}: unreadable photo ({e})") from None
+    runner = Runner(device)
+    results = [MethodResult("photo (unstylized)")]
+    for p, x in tensors:
+        results[0].images.append({"photo": p.name, **_measure(x, x, criterion, 0.0)})
+    for label, method in methods.items():
+        result = MethodResult(label)
+        for p, x in tqdm(tensors, desc=label, unit="photo", disable=not progress):
+            start = time.perf_counter()
+            if isinstance(method, tuple):  # ("optimize", steps)
+                y = optimize(x, None, steps=method[1], loss=criterion, size=None, device=device, progress=False)
+            else:
+                y = runner(method, x)
+            result.images.append({"photo": p.name, **_measure(y, x, criterion, time.perf_counter() - start)})
+        results.append(result)
+    return results
+
+
+def format_table(results: list[MethodResult]) -> str:
+    head = f"{'method':28s} {'content':>8s} {'style':>8s} {'PSNR dB':>8s} {'SSIM':>6s} {'s/image':>8s}"
+    lines = [head]
+    for r in results:
+        m = r.mean()
+        lines.append(
+            f"{r.label:28s} {m['content']:8.3f} {m['style']:8.3f} {m['psnr']:8.2f} {m['ssim']:6.3f} {m['seconds']:8.3f}"
+        )
+    n = len(results[0].images)
+    lines.append(f"(means over {n} photos; losses relative, as in training: lower is closer)")
+    return "\n".join(lines)
+
+
+def style_image_for(card: dict, styles_dir: str | Path) -> Path:
+    """The style image a card names, found in ``styles_dir`` and checked by SHA-256."""
+    from .download import sha256_file
+
+    info = card.get("style_image", {})
+    name = info.get("file")
+    path = Path(styles_dir) / name if name else None
+    if path is None or not path.is_file():
+        raise StylenetError(
+            f"the style image {name or '(not named in the card)'} is not in {styles_dir}; "
+            "pass --style-image /path/to/painting.jpg or --styles-dir"
+        )
+    if info.get("sha256") and sha256_file(path) != info["sha256"]:
+        raise StylenetError(f"{path} is not the image this style was trained on (SHA-256 differs); pass --style-image")
+    return path

@@ -1,0 +1,139 @@
+"""Optimization-based style transfer (Gatys et al. 2016, https://arxiv.org/abs/1508.06576).
+
+The pixels of one image are optimized, starting from the content image, until
+its VGG features match the content image's and its Gram matrices match the style
+image's: the same VGG wrapper and the same loss terms (``stylenet.losses``) that
+train the feed-forward networks, so it serves as their quality reference.
+L-BFGS by default (as Gatys et al.), Adam as an option.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import torch
+from PIL import Image
+from tqdm.auto import tqdm
+
+from .errors import StylenetError
+from .imageio import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor
+from .losses import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, PerceptualLoss, build_perceptual_loss
+
+
+def default_vgg() -> str:
+    """VGG source for commands: ``$STYLENET_VGG`` (a file offline) or torchvision's Caffe weights."""
+    return os.environ.get("STYLENET_VGG", "IMAGENET1K_FEATURES")
+
+
+def loss_config(
+    vgg: str | None = None,
+    content_weight: float = 1.0,
+    style_weight: float = 10.0,
+    tv_weight: float = 0.0,
+    content_layers: list[str] | None = None,
+    style_layers: list[str] | None = None,
+) -> dict:
+    """A ``loss`` config node with the training defaults (the same keys as configs/loss/)."""
+    return {
+        "vgg": {"weights": vgg or default_vgg()},
+        "content_layers": content_layers or list(DEFAULT_CONTENT_LAYERS),
+        "style_layers": style_layers or list(DEFAULT_STYLE_LAYERS),
+        "content_weight": content_weight,
+        "style_weight": style_weight,
+        "tv_weight": tv_weight,
+    }
+
+
+def _as_tensor(image, size: int | None) -> torch.Tensor:
+    """A path, PIL image, array or tensor -> (1, 3, H, W) in [0, 1], longer side ``size``."""
+    if isinstance(image, torch.Tensor):
+        x = image.detach().float().cpu()
+        x = x if x.dim() == 4 else x.unsqueeze(0)
+        if size and max(x.shape[-2:]) != size:
+            s = size / max(x.shape[-2:])
+            x = torch.nn.functional.interpolate(x, scale_factor=s, mode="bilinear", antialias=True)
+        return x.clamp(0, 1)
+    if isinstance(image, (str, os.PathLike)):
+        return load_image(image, size)
+    if isinstance(image, np.ndarray):
+        image = Image.fromarray(image)
+    if isinstance(image, Image.Image):
+        return to_tensor(split_alpha(resize_to(image, size))[0]).unsqueeze(0)
+    raise TypeError(f"cannot optimize a {type(image).__name__}; pass a path, PIL image, array or tensor")
+
+
+def optimize(
+    content,
+    style,
+    *,
+    steps: int = 300,
+    method: str = "lbfgs",
+    size: int | None = 256,
+    style_size: int | None = None,
+    loss: PerceptualLoss | dict | None = None,
+    lr: float | None = None,
+    device: str | torch.device | None = None,
+    progress: bool = True,
+    callback=None,
+):
+    """Optimize an image to have ``content``'s features and ``style``'s Gram matrices.
+
+    Args:
+        content: the photo (path, PIL image, NumPy array or ``(3, H, W)`` tensor).
+        style: the style image (same kinds), or None when ``loss`` already has its style set.
+        steps: L-BFGS iterations or Adam steps.
+        method: "lbfgs" (default) or "adam".
+        size: longer side of the result in pixels (None: the content's own size).
+        style_size: longer side the style image is scaled to (default: ``size``).
+        loss: a ``PerceptualLoss`` or a loss config dict (``loss_config()``'s defaults:
+            content weight 1, style weight 10, VGG from ``$STYLENET_VGG`` or torchvision).
+        lr: step size (L-BFGS 1.0, Adam 0.02).
+        callback: called as ``callback(step, losses)`` after every step.
+
+    Returns a PIL image for path and PIL inputs, else the input's kind.
+    """
+    if method not in ("lbfgs", "adam"):
+        raise StylenetError(f"unknown method {method!r}; use lbfgs or adam")
+    if steps < 1:
+        raise StylenetError(f"steps={steps} must be at least 1")
+    device = torch.device(device or "cpu")
+    criterion = loss if isinstance(loss, PerceptualLoss) else build_perceptual_loss(loss or loss_config())
+    criterion = criterion.to(device)
+    if isinstance(content, (str, os.PathLike)):
+        open_image(content)  # a one-line error for a bad file, before any work
+    x = _as_tensor(content, size).to(device)
+    if style is not None:
+        criterion.set_style(_as_tensor(style, style_size or size or max(x.shape[-2:])).to(device))
+    elif not criterion.has_style:
+        raise StylenetError("optimize() needs a style image (or a loss whose style is set)")
+
+    image = x.clone(memory_format=torch.contiguous_format).requires_grad_(True)  # L-BFGS flattens it
+    if method == "lbfgs":
+        opt = torch.optim.LBFGS([image], lr=lr or 1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+    else:
+        opt = torch.optim.Adam([image], lr=lr or 0.02)
+    last: dict[str, float] = {}
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        parts = criterion(image, x)
+        parts["total"].backward()
+        last.update({k: float(v.detach()) for k, v in parts.items()})
+        return parts["total"]
+
+    with tqdm(range(steps), desc=f"optimizing ({method})", unit="step", disable=not progress) as bar:
+        for step in bar:
+            opt.step(closure)
+            with torch.no_grad():
+                image.clamp_(0, 1)
+            bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()}, refresh=False)
+            if callback is not None:
+                callback(step, dict(last))
+    out = image.detach()
+    if isinstance(content, torch.Tensor):
+        return (out if content.dim() == 4 else out[0]).to(content.device, content.dtype)
+    rgb = out[0].permute(1, 2, 0).cpu().numpy()
+    if isinstance(content, np.ndarray):
+        return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+    return to_pil(rgb)

@@ -1,0 +1,126 @@
+"""Gatys optimization and the evaluate command on tiny inputs with a random VGG."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from stylenet.cli import main
+from stylenet.errors import StylenetError
+from stylenet.evaluate import evaluate, psnr, select_photos, ssim
+from stylenet.losses import build_perceptual_loss
+from stylenet.optimize import loss_config, optimize
+
+from conftest import random_image
+
+RANDOM = loss_config("random", style_layers=["relu1_2", "relu2_2"])
+
+
+def test_optimization_lowers_the_style_loss_and_keeps_size_and_kind(style_image):
+    content = random_image(40, 48, seed=3)
+    criterion = build_perceptual_loss(RANDOM)
+    history = []
+    out = optimize(
+        content,
+        style_image,
+        steps=15,
+        size=None,
+        loss=criterion,
+        progress=False,
+        callback=lambda step, losses: history.append(losses),
+    )
+    assert isinstance(out, Image.Image) and out.size == (48, 40)
+    assert history[-1]["style"] < 0.5 * history[0]["style"]
+    assert history[-1]["total"] < history[0]["total"]
+
+
+@pytest.mark.parametrize("method", ["lbfgs", "adam"])
+def test_both_methods_return_tensors_for_tensors_in_range(style_image, method):
+    x = torch.rand(3, 32, 32)
+    before = x.clone()
+    y = optimize(x, style_image, steps=3, method=method, size=None, loss=RANDOM, progress=False)
+    assert y.shape == x.shape and 0 <= y.min() and y.max() <= 1
+    assert torch.equal(x, before)
+
+
+def test_bad_arguments_are_clear_errors(style_image, tmp_path):
+    with pytest.raises(StylenetError, match="unknown method 'sgd'"):
+        optimize(torch.rand(3, 32, 32), style_image, method="sgd", loss=RANDOM, progress=False)
+    with pytest.raises(StylenetError, match="no such file"):
+        optimize(tmp_path / "missing.jpg", style_image, loss=RANDOM, progress=False)
+
+
+def test_psnr_and_ssim_reference_values():
+    a = torch.rand(1, 3, 32, 32)
+    assert psnr(a, a) == float("inf") and ssim(a, a) == pytest.approx(1.0, abs=1e-6)
+    b = (a + 0.1).clamp(0, 1)
+    assert 15 < psnr(a, b) < 25 and ssim(a, b) < 1
+    assert ssim(a, torch.rand(1, 3, 32, 32)) < 0.3
+
+
+def test_evaluate_reports_every_metric_for_networks_and_optimization(photo_dir, style_image, small_net):
+    criterion = build_perceptual_loss(RANDOM)
+    from stylenet.imageio import load_image
+
+    criterion.set_style(load_image(style_image, 48))
+    photos = select_photos(photo_dir, limit=3)
+    results = evaluate({"net": small_net, "opt": ("optimize", 3)}, photos, criterion, size=32, progress=False)
+    assert [r.label for r in results] == ["photo (unstylized)", "net", "opt"]
+    photo, net, opt = (r.mean() for r in results)
+    assert photo["content"] == 0 and photo["ssim"] == pytest.approx(1.0, abs=1e-6)
+    assert net["content"] > 0 and net["seconds"] > 0 and len(results[1].images) == 3
+    assert opt["style"] < photo["style"]  # optimization moves towards the style
+
+
+def test_holdout_selection_matches_training(photo_dir):
+    from stylenet.data import split_holdout
+    from stylenet.imageio import list_images
+
+    assert select_photos(photo_dir, holdout=3) == split_holdout(list_images(photo_dir), photo_dir, 3)[1]
+    with pytest.raises(StylenetError, match="give a folder"):
+        select_photos(photo_dir / "nope")
+
+
+def test_cli_optimize_and_evaluate(tmp_path, capsys, style_image, photo_dir, weights_file, monkeypatch):
+    monkeypatch.setenv("STYLENET_VGG", "random")
+    content = tmp_path / "c.jpg"
+    random_image(40, 40).save(content)
+    out = tmp_path / "o.png"
+    args = ["optimize", str(content), "--style-image", str(style_image), "--steps", "2", "--size", "32", "-o", str(out)]
+    assert main(args) == 0 and Image.open(out).size == (32, 32)
+    assert main(args) == 2  # refuses to overwrite
+    report = tmp_path / "r.json"
+    code = main(
+        [
+            "evaluate",
+            "--style",
+            str(weights_file),
+            "--style",
+            "optimize:2",
+            "--photos",
+            str(photo_dir),
+            "--limit",
+            "2",
+            "--size",
+            "32",
+            "--style-image",
+            str(style_image),
+            "--json",
+            str(report),
+            "-q",
+        ]
+    )
+    printed = capsys.readouterr().out
+    assert code == 0 and "photo (unstylized)" in printed and "optimize, 2 L-BFGS steps" in printed
+    data = json.loads(report.read_text())
+    assert set(data["results"]) == {"photo (unstylized)", "tiny", "optimize, 2 L-BFGS steps"}
+    assert set(data["results"]["tiny"]["mean"]) == {"content", "style", "psnr", "ssim", "seconds"}
+    assert np.isfinite(data["results"]["tiny"]["mean"]["style"])
+
+
+def test_cli_evaluate_needs_the_style_image(capsys, photo_dir, weights_file, monkeypatch, tmp_path):
+    monkeypatch.setenv("STYLENET_VGG", "random")
+    code = main(["evaluate", "--style", str(weights_file), "--photos", str(photo_dir), "--styles-dir", str(tmp_path)])
+    assert code == 2 and "--style-image" in capsys.readouterr().err
