@@ -21,7 +21,7 @@ import torch
 from .fast import Runner
 from .transformer import TransformerNet
 
-COMPACT = {"width": 16, "blocks": 5, "depthwise": True}
+COMPACT = {"width": 16, "blocks": 5, "depthwise": True, "edge_kernel": 5}  # configs/model/compact.yaml
 
 
 @dataclass
@@ -37,13 +37,18 @@ class Row:
 
 
 def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 1) -> dict[str, list[float]]:
-    """Time each function ``rounds`` times, round-robin, after ``warmup`` untimed calls each."""
-    for f in fns.values():
-        for _ in range(warmup):
-            f()
+    """Time each function ``rounds`` times, round-robin over the paths.
+
+    Within a round each path first runs ``warmup`` untimed calls, then one timed call:
+    the timed call sees the path's own steady state (allocator, caches) rather than
+    the previous path's leftovers, while a slow drift of the machine still hits every
+    path alike.
+    """
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for k, f in fns.items():
+            for _ in range(warmup):
+                f()
             start = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - start)
@@ -84,7 +89,7 @@ def bench_inference(args) -> list[Row]:
         paths["onnxruntime fp32"] = _onnx_path(net, x)
     ref = baseline()
     outputs = {k: f() for k, f in paths.items()}
-    times = interleaved(paths, args.rounds, warmup=0)  # the calls above were the warm-up
+    times = interleaved(paths, args.rounds)
     rows = []
     for k in paths:
         err = (outputs[k] - ref).abs() * 255
@@ -173,7 +178,7 @@ def bench_training(args) -> list[Row]:
     steps["stylenet bf16 (default)"] = recipe(True, False)
     if args.compile:
         steps["stylenet bf16 + compile"] = recipe(True, True)
-    times = interleaved(steps, args.rounds, warmup=2)
+    times = interleaved(steps, args.rounds)
     return [Row(k, v) for k, v in times.items()]
 
 

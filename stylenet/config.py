@@ -54,6 +54,7 @@ class ModelConfig:
     width: int = 32
     blocks: int = 5
     depthwise: bool = False
+    edge_kernel: int = 9
 
 
 @dataclass

@@ -63,15 +63,20 @@ class FastUpsampleConv(UpsampleConv):
         conv, norm, relu = self[1][0][1], self[1][1], self[1][2]
         n, _, h, w = x.shape
         o = conv.out_channels
-        x = torch.cat([x[:, :, :1], x, x[:, :, -1:]], dim=2)  # replicate padding (compiles where
-        x = torch.cat([x[..., :1], x, x[..., -1:]], dim=3)  # F.pad's backward does not)
+        if torch.compiler.is_compiling():  # F.pad's replicate backward does not compile (torch 2.14)
+            x = torch.cat([x[:, :, :1], x, x[:, :, -1:]], dim=2)
+            x = torch.cat([x[..., :1], x, x[..., -1:]], dim=3)
+        else:
+            x = F.pad(x, (1, 1, 1, 1), mode="replicate")
         z = F.conv2d(x, subpixel_kernels(conv.weight), conv.bias.repeat(4))
-        phases = [
-            z[:, k * o : (k + 1) * o, a : a + h, b : b + w] for k, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1)))
-        ]
-        rows = [torch.stack(phases[2 * a : 2 * a + 2], dim=-1).flatten(-2) for a in (0, 1)]  # interleave columns
-        y = torch.stack(rows, dim=-2).reshape(n, o, 2 * h, 2 * w)  # interleave rows
+        y = torch.empty(n, o, 2 * h, 2 * w, dtype=z.dtype, device=z.device, memory_format=_layout(z))
+        for k, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):  # interleave the phases
+            y[:, :, a::2, b::2] = z[:, k * o : (k + 1) * o, a : a + h, b : b + w]
         return relu(norm(y))
+
+
+def _layout(t: torch.Tensor) -> torch.memory_format:
+    return torch.channels_last if t.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
 
 
 def speed_up(net: nn.Module) -> nn.Module:

@@ -37,6 +37,7 @@ class NetConfig:
     width: int = 32  # channels of the first layer; doubled at each downsampling
     blocks: int = 5  # residual blocks at 1/4 resolution
     depthwise: bool = False  # depthwise-separable residual convolutions (compact nets)
+    edge_kernel: int = 9  # kernel of the first and last convolutions (c9s1 in the paper)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,7 +46,8 @@ class NetConfig:
     def receptive_radius(self) -> int:
         """How many pixels away an input pixel can change an output pixel (54 for the default)."""
         # c9: 4, two stride-2 3x3: 1 + 2, residual 3x3 pairs at 1/4 resolution: 8 each, u64: 2, u32: 1, c9: 4
-        return 4 + 1 + 2 + 8 * self.blocks + 2 + 1 + 4
+        edge = self.edge_kernel // 2
+        return edge + 1 + 2 + 8 * self.blocks + 2 + 1 + edge
 
     @classmethod
     def from_dict(cls, d: dict) -> NetConfig:
@@ -105,13 +107,13 @@ class TransformerNet(nn.Module):
     cropped back.
     """
 
-    def __init__(self, width: int = 32, blocks: int = 5, depthwise: bool = False):
+    def __init__(self, width: int = 32, blocks: int = 5, depthwise: bool = False, edge_kernel: int = 9):
         super().__init__()
-        self.config = NetConfig(width=width, blocks=blocks, depthwise=depthwise)
+        self.config = NetConfig(width=width, blocks=blocks, depthwise=depthwise, edge_kernel=edge_kernel)
         self.card: dict = {}  # model card of loaded weights (see stylenet.export)
         w = width
         self.encoder = nn.Sequential(
-            ConvNormReLU(3, w, 9),  # c9s1-32
+            ConvNormReLU(3, w, edge_kernel),  # c9s1-32
             ConvNormReLU(w, 2 * w, 3, stride=2),  # d64
             ConvNormReLU(2 * w, 4 * w, 3, stride=2),  # d128
         )
@@ -119,7 +121,7 @@ class TransformerNet(nn.Module):
         self.decoder = nn.Sequential(
             UpsampleConv(4 * w, 2 * w),  # u64
             UpsampleConv(2 * w, w),  # u32
-            ConvLayer(w, 3, 9),  # c9s1-3
+            ConvLayer(w, 3, edge_kernel),  # c9s1-3
         )
 
     @classmethod
