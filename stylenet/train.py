@@ -191,7 +191,9 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         save_last=True,
     )
     preview = PreviewImages(data, cfg.preview_every_n_steps)
-    callbacks = [checkpoints, preview, ReportSkippedImages(data), StepProgressBar(), *(extra_callbacks or [])]
+    callbacks = [checkpoints, preview, ReportSkippedImages(data), *(extra_callbacks or [])]
+    if cfg.trainer.get("enable_progress_bar", True):
+        callbacks.append(StepProgressBar())
     logger = instantiate(cfg.logger) if cfg.logger else False
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(out))
     if ckpt:

@@ -118,3 +118,19 @@ def test_naive_tiles_would_disagree(small_net):
     naive = torch.cat([run(net, x[..., :, :128]), run(net, x[..., :, 128:])], dim=3)
     shared = stylize_tiled(net, x, run, tile=128)
     assert (whole - naive).abs().mean() > 3 * (whole - shared).abs().mean()
+
+
+def test_large_images_have_no_seams_the_tiles_equal_one_frozen_pass():
+    """Above stats_side the statistics come from a downscaled copy; the tiles still compute one
+    function, so the tiled output equals that function applied to the whole image: no grid."""
+    from stylenet import TransformerNet
+    from stylenet.tiling import freeze_norms, record_norm_stats
+
+    torch.manual_seed(2)
+    net = TransformerNet().eval()
+    x = torch.from_numpy(np.asarray(random_image(360, 520), np.float32) / 255).permute(2, 0, 1)[None]
+    run = Runner(torch.device("cpu"), "fp32")
+    tiled = stylize_tiled(net, x, run, tile=128, stats_side=200)  # stats from a 200-pixel copy
+    small = torch.nn.functional.interpolate(x, scale_factor=200 / 520, mode="area")
+    whole = run(freeze_norms(net, record_norm_stats(run, net, small)), x)
+    assert (tiled - whole).abs().max() < 1e-4
