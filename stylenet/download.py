@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import os
-import tempfile
 import urllib.request
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from .errors import StylenetError
+from .files import atomic_write
 
 CHUNK = 1 << 20
 
@@ -37,27 +37,20 @@ def download(
 ) -> Path:
     """Fetch ``url`` to ``dest`` (atomically), verifying ``sha256`` when given."""
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     h = hashlib.sha256()
-    try:
-        with os.fdopen(fd, "wb") as out:
-            try:
-                with urllib.request.urlopen(url, timeout=timeout) as r:
-                    total = int(r.headers.get("Content-Length") or 0) or None
-                    with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
-                        for block in iter(lambda: r.read(CHUNK), b""):
-                            out.write(block)
-                            h.update(block)
-                            bar.update(len(block))
-            except OSError as e:  # URLError, HTTPError, timeouts, connection resets
-                raise DownloadError(f"could not download {url}: {getattr(e, 'reason', e)}") from None
+    with atomic_write(dest, overwrite=True) as tmp, open(tmp, "wb") as out:
+        try:
+            with urllib.request.urlopen(url, timeout=timeout) as r:
+                total = int(r.headers.get("Content-Length") or 0) or None
+                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+                    for block in iter(lambda: r.read(CHUNK), b""):
+                        out.write(block)
+                        h.update(block)
+                        bar.update(len(block))
+        except OSError as e:  # URLError, HTTPError, timeouts, connection resets
+            raise DownloadError(f"could not download {url}: {getattr(e, 'reason', e)}") from None
         if sha256 and h.hexdigest() != sha256.lower():
             raise DownloadError(f"{url}: SHA-256 mismatch: expected {sha256}, got {h.hexdigest()}; file discarded")
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     return dest
 
 

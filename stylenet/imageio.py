@@ -10,7 +10,6 @@ one line naming the file and the problem.
 from __future__ import annotations
 
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -19,6 +18,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import StylenetError
+from .files import atomic_write
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 MIN_SIDE = 16  # smaller images are refused (there is nothing to stylize)
@@ -161,34 +161,13 @@ def load_image(path: str | os.PathLike, size: int | None = None) -> torch.Tensor
 def save_image(img: Image.Image, path: str | os.PathLike, overwrite: bool = False, quality: int = 95) -> Path:
     """Write atomically (temporary file, then rename); refuse to replace a file unless asked."""
     path = Path(path)
-    if path.exists() and not overwrite:
-        raise FileExistsError(f"{path}: exists; pass overwrite (--overwrite) to replace it")
     fmt = Image.registered_extensions().get(path.suffix.lower())
     if fmt is None:
         raise ImageError(f"{path}: unknown image extension {path.suffix!r}; use .jpg or .png")
     if fmt in ("JPEG", "BMP") and img.mode == "RGBA":
         img = img.convert("RGB")  # these formats hold no alpha
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            kwargs = {"quality": quality} if fmt in ("JPEG", "WEBP") else {}
-            img.save(f, format=fmt, **kwargs)
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            try:
-                os.link(tmp, path)  # fails if a file appeared meanwhile: never clobber
-            except FileExistsError:
-                raise FileExistsError(f"{path}: exists; pass overwrite (--overwrite) to replace it") from None
-            except OSError:  # a filesystem without hard links
-                os.replace(tmp, path)
-            else:
-                os.unlink(tmp)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_write(path, overwrite) as tmp:
+        img.save(tmp, format=fmt, **({"quality": quality} if fmt in ("JPEG", "WEBP") else {}))
     return path
 
 

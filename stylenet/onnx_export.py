@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import copy
 import os
-import tempfile
 import warnings
 from pathlib import Path
 
 import torch
 
+from .files import atomic_write
 from .transformer import TransformerNet
 
 
@@ -20,25 +20,18 @@ def export_onnx(net: TransformerNet, path: str | os.PathLike, opset: int = 18) -
     example = torch.rand(1, 3, 64, 96)
     h, w = (torch.export.Dim(name, min=8, max=16384) for name in ("height", "width"))
     n = torch.export.Dim("batch", min=1, max=1024)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            program = torch.onnx.export(
-                net,
-                (example,),
-                input_names=["image"],
-                output_names=["stylized"],
-                dynamic_shapes={"x": {0: n, 2: h, 3: w}},
-                opset_version=opset,
-                dynamo=True,
-                verbose=False,
-            )
-        program.save(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            net,
+            (example,),
+            input_names=["image"],
+            output_names=["stylized"],
+            dynamic_shapes={"x": {0: n, 2: h, 3: w}},
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+        )
+    with atomic_write(path, overwrite=True) as tmp:
+        program.save(str(tmp))
     return path

@@ -18,7 +18,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import torch
 from .download import download, sha256_file
 from .errors import StylenetError
 from .export import WeightsError, load_weights, read_weights
+from .files import atomic_write
 from .transformer import TransformerNet
 
 PACKAGE_DIR = Path(__file__).resolve().parent / "styles"
@@ -129,16 +129,9 @@ def install(weights: str | os.PathLike, name: str | None = None, overwrite: bool
     dest = cache_dir() / f"{name}.safetensors"
     if dest.exists() and not overwrite:
         raise FileExistsError(f"style {name!r} is already installed at {dest}; pass --overwrite to replace it")
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=dest.parent)
-    os.close(fd)
-    try:
+    with atomic_write(dest, overwrite=True) as tmp:
         shutil.copyfile(weights, tmp)
         digest = sha256_file(tmp)
-        os.replace(tmp, dest)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
     dest.with_suffix(".json").write_text(json.dumps({"sha256": digest, "card": card}, indent=2))
     return Style(name, digest, "cache", dest, None, card)
 

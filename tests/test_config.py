@@ -81,3 +81,11 @@ def test_train_script_reports_bad_input_in_one_line(tmp_path, style_image):
     lines = [line for line in r.stderr.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith("error: data.root") and "nothing' is not a folder" in lines[0]
     assert not (tmp_path / "r" / "checkpoints").exists()
+
+
+@pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml")))
+def test_every_experiment_is_a_complete_recipe(experiment, tmp_path):
+    cfg = compose_config([f"experiment={experiment}", f"paths.output_dir={tmp_path}"])
+    assert style_name(cfg.style) == experiment
+    assert cfg.data.image_size == 256 and cfg.data.batch_size == 4 and cfg.trainer.max_steps == 40000
+    assert cfg.data.holdout >= 20 and cfg.export.half

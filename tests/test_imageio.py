@@ -128,3 +128,15 @@ def test_list_images_recurses_and_filters(tmp_path, photo_dir):
     (photo_dir / "notes.txt").write_text("x")
     files = list_images(photo_dir)
     assert len(files) == 12 and files == sorted(files)
+
+
+def test_written_files_get_the_usual_permissions(tmp_path):
+    import os
+    import stat
+
+    old = os.umask(0o022)
+    try:
+        path = save_image(random_image(20, 20), tmp_path / "p.png")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(path.stat().st_mode) == 0o644

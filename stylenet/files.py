@@ -1,0 +1,46 @@
+"""Atomic file writes: nothing half-written is ever visible, nothing is replaced unasked."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+@contextlib.contextmanager
+def atomic_write(dest: str | os.PathLike, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temporary path beside ``dest``; when the block succeeds, move it into place.
+
+    The file gets the usual permissions (0666 less the umask). Without ``overwrite`` an
+    existing ``dest`` is never replaced, even one that appears while writing: that is
+    a ``FileExistsError``. On any error the temporary file is removed.
+    """
+    dest = Path(dest)
+    if dest.exists() and not overwrite:
+        raise FileExistsError(f"{dest}: exists; pass overwrite (--overwrite) to replace it")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, 0o666 & ~_umask())
+        if overwrite:
+            os.replace(tmp, dest)
+        else:
+            try:
+                os.link(tmp, dest)  # fails if a file appeared meanwhile
+            except FileExistsError:
+                raise FileExistsError(f"{dest}: exists; pass overwrite (--overwrite) to replace it") from None
+            except OSError:  # a filesystem without hard links
+                os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
