@@ -109,6 +109,7 @@ class TrainConfig:
     logger: dict[str, Any] | None = None
     seed: int = 0
     resume: str | None = None  # "latest", a run folder or a .ckpt file
+    init_weights: str | None = None  # exported weights to start from (fine-tune) instead of random
     preview_every_n_steps: int = 200
     checkpoint_every_n_steps: int = 250
     compile: bool = False  # torch.compile the network and VGG: slower start, faster steps

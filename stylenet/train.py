@@ -25,7 +25,7 @@ from .callbacks import PreviewImages, ReportSkippedImages, StepProgressBar
 from .data import PhotoDataModule
 from .download import DownloadError, download, sha256_file
 from .errors import StylenetError
-from .export import save_weights
+from .export import load_weights, save_weights
 from .imageio import ImageError, open_image
 from .module import StyleTransferModule
 
@@ -115,6 +115,7 @@ def model_card(cfg: DictConfig, module: StyleTransferModule, own_image: bool, da
             "precision": str(cfg.trainer.get("precision")),
             "optim": OmegaConf.to_container(cfg.optim),
             "seed": cfg.seed,
+            "init_weights": cfg.init_weights,  # fine-tuned from these weights (None: random init)
         },
         "loss": {
             "content_layers": list(cfg.loss.content_layers),
@@ -127,6 +128,29 @@ def model_card(cfg: DictConfig, module: StyleTransferModule, own_image: bool, da
         "vgg": module.loss.vgg.describe(),
         "training_data": {"root": str(cfg.data.root), "photos": len(data.train_files), "holdout": cfg.data.holdout},
     }
+
+
+def _hardware(trainer: pl.Trainer) -> str:
+    """What the run ran on, for the model card."""
+    if trainer.accelerator.__class__.__name__.lower().startswith("cuda"):
+        return f"{trainer.num_devices} x {torch.cuda.get_device_name()}"
+    cpu = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next(line.split(":", 1)[1].strip() for line in f if line.startswith("model name"))
+    except (OSError, StopIteration):
+        pass
+    return f"CPU: {cpu}, {torch.get_num_threads()} threads"
+
+
+def init_from(module: StyleTransferModule, path: str) -> None:
+    """Start from another style's exported weights: a trained network fine-tunes to a new
+    style in a fraction of the steps it needs from random weights (same architecture only)."""
+    net, card = load_weights(path)
+    if net.config != module.net.config:
+        raise StylenetError(f"init_weights={path!r} is a {net.config} network but model= asks for {module.net.config}")
+    module.net.load_state_dict(net.state_dict())
+    print(f"initialised from {path} (style {card.get('style')!r}, {card.get('steps')} steps)")
 
 
 def _check_config(cfg: DictConfig) -> None:
@@ -180,6 +204,8 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         guard=OmegaConf.to_container(cfg.guard),
         compile=cfg.compile,
     )
+    if cfg.init_weights and not ckpt:
+        init_from(module, cfg.init_weights)
     checkpoints = ModelCheckpoint(
         dirpath=out / "checkpoints",
         filename="step{step:07d}",
@@ -212,7 +238,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
             final_losses=losses,
             skipped_steps=module.guard.skipped,
             train_seconds=round(seconds, 1),
-            hardware=f"{platform.machine()} {torch.cuda.get_device_name() if torch.cuda.is_available() else 'cpu'}",
+            hardware=_hardware(trainer),
             resumed_from=str(ckpt) if ckpt else None,
         )
         weights = save_weights(module.net, out / f"{name}.safetensors", card, half=cfg.export.half)

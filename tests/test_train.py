@@ -138,3 +138,20 @@ def test_mismatched_vgg_file_fails_before_training(tiny_overrides, tmp_path):
     with pytest.raises(StylenetError, match="do not match vgg16"):
         train(compose_config(tiny_overrides + [f"loss.vgg.weights={bad}"]))
     assert not (tmp_path / "runs" / "my_style" / "run" / "checkpoints").exists()
+
+
+def test_init_weights_starts_training_from_an_exported_network(tiny_overrides, weights_file, small_net):
+    seen = {}
+
+    class Spy(pl.Callback):
+        def on_train_start(self, trainer, module):
+            seen["state"] = {k: v.clone() for k, v in module.net.state_dict().items()}
+
+    result = train(compose_config(tiny_overrides + [f"init_weights={weights_file}"]), extra_callbacks=[Spy()])
+    assert all(torch.equal(seen["state"][k], v) for k, v in small_net.state_dict().items())
+    assert stylenet.load(result.weights).card["recipe"]["init_weights"] == str(weights_file)
+
+
+def test_init_weights_of_another_architecture_is_a_clear_error(tiny_overrides, weights_file):
+    with pytest.raises(StylenetError, match="init_weights=.*model="):
+        train(compose_config(tiny_overrides + [f"init_weights={weights_file}", "model.width=16"]))
