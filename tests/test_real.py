@@ -53,26 +53,14 @@ def test_training_on_real_photos_lowers_the_held_out_style_loss(tmp_path):
     assert after < 0.7 * before and after < raw
 
 
-def test_ddp_with_two_cpu_processes(tmp_path, photo_dir, style_image):
+def test_ddp_with_two_cpu_processes(tmp_path, tiny_overrides):
     run_dir = tmp_path / "run"
-    args = [
-        "style=custom",
-        f"style.image={style_image}",
-        "style.size=48",
-        f"data.root={photo_dir}",
-        "data.image_size=32",
-        "data.batch_size=2",
-        "data.num_workers=0",
-        "data.holdout=2",
-        "loss.vgg.weights=random",
-        "model.width=8",
-        "model.blocks=1",
+    drop = ("trainer=", "paths.output_dir=")  # the tiny run's trainer and folder are replaced here
+    args = [a for a in tiny_overrides if not a.startswith(drop)] + [
         "trainer=ddp",
         "trainer.accelerator=cpu",
         "trainer.devices=2",
         "trainer.max_steps=3",
-        "checkpoint_every_n_steps=2",
-        "preview_every_n_steps=2",
         f"hydra.run.dir={run_dir}",
     ]
     r = subprocess.run(
