@@ -1,4 +1,5 @@
-"""Training callbacks: TensorBoard previews, bad-file reporting, a run-long progress bar."""
+"""Training callbacks: TensorBoard previews, bad-file reporting, a run-long progress bar,
+a checkpoint on interruption."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities import rank_zero_only, rank_zero_warn
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torchvision.utils import make_grid
 from tqdm.auto import tqdm
 
@@ -104,3 +106,18 @@ class StepProgressBar(ProgressBar):
 
     def on_exception(self, trainer, module, exception) -> None:
         self.on_train_end(trainer, module)
+
+
+class CheckpointOnInterrupt(pl.Callback):
+    """Ctrl-C or SIGTERM (``kill``, a cluster's pre-emption) writes ``last.ckpt`` before the
+    run stops, so ``resume=latest`` loses no steps. Single process only: a DDP run relies
+    on the periodic checkpoints (saving needs every rank, which may be gone)."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+    def on_exception(self, trainer, module, exception) -> None:
+        if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.world_size == 1:
+            if trainer.global_step > 0:
+                trainer.save_checkpoint(self.path)
+                print(f"\ninterrupted at step {trainer.global_step}: saved {self.path}; continue with resume=latest")

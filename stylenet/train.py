@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import platform
+import sys
 import time
 import warnings
 from dataclasses import dataclass
@@ -20,8 +21,9 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-from .callbacks import PreviewImages, ReportSkippedImages, StepProgressBar
+from .callbacks import CheckpointOnInterrupt, PreviewImages, ReportSkippedImages, StepProgressBar
 from .data import PhotoDataModule
 from .download import DownloadError, download, sha256_file
 from .errors import StylenetError
@@ -217,14 +219,19 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         save_last=True,
     )
     preview = PreviewImages(data, cfg.preview_every_n_steps)
-    callbacks = [checkpoints, preview, ReportSkippedImages(data), *(extra_callbacks or [])]
+    interrupt = CheckpointOnInterrupt(str(out / "checkpoints" / "last.ckpt"))
+    callbacks = [checkpoints, preview, ReportSkippedImages(data), interrupt, *(extra_callbacks or [])]
     if cfg.trainer.get("enable_progress_bar", True):
         callbacks.append(StepProgressBar())
     logger = instantiate(cfg.logger) if cfg.logger else False
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(out))
     if ckpt:
         print(f"resuming from {ckpt}")
-    trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None)
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None)
+    except SIGTERMException:
+        print("stopped by SIGTERM", file=sys.stderr)
+        raise SystemExit(143) from None
 
     steps = trainer.global_step
     losses = {f"train_{k}": v for k, v in module.last_losses.items()}

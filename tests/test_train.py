@@ -155,3 +155,28 @@ def test_init_weights_starts_training_from_an_exported_network(tiny_overrides, w
 def test_init_weights_of_another_architecture_is_a_clear_error(tiny_overrides, weights_file):
     with pytest.raises(StylenetError, match="init_weights=.*model="):
         train(compose_config(tiny_overrides + [f"init_weights={weights_file}", "model.width=16"]))
+
+
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+def test_an_interrupted_run_saves_last_ckpt_and_resumes_from_it(tiny_overrides, tmp_path, how):
+    import os
+    import signal
+
+    class Interrupt(pl.Callback):
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            if trainer.global_step == 3:
+                if how == "sigterm":
+                    os.kill(os.getpid(), signal.SIGTERM)  # what `kill PID` sends
+                else:
+                    raise KeyboardInterrupt
+
+    overrides = tiny_overrides + ["trainer.max_steps=6", "checkpoint_every_n_steps=100"]
+    with pytest.raises(SystemExit):
+        train(compose_config(overrides), extra_callbacks=[Interrupt()])
+    last = tmp_path / "runs" / "my_style" / "run" / "checkpoints" / "last.ckpt"
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] >= 3
+
+    second = compose_config(
+        overrides + ["resume=latest", f"paths.output_dir={tmp_path / 'runs' / 'my_style' / 'run2'}"]
+    )
+    assert train(second).steps == 6
