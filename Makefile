@@ -9,6 +9,8 @@ SHARED ?= ../shared
 # The main job's default: a short offline run on ../shared when it exists, else COCO from data/.
 TRAIN_ARGS ?= $(if $(wildcard $(SHARED)/weights),paths=shared data.image_size=128 trainer.max_steps=40,)
 
+GALLERY_CONTENT ?= tubingen.jpg golden_gate.jpg chicago.jpg hoovertowernight.jpg amber.jpg adain_sailboat.jpg
+
 .PHONY: install test test-fast lint format train tensorboard gallery bench clean
 
 $(BIN)/.stamp-install: pyproject.toml
@@ -41,7 +43,7 @@ tensorboard: install
 	$(BIN)/tensorboard --logdir runs --bind_all
 
 gallery: install
-	$(BIN)/python scripts/gallery.py --content $(SHARED)/data/content -o docs/gallery.jpg --overwrite
+	$(BIN)/python scripts/gallery.py --content $(addprefix $(SHARED)/data/content/,$(GALLERY_CONTENT)) -o docs/gallery.jpg --overwrite
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

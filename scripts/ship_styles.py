@@ -19,6 +19,7 @@ from pathlib import Path
 
 from stylenet.cli_errors import report_errors
 from stylenet.download import sha256_file
+from stylenet.errors import StylenetError
 from stylenet.evaluate import evaluate, select_photos
 from stylenet.export import load_weights, save_weights
 from stylenet.imageio import load_image
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
         index_path = PACKAGE / "index.json"
         index = json.loads(index_path.read_text()) if index_path.is_file() else {"styles": {}}
         for run in map(Path, a.runs):
+            if not (run / "card.json").is_file():
+                raise StylenetError(f"{run}: no card.json (not a finished scripts/train.py run folder)")
             card = json.loads((run / "card.json").read_text())
             name = card["style"]
             net, _ = load_weights(run / f"{name}.safetensors")
