@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import multiprocessing as mp
 import random
+import signal
 import warnings
 from pathlib import Path
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
+from lightning_fabric.utilities.seed import pl_worker_init_function
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
@@ -52,6 +54,14 @@ def load_photo(path: Path, size: int, random_crop: bool = False) -> torch.Tensor
     y = random.randint(0, h - size) if random_crop else (h - size) // 2
     arr = np.asarray(img.crop((x, y, x + size, y + size)))
     return torch.from_numpy(arr.copy()).permute(2, 0, 1)
+
+
+def _init_worker(worker_id: int) -> None:
+    """Workers ignore SIGTERM: a ``kill`` sent to the whole process group (``pkill -f``, a
+    cluster's pre-emption) must reach the trainer, which checkpoints and stops; a worker
+    dying first would crash the run instead. Workers still exit with the trainer."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    pl_worker_init_function(worker_id)  # Lightning's per-worker seeding (seed_everything(workers=True))
 
 
 class PhotoDataset(Dataset):
@@ -124,6 +134,7 @@ class PhotoDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=torch.cuda.is_available(),
+            worker_init_fn=_init_worker,
         )
 
     def preview_batch(self) -> torch.Tensor:
