@@ -192,7 +192,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
             methods[f"optimize, {steps} L-BFGS steps"] = ("optimize", steps)
         else:
             net = load(s, a.device)
-            methods[Path(s).stem if Path(s).suffix else s] = net
+            label = Path(s).stem if Path(s).suffix else s
+            methods[s if label in methods else label] = net  # two files of one name: their paths
             card = card or net.card
     trained = card.get("loss", {})
     cfg = loss_config(

@@ -124,3 +124,14 @@ def test_cli_evaluate_needs_the_style_image(capsys, photo_dir, weights_file, mon
     monkeypatch.setenv("STYLENET_VGG", "random")
     code = main(["evaluate", "--style", str(weights_file), "--photos", str(photo_dir), "--styles-dir", str(tmp_path)])
     assert code == 2 and "--style-image" in capsys.readouterr().err
+
+
+def test_cli_evaluate_keeps_two_files_of_the_same_name_apart(tmp_path, capsys, style_image, photo_dir, weights_file):
+    other = tmp_path / "other" / weights_file.name
+    other.parent.mkdir()
+    other.write_bytes(weights_file.read_bytes())
+    report = tmp_path / "r.json"
+    args = ["evaluate", "--style", str(weights_file), "--style", str(other), "--photos", str(photo_dir)]
+    args += ["--limit", "1", "--size", "32", "--style-image", str(style_image), "--vgg", "random", "--json", str(report)]
+    assert main([*args, "-q"]) == 0
+    assert set(json.loads(report.read_text())["results"]) == {"photo (unstylized)", "tiny", str(other)}
