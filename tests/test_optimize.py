@@ -132,6 +132,17 @@ def test_cli_evaluate_keeps_two_files_of_the_same_name_apart(tmp_path, capsys, s
     other.write_bytes(weights_file.read_bytes())
     report = tmp_path / "r.json"
     args = ["evaluate", "--style", str(weights_file), "--style", str(other), "--photos", str(photo_dir)]
-    args += ["--limit", "1", "--size", "32", "--style-image", str(style_image), "--vgg", "random", "--json", str(report)]
+    args += [
+        "--limit",
+        "1",
+        "--size",
+        "32",
+        "--style-image",
+        str(style_image),
+        "--vgg",
+        "random",
+        "--json",
+        str(report),
+    ]
     assert main([*args, "-q"]) == 0
     assert set(json.loads(report.read_text())["results"]) == {"photo (unstylized)", "tiny", str(other)}
