@@ -20,11 +20,8 @@ from pathlib import Path
 from stylenet.cli_errors import report_errors
 from stylenet.download import sha256_file
 from stylenet.errors import StylenetError
-from stylenet.evaluate import evaluate, select_photos
+from stylenet.evaluate import criterion_for, evaluate, select_photos, style_image_for
 from stylenet.export import load_weights, save_weights
-from stylenet.imageio import load_image
-from stylenet.losses import build_perceptual_loss
-from stylenet.optimize import loss_config
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stylenet" / "styles"
 DATA_NOTE = (
@@ -34,21 +31,8 @@ DATA_NOTE = (
 
 
 def evaluation(net, card: dict, photos_root: Path, styles_dir: Path, vgg: str) -> dict:
-    loss = card["loss"]
-    criterion = build_perceptual_loss(
-        loss_config(
-            vgg,
-            loss["content_weight"],
-            loss["style_weight"],
-            loss["tv_weight"],
-            loss["content_layers"],
-            loss["style_layers"],
-        )
-    )
-    image = styles_dir / card["style_image"]["file"]
-    if sha256_file(image) != card["style_image"]["sha256"]:
-        raise SystemExit(f"{image} is not the image {card['style']} was trained on")
-    criterion.set_style(load_image(image, card["style_image"]["size"]))
+    image = style_image_for(card, styles_dir)  # the painting it was trained on, checked by SHA-256
+    criterion = criterion_for(card, vgg, image, card["style_image"]["size"])
     photos = select_photos(photos_root, holdout=card["training_data"]["holdout"])
     size = card["recipe"]["image_size"]
     photo, styled = evaluate({card["style"]: net}, photos, criterion, size=size, progress=False)

@@ -178,10 +178,7 @@ def cmd_optimize(a: argparse.Namespace) -> int:
 def cmd_evaluate(a: argparse.Namespace) -> int:
     import json
 
-    from .evaluate import evaluate, format_table, select_photos, style_image_for
-    from .imageio import load_image
-    from .losses import build_perceptual_loss
-    from .optimize import loss_config
+    from .evaluate import criterion_for, evaluate, format_table, select_photos, style_image_for
     from .registry import load
 
     methods: dict[str, object] = {}
@@ -195,20 +192,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
             label = Path(s).stem if Path(s).suffix else s
             methods[s if label in methods else label] = net  # two files of one name: their paths
             card = card or net.card
-    trained = card.get("loss", {})
-    cfg = loss_config(
-        a.vgg,
-        trained.get("content_weight", 1.0),
-        trained.get("style_weight", 10.0),
-        trained.get("tv_weight", 0.0),
-        trained.get("content_layers"),
-        trained.get("style_layers"),
-    )
     size = a.size or card.get("recipe", {}).get("image_size") or 256
     style_size = a.style_size or card.get("style_image", {}).get("size") or 2 * size
     style_image = a.style_image or style_image_for(card, a.styles_dir)
-    criterion = build_perceptual_loss(cfg).to(a.device)
-    criterion.set_style(load_image(style_image, style_size).to(a.device))
+    criterion = criterion_for(card, a.vgg, style_image, style_size, a.device)
     photos = select_photos(a.photos, a.holdout, a.limit)
     results = evaluate(methods, photos, criterion, size=size, device=a.device, progress=not a.quiet)
     print(f"style image {style_image} at {style_size} px, photos at {size} px, VGG {criterion.vgg.describe()}")

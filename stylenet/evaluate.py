@@ -23,9 +23,9 @@ import torch.nn.functional as F
 from .data import load_photo, split_holdout
 from .errors import StylenetError
 from .fast import Runner
-from .imageio import ImageError, list_images
-from .losses import PerceptualLoss
-from .optimize import optimize
+from .imageio import ImageError, list_images, load_image
+from .losses import PerceptualLoss, build_perceptual_loss
+from .optimize import loss_config, optimize
 
 METRICS = ("content", "style", "psnr", "ssim", "seconds")
 
@@ -134,6 +134,25 @@ def format_table(results: list[MethodResult]) -> str:
     n = len(results[0].images)
     lines.append(f"(means over {n} photos; losses relative, as in training: lower is closer)")
     return "\n".join(lines)
+
+
+def criterion_for(
+    card: dict, vgg: str | None, style_image: str | Path, style_size: int, device: str = "cpu"
+) -> PerceptualLoss:
+    """The loss a style was trained with (its card's layers and weights; the defaults
+    for an empty card), with ``style_image`` at ``style_size`` as its style."""
+    trained = card.get("loss", {})
+    cfg = loss_config(
+        vgg,
+        trained.get("content_weight", 1.0),
+        trained.get("style_weight", 10.0),
+        trained.get("tv_weight", 0.0),
+        trained.get("content_layers"),
+        trained.get("style_layers"),
+    )
+    criterion = build_perceptual_loss(cfg).to(device)
+    criterion.set_style(load_image(style_image, style_size).to(device))
+    return criterion
 
 
 def style_image_for(card: dict, styles_dir: str | Path) -> Path:

@@ -17,7 +17,7 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 from .errors import StylenetError
-from .imageio import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor
+from .imageio import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor, to_uint8
 from .losses import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, PerceptualLoss, build_perceptual_loss
 
 
@@ -135,5 +135,5 @@ def optimize(
         return (out if content.dim() == 4 else out[0]).to(content.device, content.dtype)
     rgb = out[0].permute(1, 2, 0).cpu().numpy()
     if isinstance(content, np.ndarray):
-        return (np.clip(rgb, 0, 1) * 255 + 0.5).astype(np.uint8)
+        return to_uint8(rgb)
     return to_pil(rgb)

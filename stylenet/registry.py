@@ -129,7 +129,7 @@ def install(weights: str | os.PathLike, name: str | None = None, overwrite: bool
     dest = cache_dir() / f"{name}.safetensors"
     if dest.exists() and not overwrite:
         raise FileExistsError(f"style {name!r} is already installed at {dest}; pass --overwrite to replace it")
-    with atomic_write(dest, overwrite=True) as tmp:
+    with atomic_write(dest, overwrite) as tmp:
         shutil.copyfile(weights, tmp)
         digest = sha256_file(tmp)
     dest.with_suffix(".json").write_text(json.dumps({"sha256": digest, "card": card}, indent=2))

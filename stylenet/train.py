@@ -219,7 +219,8 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         save_last=True,
     )
     preview = PreviewImages(data, cfg.preview_every_n_steps)
-    interrupt = CheckpointOnInterrupt(str(out / "checkpoints" / "last.ckpt"))
+    last = out / "checkpoints" / "last.ckpt"  # ModelCheckpoint's save_last file
+    interrupt = CheckpointOnInterrupt(str(last))
     callbacks = [checkpoints, preview, ReportSkippedImages(data), interrupt, *(extra_callbacks or [])]
     if cfg.trainer.get("enable_progress_bar", True):
         callbacks.append(StepProgressBar())
@@ -256,5 +257,4 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
             f"  shell:   stylenet stylize photo.jpg --style {weights} -o out/\n"
             f"  install: stylenet install {weights}   # then stylenet.load({name!r})"
         )
-    last = out / "checkpoints" / "last.ckpt"
     return TrainResult(out, weights, last if last.exists() else None, steps, losses)
