@@ -2,12 +2,20 @@
 """Package trained runs as the styles shipped inside stylenet (stylenet/styles/).
 
   python scripts/ship_styles.py runs/ship/mosaic runs/ship/candy ... --vgg ../shared/weights/vgg16_features_hed.pth
+  python scripts/ship_styles.py runs/classic/<run>      # a multi-style network
 
-For each run folder (a scripts/train.py output with <style>.safetensors and card.json):
+For each run folder (a scripts/train.py output with <name>.safetensors and card.json):
 evaluates the network on the training hold-out photos (never trained on) with the
 training loss definitions and real VGG weights, writes the weights in float16 with the
-completed model card to stylenet/styles/<style>.safetensors, and records the file's
+completed model card to stylenet/styles/<name>.safetensors, and records the file's
 SHA-256 and card in stylenet/styles/index.json.
+
+A multi-style network is evaluated style by style (each row's evaluation goes into its
+block of the card) and listed under its own name. Each of its styles then becomes the
+style of that name when it is at least as good as the shipped single-style file on the
+same photos (content and style loss both no higher), or when named in --use-rows; the
+single-style file is removed then. Either way the style's card says which network
+serves the name and why.
 """
 
 from __future__ import annotations
@@ -22,6 +30,7 @@ from stylenet.download import sha256_file
 from stylenet.errors import StylenetError
 from stylenet.evaluate import criterion_for, evaluate, select_photos, style_image_for
 from stylenet.export import load_weights, save_weights
+from stylenet.registry import select
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stylenet" / "styles"
 DATA_NOTE = (
@@ -54,13 +63,78 @@ def evaluation(net, card: dict, photos_root: Path, styles_dir: Path, vgg: str) -
     }
 
 
+def _summary(name: str, ev: dict, extra: str = "") -> None:
+    print(
+        f"{name}: held-out style loss {ev['photo_style_loss']:.3f} -> {ev['output_style_loss']:.3f}, "
+        f"content loss {ev['output_content_loss']:.3f}, {ev['seconds_per_image'] * 1000:.0f} ms/image{extra}"
+    )
+
+
+def ship_multi(card: dict, net, a: argparse.Namespace, index: dict) -> None:
+    """A multi-style network: evaluate every row, let rows take the names they win, ship the file."""
+    name = card["style"]
+    common = {k: v for k, v in card.items() if k not in ("styles", "style", "trained_styles")}
+    served = []
+    for row in net.style_names:
+        view = {**common, **card["styles"][row], "style": row}
+        ev = evaluation(select(net, {row: 1.0}), view, a.photos, a.styles_dir, a.vgg)
+        card["styles"][row]["evaluation"] = ev
+        single = index["styles"].get(row, {})
+        old = single.get("card", {}).get("evaluation") if not single.get("row") else None
+        if old is not None and ev["photos"] != old["photos"]:
+            raise StylenetError(f"{row}: the single-style file was evaluated on other photos; re-ship it first")
+        versus = f"{name} row: content {ev['output_content_loss']:.3f}, style {ev['output_style_loss']:.3f}; " + (
+            f"single-style file: content {old['output_content_loss']:.3f}, style {old['output_style_loss']:.3f}"
+            if old
+            else "no single-style file"
+        )
+        wins = old is None or (
+            ev["output_content_loss"] <= old["output_content_loss"]
+            and ev["output_style_loss"] <= old["output_style_loss"]
+        )
+        if wins or row in a.use_rows:
+            why = "at least as good on both losses" if wins else "named in --use-rows"
+            card["styles"][row]["served_by"] = f"the multi-style network {name} ({why}; {versus})"
+            served.append(row)
+            _summary(row, ev, f"  -> served by {name} ({versus})")
+        else:
+            card["styles"][row]["served_by"] = f"the single-style file {single['file']} ({versus})"
+            keep_single(row, single, f"this single-style file (the multi-style row is worse: {versus})")
+            _summary(row, ev, f"  -> single-style file kept ({versus})")
+    out = save_weights(net, PACKAGE / f"{name}.safetensors", card, half=True, overwrite=True)
+    digest = sha256_file(out)
+    index["styles"][name] = {"file": out.name, "sha256": digest, "card": card}
+    for row in served:
+        old_file = index["styles"].get(row, {}).get("file")
+        if old_file and old_file != out.name:
+            (PACKAGE / old_file).unlink(missing_ok=True)
+        row_card = {**common, **card["styles"][row], "style": row, "network": name}
+        index["styles"][row] = {"file": out.name, "sha256": digest, "row": row, "card": row_card}
+    print(f"{name}: {out.stat().st_size / 1e6:.2f} MB, {len(net.style_names)} styles, serves {', '.join(served)}")
+
+
+def keep_single(name: str, entry: dict, why: str) -> None:
+    """Record in a kept single-style file's card (header and index) why it serves its name."""
+    path = PACKAGE / entry["file"]
+    net, card = load_weights(path)
+    card["served_by"] = why
+    save_weights(net, path, card, half=True, overwrite=True)
+    entry.update(sha256=sha256_file(path), card=card)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("runs", nargs="+", help="run folders of scripts/train.py")
-    p.add_argument("--photos", default="../shared/data/photos", help="the training photo folder")
-    p.add_argument("--styles-dir", default="../shared/data/styles", help="the style images")
+    p.add_argument("--photos", type=Path, default=Path("../shared/data/photos"), help="the training photo folder")
+    p.add_argument("--styles-dir", type=Path, default=Path("../shared/data/styles"), help="the style images")
     p.add_argument("--vgg", default="../shared/weights/vgg16_features_hed.pth", help="VGG weights for evaluation")
     p.add_argument("--note", default="", help="a sentence added to every card (what was run, and where)")
+    p.add_argument(
+        "--use-rows",
+        default="",
+        type=lambda s: [x for x in s.split(",") if x],
+        help="styles a multi-style network serves whatever the comparison",
+    )
     a = p.parse_args(argv)
     with report_errors():
         index_path = PACKAGE / "index.json"
@@ -73,18 +147,16 @@ def main(argv: list[str] | None = None) -> int:
             net, _ = load_weights(run / f"{name}.safetensors")
             held = card["training_data"]["holdout"]
             card["training_data"]["note"] = DATA_NOTE.format(n=card["training_data"]["photos"], holdout=held)
-            card["evaluation"] = evaluation(net, card, Path(a.photos), Path(a.styles_dir), a.vgg)
             card["weights"] = "float16"
             if a.note:
                 card["note"] = a.note
+            if net.num_styles:
+                ship_multi(card, net, a, index)
+                continue
+            card["evaluation"] = evaluation(net, card, a.photos, a.styles_dir, a.vgg)
             out = save_weights(net, PACKAGE / f"{name}.safetensors", card, half=True, overwrite=True)
             index["styles"][name] = {"file": out.name, "sha256": sha256_file(out), "card": card}
-            ev = card["evaluation"]
-            print(
-                f"{name}: {out.stat().st_size / 1e6:.2f} MB; held-out style loss {ev['photo_style_loss']:.3f} -> "
-                f"{ev['output_style_loss']:.3f}, content loss {ev['output_content_loss']:.3f}, "
-                f"{ev['seconds_per_image'] * 1000:.0f} ms/image"
-            )
+            _summary(name, card["evaluation"], f"; {out.stat().st_size / 1e6:.2f} MB")
         index["styles"] = dict(sorted(index["styles"].items()))
         index_path.write_text(json.dumps(index, indent=2) + "\n")
     return 0

@@ -152,22 +152,25 @@ def bench_training(args) -> list[Row]:
 
     steps["eager fp32 (baseline)"] = baseline
 
-    def recipe(bf16: bool, compile: bool) -> Callable[[], None]:
+    def recipe(bf16: bool, compile: bool, num_styles: int = 0) -> Callable[[], None]:
         torch.manual_seed(0)
+        n = max(1, num_styles)
         module = StyleTransferModule(
-            net=COMPACT if args.model == "compact" else {},
+            net={**(COMPACT if args.model == "compact" else {}), "num_styles": num_styles},
             loss=loss_cfg,
             optim={"lr": 1e-3},
-            style={"name": "bench", "image": "", "size": 384},
+            styles=[{"name": f"s{i}", "image": "", "size": 384, "row": i} for i in range(n)],
+            style_names=[f"s{i}" for i in range(num_styles)],
             compile=compile,
         )
-        module.loss.set_style(style)
+        module.loss.set_styles([torch.rand(1, 3, 384, 384) for _ in range(n)] if num_styles else [style])
         module.speed_up(bf16=bf16, compile=compile)
         opt = torch.optim.Adam(module.net.parameters(), 1e-3)
+        counter = iter(range(10**9))
 
         def step() -> None:
             with torch.autocast("cpu", torch.bfloat16, enabled=bf16):
-                total = module.step_losses(batch)["total"]
+                total = module.step_losses(batch, next(counter))["total"]
             opt.zero_grad()
             total.backward()
             opt.step()
@@ -178,6 +181,8 @@ def bench_training(args) -> list[Row]:
     steps["stylenet bf16 (default)"] = recipe(True, False)
     if args.compile:
         steps["stylenet bf16 + compile"] = recipe(True, True)
+    if args.styles:
+        steps[f"stylenet bf16, {args.styles} styles"] = recipe(True, False, args.styles)
     times = interleaved(steps, args.rounds)
     return [Row(k, v) for k, v in times.items()]
 
@@ -214,6 +219,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
     p.add_argument("--compile", action="store_true", help="also time the torch.compile paths")
     p.add_argument("--onnx", action="store_true", help="also time ONNX Runtime (inference)")
+    p.add_argument("--styles", type=int, default=0, help="training: also time a multi-style network of N styles")
 
 
 def run(args: argparse.Namespace) -> int:

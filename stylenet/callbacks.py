@@ -18,9 +18,10 @@ from .module import StyleTransferModule
 class PreviewImages(pl.Callback):
     """Every ``every_n_steps``, stylize the fixed held-out photos and log them.
 
-    TensorBoard gets an image grid (photos on the top row, outputs below) and the
-    held-out content, style and total losses (``holdout/*``): losses on photos the
-    network never trained on.
+    TensorBoard gets an image grid (photos on the top row, outputs below; one grid
+    per style, ``preview/<style>``, for a multi-style network) and the held-out
+    content, style and total losses (``holdout/*``, per style too): losses on photos
+    the network never trained on.
     """
 
     def __init__(self, data: PhotoDataModule, every_n_steps: int = 200):
@@ -37,8 +38,10 @@ class PreviewImages(pl.Callback):
         for logger in trainer.loggers:
             exp = getattr(logger, "experiment", None)
             if hasattr(exp, "add_image"):
-                grid = make_grid(torch.cat([photos, outputs]).cpu(), nrow=len(photos), padding=2)
-                exp.add_image("preview", grid, trainer.global_step)
+                for name, out in zip(module.trained_styles, outputs):
+                    grid = make_grid(torch.cat([photos, out]).cpu(), nrow=len(photos), padding=2)
+                    tag = "preview" if len(outputs) == 1 else f"preview/{name}"
+                    exp.add_image(tag, grid, trainer.global_step)
             logger.log_metrics({f"holdout/{k}": v for k, v in losses.items()}, step=trainer.global_step)
 
     @rank_zero_only

@@ -26,6 +26,14 @@ def _err(msg: str) -> None:
 
 
 # -- stylize ---------------------------------------------------------------------------------
+def _label(style: str) -> str:
+    """A file-name-safe label of a style argument (a name, a file, or a mix)."""
+    import re
+
+    label = Path(style).stem if Path(style).suffix == ".safetensors" else style
+    return re.sub(r"[^\w.-]+", "-", label).strip("-") or "styled"
+
+
 def _plan_outputs(inputs: list[str], output: str | None, style_label: str) -> list[tuple[Path, Path]]:
     """(input file, output file) pairs; folders expand to the images inside them."""
     single_file_out = output is not None and Path(output).suffix.lower() in IMAGE_EXTENSIONS
@@ -74,13 +82,14 @@ def cmd_stylize(a: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     _return_freed_memory()
+    from .color import check_strength
     from .imageio import ImageError, save_image
     from .registry import load
-    from .stylize import stylize
+    from .stylize import require_one_style, stylize
 
-    net = load(a.style, a.device)
-    label = Path(a.style).stem if Path(a.style).suffix else a.style
-    pairs = _plan_outputs(a.inputs, a.output, label)
+    check_strength(a.strength)
+    net = require_one_style(load(a.style, a.device, network=a.network))
+    pairs = _plan_outputs(a.inputs, a.output, _label(a.style))
     if not pairs:
         raise StylenetError("no input images")
     failed = 0
@@ -92,7 +101,15 @@ def cmd_stylize(a: argparse.Namespace) -> int:
             failed += 1
             continue
         try:
-            out = stylize(src, net, max_side=a.max_side, precision=a.precision, tile=a.tile)
+            out = stylize(
+                src,
+                net,
+                max_side=a.max_side,
+                precision=a.precision,
+                tile=a.tile,
+                strength=a.strength,
+                preserve_color=a.preserve_color,
+            )
             save_image(out, dest, overwrite=a.overwrite)
         except (ImageError, FileExistsError) as e:
             _err(str(e))
@@ -120,10 +137,12 @@ def cmd_styles(a: argparse.Namespace) -> int:
     if not styles:
         print("no styles available; train one (scripts/train.py) and `stylenet install` it")
         return EXIT_OK
-    rows = [("name", "origin", "artwork", "licence", "steps")]
+    rows = [("name", "origin", "network", "artwork", "licence", "steps")]
     for n, s in styles.items():
         img = s.card.get("style_image", {})
-        rows.append((n, s.origin, img.get("title", "")[:40], img.get("licence", "")[:40], str(s.card.get("steps", ""))))
+        network = f"{s.file.stem} (multi-style)" if s.row else f"{len(s.styles)} styles" if s.styles else "own file"
+        title, licence = img.get("title", "")[:40], img.get("licence", "")[:40]
+        rows.append((n, s.origin, network, title, licence, str(s.card.get("steps", ""))))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -151,10 +170,10 @@ def cmd_export(a: argparse.Namespace) -> int:
         from .onnx_export import export_onnx
         from .registry import load
 
-        out = Path(a.output or src.with_suffix(".onnx").name)
+        out = Path(a.output or f"{_label(a.weights)}.onnx")
         if out.exists() and not a.overwrite:
             raise FileExistsError(f"{out}: exists; pass --overwrite to replace it")
-        export_onnx(load(a.weights), out, opset=a.opset)
+        export_onnx(load(a.weights, network=a.network), out, opset=a.opset)
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -233,7 +252,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("stylize", help="stylize images", description="Stylize image files or folders of images.")
     s.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders")
-    s.add_argument("-s", "--style", required=True, help="style name (see `stylenet styles`) or weights file")
+    s.add_argument(
+        "-s",
+        "--style",
+        required=True,
+        help="style name (see `stylenet styles`), weights file, or a mix of one network's styles: mosaic:0.7,udnie:0.3",
+    )
+    s.add_argument("--strength", type=float, default=1.0, help="0 (the photo) to 1 (full style; default)")
+    s.add_argument(
+        "--preserve-color", action="store_true", help="keep the photo's colours (luminance-only style transfer)"
+    )
+    s.add_argument("--network", help="the multi-style network (name or file) that --style names select from")
     s.add_argument(
         "-o", "--output", help="output folder, or a file for a single input (default: INPUT_STYLE.ext beside it)"
     )
@@ -262,7 +291,10 @@ def build_parser() -> argparse.ArgumentParser:
         help="export weights to ONNX, or a checkpoint to weights",
         description="Export a style to ONNX (dynamic height and width), or a Lightning .ckpt to a weights file.",
     )
-    s.add_argument("weights", help="style name, weights file, or .ckpt (with --format safetensors)")
+    s.add_argument(
+        "weights", help="style name, weights file, a mix (mosaic:0.7,udnie:0.3), or .ckpt (with --format safetensors)"
+    )
+    s.add_argument("--network", help="the multi-style network that the style names select from")
     s.add_argument("--format", choices=["onnx", "safetensors"], default="onnx", help="default: onnx")
     s.add_argument("-o", "--output", help="output file")
     s.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")

@@ -37,6 +37,16 @@ class StyleConfig:
     title: str = ""  # artwork and artist
     source: str = ""  # where the image file comes from
     licence: str = ""
+    weight: float | None = None  # this style's style weight (default: loss.style_weight)
+
+
+@dataclass
+class StylesConfig:
+    """Several styles for one multi-style network (``styles=classic``); empty: train ``style``."""
+
+    name: str | None = None  # the network's name: runs/<name>/..., <name>.safetensors
+    members: dict[str, StyleConfig] = field(default_factory=dict)  # style name -> its style node
+    size: int | None = None  # every member's style image size (default: each member's own size)
 
 
 @dataclass
@@ -55,6 +65,7 @@ class ModelConfig:
     blocks: int = 5
     depthwise: bool = False
     edge_kernel: int = 9
+    num_styles: int = 0  # set by train() from the styles trained (and init_weights)
 
 
 @dataclass
@@ -81,6 +92,7 @@ class OptimConfig:
     warmup_steps: int = 0
     min_lr_ratio: float = 0.1  # cosine floor
     grad_clip: float = 5.0  # max gradient norm; 0 disables
+    table_lr: float | None = None  # learning rate of the norm layers' gamma/beta (style tables); None: lr
 
 
 @dataclass
@@ -99,6 +111,7 @@ class ExportConfig:
 class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     style: StyleConfig = field(default_factory=StyleConfig)
+    styles: StylesConfig = field(default_factory=StylesConfig)
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -110,6 +123,7 @@ class TrainConfig:
     seed: int = 0
     resume: str | None = None  # "latest", a run folder or a .ckpt file
     init_weights: str | None = None  # exported weights to start from (fine-tune) instead of random
+    train_only: str = "all"  # or "norm": only gamma/beta (add a style to a multi-style network)
     preview_every_n_steps: int = 200
     checkpoint_every_n_steps: int = 250
     compile: bool = False  # torch.compile the network and VGG: slower start, faster steps
@@ -117,8 +131,10 @@ class TrainConfig:
 
 def register() -> None:
     ConfigStore.instance().store(name="train_schema", node=TrainConfig)
-    # ${style_name:${style.name},${style.image}}: the run folder's name
-    OmegaConf.register_new_resolver("style_name", lambda name, image: name or Path(image).stem, replace=True)
+    # ${run_name:${styles.name},${style.name},${style.image}}: the run folder's name
+    OmegaConf.register_new_resolver(
+        "run_name", lambda multi, name, image: multi or name or Path(image).stem, replace=True
+    )
 
 
 register()

@@ -5,11 +5,14 @@ whose metadata holds:
 
 * ``format``: ``"stylenet/1"``;
 * ``net``: the ``TransformerNet`` arguments (JSON);
+* ``styles``: a multi-style network's style names, in the order of its table rows (JSON);
 * ``card``: the model card (JSON): style, image credit and licence, recipe,
-  loss weights, VGG used, training data, steps, final losses, ...;
+  loss weights, VGG used, training data, steps, final losses, ...; a multi-style
+  network's card holds one block per style under ``styles``;
 * ``tensors_sha256``: a digest of every tensor's name, dtype, shape and bytes,
-  checked on every load, so a tampered or corrupted file is an error and never a
-  silently different network.
+  checked on every load, so a corrupted or truncated file is an error and never a
+  silently different network. (Whoever edits a file can rewrite this digest too:
+  only the registry's SHA-256 of the whole file protects against tampering.)
 
 Lightning ``.ckpt`` files are for resuming training; these are for users.
 """
@@ -59,6 +62,7 @@ def save_weights(
         "format": FORMAT,
         "net": json.dumps(net.config.to_dict()),
         "card": json.dumps(card or {}, sort_keys=True),
+        "styles": json.dumps(list(net.style_names)),
         "tensors_sha256": tensors_digest(tensors),
     }
     with atomic_write(path, overwrite) as tmp:
@@ -91,17 +95,28 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     try:
         net_args = json.loads(meta["net"])
         card = json.loads(meta.get("card", "{}"))
+        names = json.loads(meta.get("styles", "[]"))
     except (KeyError, json.JSONDecodeError) as e:
         raise WeightsError(f"{path}: malformed header ({e})") from None
+    if names:
+        net_args["style_names"] = names
     return tensors, net_args, card
 
 
 def build_net(tensors: dict[str, torch.Tensor], net_args: dict, source: object = "weights") -> TransformerNet:
-    """A float32 ``TransformerNet`` with these weights; a mismatch is a ``WeightsError``."""
+    """A float32 ``TransformerNet`` with these weights; a mismatch is a ``WeightsError``.
+
+    ``net_args``: the network arguments, and ``style_names`` for a multi-style network.
+    """
+    net_args = dict(net_args)
+    names = list(net_args.pop("style_names", None) or [])
     try:
         net = TransformerNet.from_config(NetConfig.from_dict(net_args))
     except (TypeError, ValueError) as e:
         raise WeightsError(f"{source}: bad network arguments {net_args}: {e}") from None
+    if net.num_styles and len(names) != net.num_styles:
+        raise WeightsError(f"{source}: a {net.num_styles}-style network whose header names {len(names)} styles")
+    net.style_names = names
     own = net.state_dict()
     missing, unexpected = sorted(set(own) - set(tensors)), sorted(set(tensors) - set(own))
     wrong = [k for k in own if k in tensors and tuple(tensors[k].shape) != tuple(own[k].shape)]
@@ -130,6 +145,13 @@ def checkpoint_to_weights(ckpt: str | os.PathLike, path: str | os.PathLike, over
         tensors = {k[len("net.") :]: v for k, v in state["state_dict"].items() if k.startswith("net.")}
     except Exception as e:
         raise WeightsError(f"{ckpt}: not a readable stylenet checkpoint ({e.__class__.__name__}: {e})") from None
-    net = build_net(tensors, hp["net"], ckpt)
-    card = {"style": hp.get("style", {}).get("name"), "steps": state.get("global_step"), "from_checkpoint": str(ckpt)}
+    net = build_net(tensors, {**hp["net"], "style_names": hp.get("style_names")}, ckpt)
+    trained = hp.get("styles") or [hp.get("style") or {}]  # (older checkpoints: one "style")
+    card = {
+        "style": trained[0].get("name") if len(trained) == 1 and not net.num_styles else Path(ckpt).stem,
+        "steps": state.get("global_step"),
+        "from_checkpoint": str(ckpt),
+    }
+    if net.num_styles:
+        card["styles"] = {n: {} for n in net.style_names}
     return save_weights(net, path, card, overwrite=overwrite)

@@ -59,7 +59,7 @@ class FastUpsampleConv(UpsampleConv):
     Reflection padding of the upsampled image is replicate padding of the input.
     """
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
         conv, norm, relu = self[1][0][1], self[1][1], self[1][2]
         n, _, h, w = x.shape
         o = conv.out_channels
@@ -72,7 +72,7 @@ class FastUpsampleConv(UpsampleConv):
         y = torch.empty(n, o, 2 * h, 2 * w, dtype=z.dtype, device=z.device, memory_format=_layout(z))
         for k, (a, b) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):  # interleave the phases
             y[:, :, a::2, b::2] = z[:, k * o : (k + 1) * o, a : a + h, b : b + w]
-        return relu(norm(y))
+        return relu(norm(y) if mix is None else norm(y, mix))
 
 
 def _layout(t: torch.Tensor) -> torch.memory_format:

@@ -20,6 +20,10 @@ scales its features (0-255 Caffe input against [0, 1] torchvision input), and
 the Gram normalisation by H W makes style targets computed at one size
 comparable with outputs at another. Total = content_weight * content +
 style_weight * style + tv_weight * tv.
+
+Several styles (one multi-style network): ``set_styles`` keeps one set of Gram
+targets and one style weight per style, and ``forward(y, x, style)`` compares
+each output with the targets of its own style (``style``: one index per sample).
 """
 
 from __future__ import annotations
@@ -85,7 +89,8 @@ def tv_loss(y: torch.Tensor) -> torch.Tensor:
 
 
 class PerceptualLoss(nn.Module):
-    """Content + style + TV loss around one frozen VGG; style targets set once by ``set_style``."""
+    """Content + style + TV loss around one frozen VGG; style targets set once by ``set_style``
+    (one style) or ``set_styles`` (several, each with its own weight)."""
 
     def __init__(
         self,
@@ -101,20 +106,39 @@ class PerceptualLoss(nn.Module):
         self.content_layers, self.style_layers = dict(content_layers), dict(style_layers)
         self.content_weight, self.style_weight, self.tv_weight = content_weight, style_weight, tv_weight
         self.has_style = False
+        self.last_style_each: torch.Tensor | None = None  # per-sample style loss of the last forward
 
-    @torch.no_grad()
     def set_style(self, style: torch.Tensor) -> None:
         """Compute the Gram targets of a ``(1, 3, H, W)`` style image (once per run)."""
-        feats = self.vgg(style.to(self.vgg.mean.device), self.style_layers)
-        for k, v in feats.items():  # buffers follow the module's device; not saved in checkpoints
-            self.register_buffer(f"gram_{k}", gram_matrix(v), persistent=False)
+        self.set_styles([style])
+
+    @torch.no_grad()
+    def set_styles(self, styles: list[torch.Tensor], weights: list[float] | None = None) -> None:
+        """Gram targets of N style images (each ``(1, 3, H, W)``, any sizes) and their style
+        weights (default: ``style_weight`` for each); index i of ``forward``'s ``style`` is style i."""
+        grams: dict[str, list[torch.Tensor]] = {k: [] for k in self.style_layers}
+        for image in styles:
+            for k, v in self.vgg(image.to(self.vgg.mean.device), self.style_layers).items():
+                grams[k].append(gram_matrix(v)[0])
+        for k, v in grams.items():  # buffers follow the module's device; not saved in checkpoints
+            self.register_buffer(f"gram_{k}", torch.stack(v), persistent=False)
+        w = [self.style_weight] * len(styles) if weights is None else [float(x) for x in weights]
+        self.register_buffer("style_scale", torch.tensor(w, device=self.vgg.mean.device), persistent=False)
         self.has_style = True
 
-    def style_terms(self, feats: dict[str, torch.Tensor]) -> torch.Tensor:
+    @property
+    def num_styles(self) -> int:
+        return len(self.style_scale) if self.has_style else 0
+
+    def style_terms(self, feats: dict[str, torch.Tensor], style: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-sample style loss ``(B,)``; ``style`` holds each sample's style index (default 0)."""
         if not self.has_style:
             raise RuntimeError("PerceptualLoss.set_style() must be called before computing losses")
+        b = next(iter(feats.values())).shape[0]
+        idx = torch.zeros(b, dtype=torch.long, device=self.style_scale.device) if style is None else style
         total = sum(
-            w * style_loss(gram_matrix(feats[k]), getattr(self, f"gram_{k}")) for k, w in self.style_layers.items()
+            w * _relative_error(gram_matrix(feats[k]), getattr(self, f"gram_{k}")[idx])
+            for k, w in self.style_layers.items()
         )
         return total / sum(self.style_layers.values())
 
@@ -122,14 +146,24 @@ class PerceptualLoss(nn.Module):
         total = sum(w * content_loss(fy[k], fx[k]) for k, w in self.content_layers.items())
         return total / sum(self.content_layers.values())
 
-    def forward(self, y: torch.Tensor, x: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Losses of outputs ``y`` for content images ``x``; both ``(B, 3, H, W)`` in [0, 1]."""
+    def forward(self, y: torch.Tensor, x: torch.Tensor, style: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+        """Losses of outputs ``y`` for content images ``x``; both ``(B, 3, H, W)`` in [0, 1].
+
+        ``style``: each sample's style index ``(B,)`` (several styles; default style 0).
+        ``style`` in the result is the unweighted mean; ``total`` weights each sample's
+        style loss by its style's weight.
+        """
         with torch.no_grad():  # the photo's features only as deep as the content layers
             fx = self.vgg(x, self.content_layers)
         fy = self.vgg(y, set(self.content_layers) | set(self.style_layers))
-        parts = {"content": self.content_terms(fy, fx), "style": self.style_terms(fy), "tv": tv_loss(y)}
+        each = self.style_terms(fy, style)
+        self.last_style_each = each.detach()
+        idx = 0 if style is None else style
+        parts = {"content": self.content_terms(fy, fx), "style": each.mean(), "tv": tv_loss(y)}
         parts["total"] = (
-            self.content_weight * parts["content"] + self.style_weight * parts["style"] + self.tv_weight * parts["tv"]
+            self.content_weight * parts["content"]
+            + (self.style_scale[idx] * each).mean()
+            + self.tv_weight * parts["tv"]
         )
         return parts
 

@@ -6,6 +6,11 @@ running average) and the gradient norm after it (non-finite); a bad step updates
 nothing, and too many bad steps in a row stop the run with a message naming the
 last good checkpoint. The output is bounded (sigmoid) and gradients are clipped,
 which is what keeps long runs from blowing up in the first place.
+
+Several styles train one multi-style network (conditional instance norm): every
+batch mixes them (sample i of step t gets style ``(t * B + i) mod S``, so each
+style is seen equally often), each output is compared with its own style's Gram
+targets, and the norm tables get their own learning rate (``optim.table_lr``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import torch
 from . import fast
 from .imageio import load_image
 from .losses import build_perceptual_loss
-from .transformer import TransformerNet
+from .transformer import ConditionalInstanceNorm2d, TransformerNet
 
 
 class TrainingDiverged(RuntimeError):
@@ -60,11 +65,25 @@ class LossGuard:
         self.average, self.good, self.skipped = state["average"], state["good"], state["skipped"]
 
 
-class StyleTransferModule(pl.LightningModule):
-    """Trains one ``TransformerNet`` for one style image.
+def norm_parameters(net: torch.nn.Module) -> list[torch.nn.Parameter]:
+    """The norm layers' gamma/beta (the style tables of a multi-style network)."""
+    norms = [m for m in net.modules() if isinstance(m, (torch.nn.InstanceNorm2d, ConditionalInstanceNorm2d))]
+    return [p for m in norms for p in m.parameters(recurse=False)]
 
-    All constructor arguments are plain dicts (saved as hyperparameters; no modules
-    are pickled). The VGG network is rebuilt from its source, never checkpointed.
+
+class StyleTransferModule(pl.LightningModule):
+    """Trains one ``TransformerNet`` for one style image, or a multi-style network for several.
+
+    All constructor arguments are plain dicts and lists (saved as hyperparameters; no
+    modules are pickled). The VGG network is rebuilt from its source, never checkpointed.
+
+    Args:
+        styles: the styles trained, each ``{"name", "image", "size", "weight", "row"}``
+            (``weight``: its style weight, default ``loss.style_weight``; ``row``: its row in
+            a multi-style network's tables).
+        style_names: a multi-style network's names of all its rows, in order.
+        train_only: ``"all"`` parameters, or ``"norm"``: only the norm layers' gamma/beta
+            (adding a style to a multi-style network trains just its row).
     """
 
     def __init__(
@@ -72,24 +91,40 @@ class StyleTransferModule(pl.LightningModule):
         net: dict,
         loss: dict,
         optim: dict,
-        style: dict,
+        styles: list[dict],
         guard: dict | None = None,
         compile: bool = False,
+        style_names: list[str] | None = None,
+        train_only: str = "all",
     ):
         super().__init__()
         self.save_hyperparameters()
         self.automatic_optimization = False
         self.strict_loading = False  # checkpoints leave the VGG out; see on_load_checkpoint
         self.net = TransformerNet.from_config(net)
+        self.net.style_names = list(style_names or [])
         self.loss = build_perceptual_loss(loss)
         self.guard = LossGuard(**(guard or {}))
         self.last_losses: dict[str, float] = {}
+        if train_only not in ("all", "norm"):
+            raise ValueError(f"unknown train_only={train_only!r}; use all or norm")
+        if train_only == "norm":
+            tables = {id(p) for p in norm_parameters(self.net)}
+            for p in self.net.parameters():
+                p.requires_grad_(id(p) in tables)
+        self.register_buffer("rows", torch.tensor([s.get("row", 0) for s in styles]), persistent=False)
+
+    @property
+    def trained_styles(self) -> list[str]:
+        return [s["name"] for s in self.hparams.styles]
 
     # -- setup ---------------------------------------------------------------------------
     def setup(self, stage: str) -> None:
         if not self.loss.has_style:
-            style = self.hparams.style
-            self.loss.set_style(load_image(style["image"], style.get("size")).to(self.device))
+            styles = self.hparams.styles
+            images = [load_image(s["image"], s.get("size")).to(self.device) for s in styles]
+            weights = [s.get("weight") or self.loss.style_weight for s in styles]
+            self.loss.set_styles(images, weights)
         self.speed_up(bf16=self._autocast(), compile=self.hparams.compile)
 
     def speed_up(self, bf16: bool, compile: bool = False) -> None:
@@ -110,13 +145,31 @@ class StyleTransferModule(pl.LightningModule):
             self.loss.vgg.compile()
             self._compiled = True
 
-    def step_losses(self, batch: torch.Tensor) -> dict[str, torch.Tensor]:
+    def batch_styles(self, batch: int, step: int) -> torch.Tensor:
+        """Which trained style each sample of a step gets (indices into ``styles``): a
+        rotation through all of them, offset by rank so that DDP ranks differ."""
+        world, rank = (self.trainer.world_size, self.trainer.global_rank) if self._trainer is not None else (1, 0)
+        first = (step * world + rank) * batch
+        return (torch.arange(batch, device=self.device) + first) % len(self.hparams.styles)
+
+    def stylize(self, x: torch.Tensor, k: torch.Tensor) -> torch.Tensor:
+        """The network's outputs for ``x`` in trained styles ``k`` (indices into ``styles``)."""
+        return self.net(x, self.rows[k]) if self.net.num_styles else self.net(x)
+
+    def step_losses(self, batch: torch.Tensor, step: int = 0) -> dict[str, torch.Tensor]:
         """Forward pass of one training step: stylize the batch and compute its losses."""
-        return self.loss(self.net(batch), batch)
+        k = self.batch_styles(batch.shape[0], step)
+        self._batch_styles = k
+        return self.loss(self.stylize(batch, k), batch, k)
 
     def configure_optimizers(self):
         o = self.hparams.optim
-        opt = torch.optim.Adam(self.net.parameters(), lr=o["lr"])
+        tables = [p for p in norm_parameters(self.net) if p.requires_grad]
+        ids = {id(p) for p in tables}
+        rest = [p for p in self.net.parameters() if p.requires_grad and id(p) not in ids]
+        groups = [{"params": rest, "lr": o["lr"]}] if rest else []
+        groups.append({"params": tables, "lr": o.get("table_lr") or o["lr"]})
+        opt = torch.optim.Adam(groups, lr=o["lr"])
         total = max(1, self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else 1)
         warmup = o.get("warmup_steps", 0)
         schedule = o.get("schedule", "constant")
@@ -158,7 +211,7 @@ class StyleTransferModule(pl.LightningModule):
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         opt = self.optimizers()
         sched = self.lr_schedulers()
-        parts = self.step_losses(batch)
+        parts = self.step_losses(batch, self.global_step)
         loss = parts["total"]
         value = float(loss.detach())
         if self._bad_everywhere(self.guard.is_bad(value)):
@@ -166,7 +219,7 @@ class StyleTransferModule(pl.LightningModule):
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         clip = self.hparams.optim.get("grad_clip", 0) or float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(self.net.parameters(), clip)
+        norm = torch.nn.utils.clip_grad_norm_([p for p in self.net.parameters() if p.requires_grad], clip)
         if self._bad_everywhere(not bool(torch.isfinite(norm))):
             return self._skip(opt, "non-finite gradient")
         opt.step()
@@ -174,22 +227,38 @@ class StyleTransferModule(pl.LightningModule):
         self.guard.accept(value)
         self.last_losses = {k: float(v.detach()) for k, v in parts.items()}
         self.log_dict({f"train/{k}": v for k, v in self.last_losses.items()}, on_step=True)
+        if len(self.trained_styles) > 1:  # each style's loss, on the steps that drew it
+            each, drawn = self.loss.last_style_each, self._batch_styles
+            for k in drawn.unique().tolist():
+                self.log(f"train/style/{self.trained_styles[k]}", float(each[drawn == k].mean()), on_step=True)
         self.log("train/grad_norm", float(norm), on_step=True)
         self.log("train/lr", sched.get_last_lr()[0], on_step=True)
         self.log("loss", value, prog_bar=True, logger=False)
 
     @torch.no_grad()
     def evaluate(self, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
-        """Stylize held-out ``photos`` in eval mode; returns outputs and their losses."""
+        """Stylize held-out ``photos`` in every trained style, in eval mode.
+
+        Returns outputs ``(S, P, 3, H, W)`` and losses: each term averaged over the
+        styles, and with several styles ``content/<name>`` and ``style/<name>`` too.
+        """
         was_training = self.net.training
         self.net.eval()
+        outputs, losses = [], {}
         try:
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._autocast()):
-                y = self.net(photos).float()
-                parts = self.loss(y, photos)
+            for k, name in enumerate(self.trained_styles):
+                idx = torch.full((len(photos),), k, device=photos.device)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._autocast()):
+                    y = self.stylize(photos, idx).float()
+                    parts = {t: float(v) for t, v in self.loss(y, photos, idx).items()}
+                outputs.append(y)
+                for t, v in parts.items():
+                    losses[t] = losses.get(t, 0.0) + v / len(self.trained_styles)
+                if len(self.trained_styles) > 1:
+                    losses.update({f"content/{name}": parts["content"], f"style/{name}": parts["style"]})
         finally:
             self.net.train(was_training)
-        return y, {k: float(v) for k, v in parts.items()}
+        return torch.stack(outputs), losses
 
     def _autocast(self) -> bool:
         return "bf16" in str(self.trainer.precision) if self._trainer is not None else False

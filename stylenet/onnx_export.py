@@ -1,37 +1,73 @@
-"""ONNX export with dynamic batch, height and width (``stylenet export --format onnx``)."""
+"""ONNX export with dynamic batch, height and width (``stylenet export --format onnx``).
+
+Inputs: ``image`` ``(N, 3, H, W)`` in [0, 1]; ``strength`` (a float scalar: 1 full
+style, 0 the photo); ``preserve_color`` (a float scalar: 0 off, 1 the photo's
+colours); and, for a multi-style network, ``style``: ``(S,)`` weights over its S
+styles (one-hot for one style, a convex combination to mix; their names, in order,
+are in the model's metadata ``styles``). Output: ``stylized``, ``(N, 3, H, W)``.
+"""
 
 from __future__ import annotations
 
 import copy
+import json
 import os
 import warnings
 from pathlib import Path
 
 import torch
+from torch import nn
 
+from .color import apply_controls
 from .files import atomic_write
 from .transformer import TransformerNet
 
 
+class Controlled(nn.Module):
+    """A network with the output controls as graph inputs (what the ONNX file computes)."""
+
+    def __init__(self, net: TransformerNet):
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self,
+        image: torch.Tensor,
+        strength: torch.Tensor,
+        preserve_color: torch.Tensor,
+        style: torch.Tensor | None = None,
+    ) -> torch.Tensor:
+        y = self.net(image, style) if self.net.num_styles else self.net(image)
+        return apply_controls(y, image, strength, preserve_color)
+
+
 def export_onnx(net: TransformerNet, path: str | os.PathLike, opset: int = 18) -> Path:
-    """Write ``net`` (float32, CPU) as ONNX: input ``image`` and output ``stylized``, ``(N, 3, H, W)`` in [0, 1]."""
+    """Write ``net`` (float32, CPU) as ONNX with the inputs and output described above."""
     path = Path(path)
-    net = copy.deepcopy(net).float().cpu().eval()  # the caller's network stays where it is
-    example = torch.rand(1, 3, 64, 96)
+    model = Controlled(copy.deepcopy(net).float().cpu().eval())  # the caller's network stays where it is
+    example = [torch.rand(2, 3, 64, 96), torch.tensor(1.0), torch.tensor(0.0)]  # batch 2: 1 would be fixed
+    names = ["image", "strength", "preserve_color"]
+    if net.num_styles:
+        example.append(torch.full((net.num_styles,), 1.0 / net.num_styles))
+        names.append("style")
     h, w = (torch.export.Dim(name, min=8, max=16384) for name in ("height", "width"))
     n = torch.export.Dim("batch", min=1, max=1024)
+    shapes = {"image": {0: n, 2: h, 3: w}, "strength": None, "preserve_color": None}
+    if net.num_styles:
+        shapes["style"] = None
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
-            net,
-            (example,),
-            input_names=["image"],
+            model,
+            tuple(example),
+            input_names=names,
             output_names=["stylized"],
-            dynamic_shapes={"x": {0: n, 2: h, 3: w}},
+            dynamic_shapes=shapes,
             opset_version=opset,
             dynamo=True,
             verbose=False,
         )
+    program.model.metadata_props["styles"] = json.dumps(list(net.style_names))
     with atomic_write(path, overwrite=True) as tmp:
         program.save(str(tmp))
     return path

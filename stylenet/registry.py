@@ -11,6 +11,13 @@ loads different weights, and never falls back to a random network.
   ``<name>.safetensors`` with a ``<name>.json`` record of its digest and card.
 * **url**: entries with a ``url`` (in the package index, or added with
   ``register_style``) are downloaded into the cache on first use, verified first.
+
+A multi-style network is one entry (``classic``), and each of its styles can be an
+entry of its own that names the file and its ``row``: ``load("mosaic")`` then gives
+that style as a one-style network. Each style name points at the best network
+the project has for it (a multi-style row or a single-style file; the index and the
+card say which). ``load({"mosaic": 0.7, "udnie": 0.3})`` mixes styles of one
+multi-style network (Dumoulin et al. 2017, section 3.5).
 """
 
 from __future__ import annotations
@@ -46,6 +53,12 @@ class Style:
     file: Path | None = None  # local file, when there is one
     url: str | None = None
     card: dict = field(default_factory=dict, compare=False)
+    row: str | None = None  # the style's row in a multi-style file (None: the whole file)
+
+    @property
+    def styles(self) -> list[str]:
+        """The styles a multi-style entry holds (empty for one style)."""
+        return [] if self.row else list(self.card.get("styles", {}))
 
     def local_path(self) -> Path:
         return self.file or cache_dir() / f"{self.name}.safetensors"
@@ -65,7 +78,8 @@ def _package_styles() -> dict[str, Style]:
     out = {}
     for name, e in json.loads(index.read_text())["styles"].items():
         file = PACKAGE_DIR / e["file"] if e.get("file") else None
-        out[name] = Style(name, e["sha256"], "package" if file else "url", file, e.get("url"), e.get("card", {}))
+        origin = "package" if file else "url"
+        out[name] = Style(name, e["sha256"], origin, file, e.get("url"), e.get("card", {}), e.get("row"))
     return out
 
 
@@ -74,8 +88,10 @@ def _cache_styles() -> dict[str, Style]:
     for record in sorted(cache_dir().glob("*.json")):
         try:
             e = json.loads(record.read_text())
-            name = record.stem
-            out[name] = Style(name, e["sha256"], "cache", record.with_suffix(".safetensors"), None, e.get("card", {}))
+            name, card = record.stem, e.get("card", {})
+            out[name] = Style(name, e["sha256"], "cache", record.with_suffix(".safetensors"), None, card)
+            for row in card.get("styles", {}):  # a multi-style network's styles load by name too
+                out.setdefault(row, Style(row, e["sha256"], "cache", out[name].file, None, card, row))
         except (OSError, ValueError, KeyError):
             continue  # a damaged record is ignored; its style is simply not listed
     return out
@@ -136,17 +152,111 @@ def install(weights: str | os.PathLike, name: str | None = None, overwrite: bool
     return Style(name, digest, "cache", dest, None, card)
 
 
-def load(style: str | os.PathLike | TransformerNet, device: str | torch.device | None = None) -> TransformerNet:
-    """A style network in eval mode: a registry name, a weights file path, or a network.
+def parse_mix(spec: str | dict[str, float]) -> dict[str, float]:
+    """``"mosaic:0.7,udnie:0.3"`` or ``{"mosaic": 0.7, ...}`` -> weights normalised to sum 1."""
+    if isinstance(spec, str):
+        out = {}
+        for part in spec.split(","):
+            name, _, w = part.strip().partition(":")
+            try:
+                out[name] = float(w) if w else 1.0
+            except ValueError:
+                raise StylenetError(
+                    f"bad style weight {part!r}; write name:weight, e.g. mosaic:0.7,udnie:0.3"
+                ) from None
+        spec = out
+    if not spec or any(not name for name in spec):
+        raise StylenetError(f"bad style mix {spec!r}; write name:weight, e.g. mosaic:0.7,udnie:0.3")
+    if any(w < 0 for w in spec.values()) or sum(spec.values()) <= 0:
+        raise StylenetError(f"style mix {spec}: weights must be >= 0 with a positive sum")
+    total = sum(spec.values())
+    return {name: float(w) / total for name, w in spec.items()}
 
+
+def _open(style: str | os.PathLike) -> tuple[TransformerNet, str | None]:
+    """A weights file or a registry name -> (network with its card, the entry's row if any)."""
+    text = os.fspath(style)
+    is_path = isinstance(style, os.PathLike) or os.sep in text or text.endswith((".safetensors", ".ckpt"))
+    if is_path or Path(text).is_file():
+        path, row = Path(text), None
+    else:
+        path, row = resolve(text), available_styles()[text].row
+    net, card = load_weights(path)
+    net.card = card
+    return net, row
+
+
+def _network_for(names: list[str]) -> TransformerNet:
+    """The first multi-style network of the registry that holds all ``names``."""
+    for entry in available_styles().values():
+        if entry.styles and all(n in entry.styles for n in names):
+            return _open(entry.name)[0]
+    raise UnknownStyleError(
+        f"no multi-style network holds all of {', '.join(names)}; mixing needs styles of one network "
+        "(see `stylenet styles`), or pass network=/path/to/multi_style.safetensors"
+    )
+
+
+def select(net: TransformerNet, mix: dict[str, float]) -> TransformerNet:
+    """The one-style network of multi-style ``net`` at the style mix ``{name: weight}``."""
+    unknown = [n for n in mix if n not in net.style_names]
+    if unknown:
+        raise UnknownStyleError(f"unknown style {unknown[0]!r} in this network; it holds: {', '.join(net.style_names)}")
+    weights = torch.zeros(net.num_styles)
+    for name, w in mix.items():
+        weights[net.style_names.index(name)] = w
+    out = net.single(weights)
+    common = {k: v for k, v in net.card.items() if k not in ("styles", "style")}
+    if len(mix) == 1:
+        (name,) = mix
+        out.card = {
+            **common,
+            **net.card.get("styles", {}).get(name, {}),
+            "style": name,
+            "network": net.card.get("style"),
+        }
+    else:
+        out.card = {**common, "style": ",".join(f"{n}:{w:.3g}" for n, w in mix.items()), "mix": mix}
+    return out
+
+
+def load(
+    style: str | os.PathLike | dict[str, float] | TransformerNet,
+    device: str | torch.device | None = None,
+    network: str | os.PathLike | TransformerNet | None = None,
+) -> TransformerNet:
+    """A style network in eval mode: a registry name, a weights file path, a network, or a
+    mix of styles ``{"mosaic": 0.7, "udnie": 0.3}`` (or ``"mosaic:0.7,udnie:0.3"``).
+
+    A name picks the best network the registry has for that style (a multi-style
+    network's row comes as a one-style network). A mix, or a name given with
+    ``network`` (a multi-style network's name, file or object), selects from that
+    network's styles; without ``network``, a mix uses the first multi-style network
+    that holds all its styles. Weights are normalised to sum 1. A multi-style file
+    loaded by path or by its own name stays multi-style (``net.style_names``).
     The model card is attached as ``net.card``. ``device`` defaults to the CPU.
     """
-    if isinstance(style, TransformerNet):
+    is_mix = isinstance(style, dict) or (
+        isinstance(style, str) and ("," in style or ":" in style) and not Path(style).exists()
+    )
+    if is_mix or network is not None:
+        mix = parse_mix(style) if is_mix else {os.fspath(style): 1.0}
+        if network is None:
+            multi = _network_for(list(mix))
+        elif isinstance(network, TransformerNet):
+            multi = network
+        else:
+            multi = _open(network)[0]
+        if not multi.num_styles:
+            raise StylenetError(
+                f"network {multi.card.get('style')!r} holds one style; mixing needs a multi-style network"
+            )
+        net = select(multi, mix)
+    elif isinstance(style, TransformerNet):
         net = style
     else:
-        text = os.fspath(style)
-        is_path = isinstance(style, os.PathLike) or os.sep in text or text.endswith((".safetensors", ".ckpt"))
-        path = Path(text) if is_path or Path(text).is_file() else resolve(text)
-        net, card = load_weights(path)
-        net.card = card
+        net, row = _open(style)
+        if row is not None:
+            net = select(net, {row: 1.0})
+            net.card["style"] = os.fspath(style)
     return net.to(device or "cpu").eval()

@@ -5,7 +5,9 @@ input's exact width and height (or the smaller size asked for with ``max_side``)
 its EXIF orientation is applied, an alpha channel is carried through unchanged,
 and grayscale, palette, CMYK and 16-bit inputs are converted on the way in.
 Large images are tiled with shared normalisation statistics (``stylenet.tiling``)
-so that memory stays bounded and no seams show.
+so that memory stays bounded and no seams show. ``strength`` and
+``preserve_color`` (``stylenet.color``) work with every network; a mix of styles
+(``{"mosaic": 0.7, "udnie": 0.3}``) needs a multi-style network.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from .color import apply_controls, check_strength
+from .errors import StylenetError
 from .fast import Runner
 from .imageio import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
 from .registry import load
@@ -53,16 +57,28 @@ def _shrink(x: torch.Tensor, max_side: int | None) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
 
 
-def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, net, runner, max_side, tile) -> tuple:
+def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, net, runner, max_side, tile, controls) -> tuple:
     """(H, W, 3) float RGB and optional alpha -> stylized RGB and (resized) alpha."""
     x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)  # a channels-last view: no copy
     x = _shrink(x, max_side)
     check_size(x.shape[-1], x.shape[-2], f"image at max_side={max_side}")
-    y = apply_net(net, x, runner, tile)[0].permute(1, 2, 0).numpy()
+    y = apply_controls(apply_net(net, x, runner, tile), x, *controls)[0].permute(1, 2, 0).numpy()
     if alpha is not None and alpha.shape != y.shape[:2]:
         a = _shrink(torch.from_numpy(alpha)[None, None], max_side)
         alpha = a[0, 0].numpy()
     return y, alpha
+
+
+def require_one_style(net: TransformerNet) -> TransformerNet:
+    """``net``, if it applies one style (or one mix); a multi-style network must be told which."""
+    if net.num_styles:
+        first, last = net.style_names[0], net.style_names[-1]
+        raise StylenetError(
+            f"this network holds {net.num_styles} styles ({', '.join(net.style_names)}); choose one or a mix: "
+            f"--style {first} --network FILE, --style {first}:0.5,{last}:0.5 --network FILE "
+            f"(Python: style={first!r}, network=...)"
+        )
+    return net
 
 
 def stylize(
@@ -73,6 +89,9 @@ def stylize(
     device: str | torch.device | None = None,
     precision: str = "auto",
     tile: int | None = None,
+    strength: float = 1.0,
+    preserve_color: bool = False,
+    network=None,
 ):
     """Stylize ``image`` with ``style``; returns the same kind of image.
 
@@ -80,17 +99,25 @@ def stylize(
         image: a file path (returns a PIL image), a PIL image, a NumPy array
             ``(H, W)``/``(H, W, 3|4)`` of uint8, uint16 or float in [0, 1], or a float
             tensor ``(3, H, W)``/``(B, 3, H, W)`` in [0, 1].
-        style: a style name, a weights file path, or a loaded ``TransformerNet``.
+        style: a style name, a weights file path, a loaded ``TransformerNet``, or a
+            mix of a multi-style network's styles: ``{"mosaic": 0.7, "udnie": 0.3}`` or
+            ``"mosaic:0.7,udnie:0.3"`` (weights normalised to sum 1).
         max_side: stylize at a smaller size: the longer side is scaled down to this
             (the output is that size too). Strokes look larger relative to the image.
         device: where to run; defaults to the network's device for a loaded network,
             else the CPU.
         precision: "auto" (bf16 where the hardware has it, else fp32), "fp32" or "bf16".
         tile: tile side for large images; ``None`` tiles only images over about 2.5 MP.
+        strength: 0 (the photo) to 1 (full style): a blend of the photo and the output.
+        preserve_color: keep the photo's colours, take only the style's luminance
+            (Gatys et al. 2016, luminance-only transfer).
+        network: the multi-style network (name, file or object) that ``style``'s
+            names or mix select from; by default the registry's best for each name.
     """
     if isinstance(style, TransformerNet) and device is None:
         device = next(style.parameters()).device
-    net = load(style, device)
+    controls = (check_strength(strength), 1.0 if preserve_color else 0.0)
+    net = require_one_style(load(style, device, network=network))
     runner = Runner(torch.device(device or "cpu"), precision)
 
     if isinstance(image, torch.Tensor):
@@ -99,12 +126,12 @@ def stylize(
         x = image.detach().float().cpu().clamp(0, 1)
         x = _shrink(x if x.dim() == 4 else x.unsqueeze(0), max_side)
         check_size(x.shape[-1], x.shape[-2], f"tensor of shape {tuple(image.shape)}")
-        y = apply_net(net, x, runner, tile)
+        y = apply_controls(apply_net(net, x, runner, tile), x, *controls)
         return (y if image.dim() == 4 else y[0]).to(image.device, image.dtype)
 
     if isinstance(image, np.ndarray):
         rgb, alpha = array_to_float(image)
-        y, alpha = _stylize_float(rgb, alpha, net, runner, max_side, tile)
+        y, alpha = _stylize_float(rgb, alpha, net, runner, max_side, tile, controls)
         out = float_to_array(y, alpha, image.dtype)
         return out
 
@@ -116,5 +143,5 @@ def stylize(
     else:
         raise TypeError(f"cannot stylize a {type(image).__name__}; pass a path, PIL image, NumPy array or tensor")
     rgb, alpha = split_alpha(img)
-    y, alpha = _stylize_float(rgb, alpha, net, runner, max_side, tile)
+    y, alpha = _stylize_float(rgb, alpha, net, runner, max_side, tile, controls)
     return to_pil(y, alpha)

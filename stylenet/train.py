@@ -13,7 +13,7 @@ import platform
 import sys
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -30,6 +30,7 @@ from .errors import StylenetError
 from .export import load_weights, save_weights
 from .imageio import ImageError, open_image
 from .module import StyleTransferModule
+from .transformer import TransformerNet
 
 SUPPORTED_PRECISIONS = ("32-true", "32", "bf16-mixed")
 
@@ -49,6 +50,29 @@ class TrainResult:
 
 def style_name(style: DictConfig) -> str:
     return style.name or Path(style.image).stem
+
+
+def run_name(cfg: DictConfig) -> str:
+    """The run folder's and weights file's name: the multi-style network's, or the style's."""
+    return cfg.styles.name or style_name(cfg.style)
+
+
+def style_entries(cfg: DictConfig) -> list[tuple[str, DictConfig]]:
+    """(name, style node) of every style trained: ``styles.members``, else the one ``style``."""
+    if cfg.styles.members:
+        return [(node.name or key, node) for key, node in cfg.styles.members.items()]
+    return [(style_name(cfg.style), cfg.style)]
+
+
+def network_rows(trained: list[str], init: TransformerNet | None) -> list[str]:
+    """Style names of the network's table rows (empty: a one-style network, plain norm).
+
+    Several styles make a multi-style network; starting from a multi-style network
+    keeps its rows in order and appends the styles it does not have (adding a style).
+    """
+    if init is not None and init.num_styles:
+        return list(init.style_names) + [n for n in trained if n not in init.style_names]
+    return list(trained) if len(trained) > 1 else []
 
 
 def resolve_style_image(style: DictConfig) -> tuple[Path, bool]:
@@ -97,11 +121,9 @@ def _command() -> str | None:
     return " ".join(["python scripts/train.py", *HydraConfig.get().overrides.task])
 
 
-def model_card(cfg: DictConfig, module: StyleTransferModule, own_image: bool, data: PhotoDataModule) -> dict:
-    style = cfg.style
+def style_block(style: DictConfig, own_image: bool, weight: float) -> dict:
+    """A style's part of a model card: its image with credit and licence, and its weight."""
     return {
-        "command": _command(),
-        "style": style_name(style),
         "style_image": {
             "file": Path(style.image).name,
             "sha256": sha256_file(style.image),
@@ -110,26 +132,47 @@ def model_card(cfg: DictConfig, module: StyleTransferModule, own_image: bool, da
             "licence": style.licence if own_image else "unknown: check the image's licence before sharing",
             "size": style.size,
         },
-        "recipe": {
-            "image_size": cfg.data.image_size,
-            "batch_size": cfg.data.batch_size,
-            "max_steps": cfg.trainer.get("max_steps"),
-            "precision": str(cfg.trainer.get("precision")),
-            "optim": OmegaConf.to_container(cfg.optim),
-            "seed": cfg.seed,
-            "init_weights": cfg.init_weights,  # fine-tuned from these weights (None: random init)
-        },
-        "loss": {
-            "content_layers": list(cfg.loss.content_layers),
-            "style_layers": list(cfg.loss.style_layers),
-            "content_weight": cfg.loss.content_weight,
-            "style_weight": cfg.loss.style_weight,
-            "tv_weight": cfg.loss.tv_weight,
-            "normalisation": "relative (stylenet.losses)",
-        },
-        "vgg": module.loss.vgg.describe(),
-        "training_data": {"root": str(cfg.data.root), "photos": len(data.train_files), "holdout": cfg.data.holdout},
+        "style_weight": weight,
     }
+
+
+def model_card(
+    cfg: DictConfig, module: StyleTransferModule, blocks: dict[str, dict], data: PhotoDataModule, init_card: dict
+) -> dict:
+    """The card: what ran; one style's image block, or a multi-style network's block per style."""
+    card = {"command": _command(), "style": run_name(cfg)}
+    rows = module.net.style_names
+    if rows:
+        inherited = init_card.get("styles", {})
+        card["styles"] = {n: blocks.get(n) or inherited.get(n, {"from_init_weights": True}) for n in rows}
+        card["trained_styles"] = list(blocks)
+    else:
+        card.update(next(iter(blocks.values())))
+    card.update(
+        {
+            "recipe": {
+                "image_size": cfg.data.image_size,
+                "batch_size": cfg.data.batch_size,
+                "max_steps": cfg.trainer.get("max_steps"),
+                "precision": str(cfg.trainer.get("precision")),
+                "optim": OmegaConf.to_container(cfg.optim),
+                "seed": cfg.seed,
+                "init_weights": cfg.init_weights,  # fine-tuned from these weights (None: random init)
+                "train_only": cfg.train_only,
+            },
+            "loss": {
+                "content_layers": list(cfg.loss.content_layers),
+                "style_layers": list(cfg.loss.style_layers),
+                "content_weight": cfg.loss.content_weight,
+                "style_weight": cfg.loss.style_weight,
+                "tv_weight": cfg.loss.tv_weight,
+                "normalisation": "relative (stylenet.losses)",
+            },
+            "vgg": module.loss.vgg.describe(),
+            "training_data": {"root": str(cfg.data.root), "photos": len(data.train_files), "holdout": cfg.data.holdout},
+        }
+    )
+    return card
 
 
 def _hardware(trainer: pl.Trainer) -> str:
@@ -145,14 +188,29 @@ def _hardware(trainer: pl.Trainer) -> str:
     return f"CPU: {cpu}, {torch.get_num_threads()} threads"
 
 
-def init_from(module: StyleTransferModule, path: str) -> None:
-    """Start from another style's exported weights: a trained network fine-tunes to a new
-    style in a fraction of the steps it needs from random weights (same architecture only)."""
-    net, card = load_weights(path)
-    if net.config != module.net.config:
-        raise StylenetError(f"init_weights={path!r} is a {net.config} network but model= asks for {module.net.config}")
-    module.net.load_state_dict(net.state_dict())
-    print(f"initialised from {path} (style {card.get('style')!r}, {card.get('steps')} steps)")
+def init_from(module: StyleTransferModule, net: TransformerNet, path: str) -> None:
+    """Start from exported weights: a trained network fine-tunes to a new style in a
+    fraction of the steps it needs from random weights (same architecture only).
+
+    Convolutions are copied. Norm tables: a row whose style ``net`` has is copied; a
+    one-style ``net``'s gamma/beta start every row (the warm start of a multi-style
+    network); a new style added to a multi-style network starts at the mean row.
+    """
+    own = module.net
+    if replace(net.config, num_styles=0) != replace(own.config, num_styles=0):
+        raise StylenetError(f"init_weights={path!r} is a {net.config} network but model= asks for {own.config}")
+    theirs = net.state_dict()
+    state = {}
+    for key, value in own.state_dict().items():
+        src = theirs[key]
+        if value.dim() == 2 and src.dim() == 1:  # one-style gamma/beta -> every row
+            src = src.expand_as(value)
+        elif value.dim() == 2:  # rows by style name
+            rows = [net.style_names.index(n) if n in net.style_names else None for n in own.style_names]
+            src = torch.stack([src[r] if r is not None else src.mean(0) for r in rows])
+        state[key] = src.clone()
+    own.load_state_dict(state)
+    print(f"initialised from {path} (style {net.card.get('style')!r}, {net.card.get('steps')} steps)")
 
 
 def _check_config(cfg: DictConfig) -> None:
@@ -191,23 +249,45 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     _quiet()
     _check_config(cfg)
     out = Path(cfg.paths.output_dir)
-    name = style_name(cfg.style)
-    image, own_image = resolve_style_image(cfg.style)
+    name = run_name(cfg)
+    entries = style_entries(cfg)
+    blocks, styles = {}, []
+    for sname, node in entries:
+        if cfg.styles.size:
+            node.size = cfg.styles.size
+        image, own_image = resolve_style_image(node)
+        weight = node.weight if node.weight is not None else cfg.loss.style_weight
+        blocks[sname] = style_block(node, own_image, weight)
+        styles.append({"name": sname, "image": str(image), "size": node.size, "weight": weight})
     data = PhotoDataModule(**cfg.data)
     data.scan()
     ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir) / name)
+    init = None
+    if cfg.init_weights:
+        init, init_card = load_weights(cfg.init_weights)
+        init.card = init_card
+    rows = network_rows([s["name"] for s in styles], init)
+    for s in styles:
+        s["row"] = rows.index(s["name"]) if rows else 0
+    if cfg.train_only == "norm" and not (init is not None and rows):
+        raise ConfigError(
+            "train_only=norm trains only a multi-style network's style tables; "
+            "also give init_weights=<multi-style file> (or train the whole network: train_only=all)"
+        )
 
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
     module = StyleTransferModule(
-        net=OmegaConf.to_container(cfg.model),
+        net={**OmegaConf.to_container(cfg.model), "num_styles": len(rows)},
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
         optim=OmegaConf.to_container(cfg.optim),
-        style={"name": name, "image": str(image), "size": cfg.style.size},
+        styles=styles,
         guard=OmegaConf.to_container(cfg.guard),
         compile=cfg.compile,
+        style_names=rows,
+        train_only=cfg.train_only,
     )
-    if cfg.init_weights and not ckpt:
-        init_from(module, cfg.init_weights)
+    if init is not None and not ckpt:
+        init_from(module, init, cfg.init_weights)
     checkpoints = ModelCheckpoint(
         dirpath=out / "checkpoints",
         filename="step{step:07d}",
@@ -240,7 +320,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     weights = None
     if trainer.is_global_zero:
         seconds = time.time() - start
-        card = model_card(cfg, module, own_image, data)
+        card = model_card(cfg, module, blocks, data, init.card if init is not None else {})
         card.update(
             steps=steps,
             final_losses=losses,

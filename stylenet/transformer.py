@@ -11,7 +11,13 @@ improvements that every maintained implementation adopted:
   https://distill.pub/2016/deconv-checkerboard/).
 
 Layout (width 32): c9s1-32, d64, d128, R128 x 5, u64, u32, c9s1-3, all
-convolutions reflection-padded. The output passes through a sigmoid so that
+convolutions reflection-padded.
+
+One network can hold many styles (``num_styles=N``): every convolution is shared
+and each norm layer keeps a table of N (gamma, beta) rows, conditional instance
+norm (Dumoulin, Shlens & Kudlur 2017, https://arxiv.org/abs/1610.07629). A style
+is chosen per sample by an index or by a weight vector over the N styles; a
+convex combination of rows mixes styles (their section 3.5). The output passes through a sigmoid so that
 it is bounded to [0, 1] like every image in this library: an unbounded output
 layer lets a long run drift into a state it never recovers from.
 """
@@ -38,6 +44,7 @@ class NetConfig:
     blocks: int = 5  # residual blocks at 1/4 resolution
     depthwise: bool = False  # depthwise-separable residual convolutions (compact nets)
     edge_kernel: int = 9  # kernel of the first and last convolutions (c9s1 in the paper)
+    num_styles: int = 0  # 0: one style, plain instance norm; N: conditional instance norm with N styles
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -57,6 +64,43 @@ class NetConfig:
         return cls(**d)
 
 
+class ConditionalInstanceNorm2d(nn.Module):
+    """Instance norm whose (gamma, beta) come from a table of one row per style.
+
+    ``forward(x, mix)``: ``mix`` is ``(B, N)``, each row a weight vector over the
+    styles (one-hot for one style); gamma and beta are the mixed rows.
+    """
+
+    def __init__(self, num_features: int, num_styles: int, eps: float = 1e-5):
+        super().__init__()
+        self.num_features, self.num_styles, self.eps = num_features, num_styles, eps
+        self.weight = nn.Parameter(torch.ones(num_styles, num_features))
+        self.bias = nn.Parameter(torch.zeros(num_styles, num_features))
+
+    def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        # group norm with one channel per group is instance norm, with a faster backward pass
+        y = F.group_norm(x, self.num_features, None, None, self.eps)
+        m = mix.to(self.weight.dtype)[:, :, None]  # elementwise, so autocast keeps the tables' precision
+        gamma, beta = (m * self.weight).sum(1), (m * self.bias).sum(1)
+        return (y * gamma[:, :, None, None] + beta[:, :, None, None]).to(y.dtype)
+
+
+def norm_layer(channels: int, num_styles: int = 0) -> nn.Module:
+    """The one place a norm layer is made: plain affine instance norm, or conditional for N styles."""
+    if num_styles:
+        return ConditionalInstanceNorm2d(channels, num_styles)
+    return nn.InstanceNorm2d(channels, affine=True)
+
+
+class Seq(nn.Sequential):
+    """A ``Sequential`` that hands the style mix to the layers that use it."""
+
+    def forward(self, x: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
+        for m in self:
+            x = m(x, mix) if mix is not None and isinstance(m, STYLED) else m(x)
+        return x
+
+
 class ConvLayer(nn.Sequential):
     """Reflection padding followed by a convolution ("c" and "d" layers)."""
 
@@ -64,16 +108,16 @@ class ConvLayer(nn.Sequential):
         super().__init__(nn.ReflectionPad2d(kernel // 2), nn.Conv2d(cin, cout, kernel, stride, groups=groups))
 
 
-class ConvNormReLU(nn.Sequential):
-    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1):
-        super().__init__(ConvLayer(cin, cout, kernel, stride), nn.InstanceNorm2d(cout, affine=True), nn.ReLU())
+class ConvNormReLU(Seq):
+    def __init__(self, cin: int, cout: int, kernel: int, stride: int = 1, num_styles: int = 0):
+        super().__init__(ConvLayer(cin, cout, kernel, stride), norm_layer(cout, num_styles), nn.ReLU())
 
 
-class UpsampleConv(nn.Sequential):
+class UpsampleConv(Seq):
     """Nearest-neighbour 2x upsampling, then a convolution ("u" layers)."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 3):
-        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), ConvNormReLU(cin, cout, kernel))
+    def __init__(self, cin: int, cout: int, kernel: int = 3, num_styles: int = 0):
+        super().__init__(nn.Upsample(scale_factor=2, mode="nearest"), ConvNormReLU(cin, cout, kernel, 1, num_styles))
 
 
 def _conv3(c: int, depthwise: bool) -> nn.Module:
@@ -85,18 +129,21 @@ def _conv3(c: int, depthwise: bool) -> nn.Module:
 class ResidualBlock(nn.Module):
     """Two 3x3 convolutions with instance norm and an identity shortcut (He et al. 2016)."""
 
-    def __init__(self, c: int, depthwise: bool = False):
+    def __init__(self, c: int, depthwise: bool = False, num_styles: int = 0):
         super().__init__()
-        self.body = nn.Sequential(
+        self.body = Seq(
             _conv3(c, depthwise),
-            nn.InstanceNorm2d(c, affine=True),
+            norm_layer(c, num_styles),
             nn.ReLU(),
             _conv3(c, depthwise),
-            nn.InstanceNorm2d(c, affine=True),
+            norm_layer(c, num_styles),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.body(x)
+    def forward(self, x: torch.Tensor, mix: torch.Tensor | None = None) -> torch.Tensor:
+        return x + self.body(x, mix)
+
+
+STYLED = (Seq, ResidualBlock, ConditionalInstanceNorm2d)  # layers whose forward takes the style mix
 
 
 class TransformerNet(nn.Module):
@@ -107,20 +154,23 @@ class TransformerNet(nn.Module):
     cropped back.
     """
 
-    def __init__(self, width: int = 32, blocks: int = 5, depthwise: bool = False, edge_kernel: int = 9):
+    def __init__(
+        self, width: int = 32, blocks: int = 5, depthwise: bool = False, edge_kernel: int = 9, num_styles: int = 0
+    ):
         super().__init__()
-        self.config = NetConfig(width=width, blocks=blocks, depthwise=depthwise, edge_kernel=edge_kernel)
+        self.config = NetConfig(width, blocks, depthwise, edge_kernel, num_styles)
         self.card: dict = {}  # model card of loaded weights (see stylenet.export)
-        w = width
-        self.encoder = nn.Sequential(
-            ConvNormReLU(3, w, edge_kernel),  # c9s1-32
-            ConvNormReLU(w, 2 * w, 3, stride=2),  # d64
-            ConvNormReLU(2 * w, 4 * w, 3, stride=2),  # d128
+        self.style_names: list[str] = []  # the styles of the table rows, in order (multi-style networks)
+        w, n = width, num_styles
+        self.encoder = Seq(
+            ConvNormReLU(3, w, edge_kernel, 1, n),  # c9s1-32
+            ConvNormReLU(w, 2 * w, 3, 2, n),  # d64
+            ConvNormReLU(2 * w, 4 * w, 3, 2, n),  # d128
         )
-        self.residuals = nn.Sequential(*[ResidualBlock(4 * w, depthwise) for _ in range(blocks)])
-        self.decoder = nn.Sequential(
-            UpsampleConv(4 * w, 2 * w),  # u64
-            UpsampleConv(2 * w, w),  # u32
+        self.residuals = Seq(*[ResidualBlock(4 * w, depthwise, n) for _ in range(blocks)])
+        self.decoder = Seq(
+            UpsampleConv(4 * w, 2 * w, num_styles=n),  # u64
+            UpsampleConv(2 * w, w, num_styles=n),  # u32
             ConvLayer(w, 3, edge_kernel),  # c9s1-3
         )
 
@@ -130,10 +180,55 @@ class TransformerNet(nn.Module):
             config = NetConfig.from_dict(config)
         return cls(**config.to_dict())
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    @property
+    def num_styles(self) -> int:
+        return self.config.num_styles
+
+    def style_mix(self, style: int | torch.Tensor, batch: int) -> torch.Tensor:
+        """``(batch, N)`` style weights from an index, a ``(B,)`` tensor of indices, or
+        weights ``(N,)`` / ``(B, N)`` (a convex combination mixes styles)."""
+        n = self.num_styles
+        if isinstance(style, int):
+            if not 0 <= style < n:
+                raise ValueError(f"style index {style} out of range; this network holds {n} styles")
+            style = torch.tensor([style])
+        if not style.is_floating_point():
+            return F.one_hot(style.long(), n).float().expand(batch, n)
+        if style.shape[-1] != n:
+            raise ValueError(f"style weights of shape {tuple(style.shape)}: this network holds {n} styles")
+        return style.reshape(-1, n).expand(batch, n)
+
+    def forward(self, x: torch.Tensor, style: int | torch.Tensor | None = None) -> torch.Tensor:
+        """Stylize ``x`` ``(B, 3, H, W)`` in [0, 1]; a multi-style network also needs ``style``
+        (an index, ``(B,)`` indices, or weights ``(N,)`` / ``(B, N)``; see ``style_mix``)."""
+        mix = None
+        if self.num_styles:
+            if style is None:
+                raise ValueError(f"this network holds {self.num_styles} styles; pass style= (an index or weights)")
+            mix = self.style_mix(style, x.shape[0]).to(x.device)
         h, w = x.shape[-2:]
         pad_h, pad_w = (-h) % STRIDE, (-w) % STRIDE
         if pad_h or pad_w or torch.compiler.is_compiling():  # traced graphs must pad for any size
             x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
-        y = self.decoder(self.residuals(self.encoder(x)))
+        y = self.decoder(self.residuals(self.encoder(x, mix), mix), mix)
         return torch.sigmoid(y[..., :h, :w])
+
+    def single(self, style: int | torch.Tensor) -> TransformerNet:
+        """A one-style network (plain instance norm) equal to this one at a fixed style or mix.
+
+        Inference paths (fast copies, tiling, ONNX of one style) take that network.
+        """
+        if not self.num_styles:
+            return self
+        mix = self.style_mix(style, 1)[0].to(next(self.parameters()).device)
+        out = TransformerNet(**{**self.config.to_dict(), "num_styles": 0})
+        state = {}
+        for k, v in self.state_dict().items():
+            state[k] = (mix[:, None] * v.float()).sum(0).to(v.dtype) if v.dim() == 2 and _is_table(self, k) else v
+        out.load_state_dict(state)
+        out.card = self.card
+        return out.to(next(self.parameters()).device).train(self.training)
+
+
+def _is_table(net: nn.Module, key: str) -> bool:
+    return isinstance(net.get_submodule(key.rpartition(".")[0]), ConditionalInstanceNorm2d)

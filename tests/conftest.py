@@ -108,6 +108,29 @@ def weights_file(tmp_path: Path, small_net) -> Path:
     return save_weights(small_net, tmp_path / "tiny.safetensors", {"style": "tiny", "steps": 0})
 
 
+def make_multi_net(names=("a", "b", "c"), seed: int = 0) -> torch.nn.Module:
+    """A tiny multi-style network whose style tables differ clearly between rows."""
+    from stylenet import TransformerNet
+
+    torch.manual_seed(seed)
+    net = TransformerNet(width=8, blocks=1, num_styles=len(names)).eval()
+    with torch.no_grad():
+        for p in net.parameters():
+            if p.dim() == 2:  # gamma/beta tables
+                p.copy_(torch.randn_like(p) * 0.8 + (1.0 if p.shape == net.encoder[0][1].weight.shape else 0.0))
+    net.style_names = list(names)
+    return net
+
+
+@pytest.fixture
+def multi_file(tmp_path: Path) -> Path:
+    from stylenet.export import save_weights
+
+    net = make_multi_net()
+    card = {"style": "trio", "steps": 0, "styles": {n: {"style_weight": 5.0} for n in net.style_names}}
+    return save_weights(net, tmp_path / "trio.safetensors", card)
+
+
 @pytest.fixture
 def http_server(tmp_path: Path):
     """Serve ``tmp_path / "www"`` on 127.0.0.1; yields (folder, base URL)."""

@@ -13,6 +13,8 @@ from stylenet.cli import main
 
 from conftest import ROOT, random_image
 
+CONTROLS = {"strength": np.array(1.0, np.float32), "preserve_color": np.array(0.0, np.float32)}
+
 
 def run(capsys, *argv):
     code = main([str(a) for a in argv])
@@ -156,7 +158,7 @@ def test_onnx_export_matches_pytorch_at_any_size(tmp_path, capsys, weights_file)
     net = load(weights_file)
     for shape in ((1, 3, 64, 64), (2, 3, 37, 53)):  # dynamic batch, height and width, odd sizes too
         x = torch.rand(*shape)
-        (y,) = session.run(None, {"image": x.numpy()})
+        (y,) = session.run(None, {"image": x.numpy(), **CONTROLS})
         with torch.no_grad():
             ref = net(x).numpy()
         assert y.shape == ref.shape and np.abs(y - ref).max() < 1e-3
@@ -178,3 +180,49 @@ def test_checkpoint_exports_to_weights(tmp_path, capsys, small_net):
     from stylenet import load
 
     assert load(tmp_path / "w.safetensors").card["steps"] == 7
+
+
+def test_mixes_strength_and_colour_on_the_command_line(tmp_path, capsys, multi_file):
+    src = jpeg(tmp_path / "photo.png", 32, 40)
+    code, _, err = run(capsys, "stylize", src, "--style", multi_file, "-o", tmp_path / "x.png")
+    assert code == 2 and "holds 3 styles" in err and len(err.strip().splitlines()) == 1
+    outs = {}
+    for name, args in {
+        "a": ["--style", "a"],
+        "mix": ["--style", "a:0.5,c:0.5"],
+        "weak": ["--style", "a", "--strength", "0"],
+        "color": ["--style", "a", "--preserve-color"],
+    }.items():
+        dest = tmp_path / f"{name}.png"
+        code, _, err = run(capsys, "stylize", src, *args, "--network", multi_file, "-o", dest, "--precision", "fp32")
+        assert code == 0, err
+        outs[name] = np.asarray(Image.open(dest)).astype(float)
+    photo = np.asarray(Image.open(src)).astype(float)
+    assert np.abs(outs["weak"] - photo).max() <= 1
+    assert np.abs(outs["mix"] - outs["a"]).mean() > 1 and np.abs(outs["color"] - outs["a"]).mean() > 1
+    code, _, err = run(capsys, "stylize", src, "--style", "a", "--network", multi_file, "--strength", "2")
+    assert code == 2 and "strength=2.0" in err
+    # default output names stay file-name safe for a mix
+    code, _, err = run(capsys, "stylize", src, "--style", "a:0.5,c:0.5", "--network", multi_file)
+    assert code == 0, err
+    assert (tmp_path / "photo_a-0.5-c-0.5.png").is_file()
+
+
+def test_onnx_export_of_a_multi_style_network_takes_style_weights(tmp_path, capsys, multi_file):
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "trio.onnx"
+    code, _, err = run(capsys, "export", multi_file, "-o", out)
+    assert code == 0, err
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image", "strength", "preserve_color", "style"]
+    from stylenet import load
+    from stylenet.color import apply_controls
+
+    net, x, w = load(multi_file), torch.rand(2, 3, 40, 36), torch.tensor([0.2, 0.0, 0.8])
+    feed = {"image": x.numpy(), "strength": np.array(0.7, np.float32), "preserve_color": np.array(1.0, np.float32)}
+    (y,) = session.run(None, {**feed, "style": w.numpy()})
+    with torch.no_grad():
+        ref = apply_controls(net(x, w), x, 0.7, 1.0).numpy()
+    assert np.abs(y - ref).max() < 1e-3
+    (y0,) = session.run(None, {**feed, "strength": np.array(0.0, np.float32), "style": w.numpy()})
+    assert np.abs(y0 - x.numpy()).max() < 1e-5

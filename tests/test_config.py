@@ -9,12 +9,12 @@ from omegaconf import OmegaConf
 
 from stylenet.cli_errors import check_group_overrides
 from stylenet.module import StyleTransferModule
-from stylenet.train import resolve_style_image, style_name
+from stylenet.train import resolve_style_image, run_name, style_entries, style_name
 
 from conftest import CONFIG_DIR, ROOT, compose_config, needs_shared
 
 STYLES = sorted(p.stem for p in (CONFIG_DIR / "style").glob("*.yaml") if p.stem != "custom")
-GROUPS = ["data", "model", "loss", "trainer", "logger", "paths"]
+GROUPS = ["data", "model", "loss", "trainer", "logger", "paths", "styles"]
 
 
 def test_there_is_a_style_config_for_every_style_image():
@@ -39,7 +39,7 @@ def test_every_style_config_composes_and_instantiates(style, tmp_path):
         net=OmegaConf.to_container(cfg.model),
         loss={**OmegaConf.to_container(cfg.loss, resolve=True), "vgg": {"weights": "random"}},
         optim=OmegaConf.to_container(cfg.optim),
-        style={"name": style, "image": str(image), "size": 64},
+        styles=[{"name": style, "image": str(image), "size": 64}],
     )
     module.setup("fit")
     assert module.loss.has_style
@@ -86,6 +86,14 @@ def test_train_script_reports_bad_input_in_one_line(tmp_path, style_image):
 @pytest.mark.parametrize("experiment", sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml")))
 def test_every_experiment_is_a_complete_recipe(experiment, tmp_path):
     cfg = compose_config([f"experiment={experiment}", f"paths.output_dir={tmp_path}"])
-    assert style_name(cfg.style) == experiment
+    assert run_name(cfg) == experiment
     assert cfg.data.image_size == 256 and cfg.data.batch_size == 4 and cfg.trainer.max_steps == 40000
     assert cfg.data.holdout >= 20 and cfg.export.half
+
+
+def test_styles_classic_lists_the_ten_shipped_styles_with_their_images(tmp_path):
+    cfg = compose_config(["styles=classic", "paths=shared", f"paths.output_dir={tmp_path}"])
+    names = [name for name, _ in style_entries(cfg)]
+    assert names == sorted(p.stem for p in (ROOT / "stylenet" / "styles").glob("*.safetensors") if p.stem != "classic")
+    assert all(node.image.endswith(f"{name}.jpg") for name, node in style_entries(cfg))
+    assert run_name(cfg) == "classic" and cfg.optim.table_lr > cfg.optim.lr

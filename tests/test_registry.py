@@ -103,3 +103,43 @@ def test_package_index_entries_are_listed_and_verified(tmp_path, weights_file, m
     (pkg / "tiny.safetensors").write_bytes(weights_file.read_bytes()[:-1] + b"\x00")
     with pytest.raises(WeightsError, match="SHA-256"):
         load("tiny")
+
+
+# -- multi-style networks: rows by name, mixes ------------------------------------------------
+def test_an_installed_multi_style_network_serves_each_style_by_name(multi_file):
+    install(multi_file)
+    multi = load("trio")
+    assert multi.num_styles == 3 and multi.style_names == ["a", "b", "c"]
+    b = load("b")
+    assert b.num_styles == 0 and b.card["style"] == "b" and b.card["network"] == "trio"
+    x = torch.rand(1, 3, 24, 24)
+    with torch.no_grad():
+        assert torch.allclose(b(x), multi(x, 1), atol=1e-5)
+
+
+def test_a_mix_selects_normalised_weights_from_the_network_holding_the_styles(multi_file):
+    install(multi_file)
+    multi, x = load("trio"), torch.rand(1, 3, 24, 24)
+    for spec in ({"a": 3.0, "c": 1.0}, "a:0.75,c:0.25"):
+        net = load(spec)
+        with torch.no_grad():
+            assert torch.allclose(net(x), multi(x, torch.tensor([0.75, 0.0, 0.25])), atol=1e-5)
+    assert load({"a": 1, "c": 1}).card["mix"] == {"a": 0.5, "c": 0.5}
+
+
+def test_mixes_name_the_problem(multi_file):
+    with pytest.raises(UnknownStyleError, match="no multi-style network holds all of a, c"):
+        load("a:0.5,c:0.5")
+    with pytest.raises(UnknownStyleError, match="unknown style 'zz' in this network; it holds: a, b, c"):
+        load({"a": 0.5, "zz": 0.5}, network=multi_file)
+    with pytest.raises(ValueError, match="weights must be >= 0"):
+        load({"a": -1.0, "b": 2.0}, network=multi_file)
+    with pytest.raises(ValueError, match="bad style weight"):
+        load("a:x,b:1", network=multi_file)
+
+
+def test_a_name_with_network_selects_that_row(multi_file):
+    net = load("c", network=multi_file)
+    with torch.no_grad():
+        x = torch.rand(1, 3, 20, 20)
+        assert torch.allclose(net(x), load(multi_file)(x, 2), atol=1e-5)

@@ -134,3 +134,36 @@ def test_large_images_have_no_seams_the_tiles_equal_one_frozen_pass():
     small = torch.nn.functional.interpolate(x, scale_factor=200 / 520, mode="area")
     whole = run(freeze_norms(net, record_norm_stats(run, net, small)), x)
     assert (tiled - whole).abs().max() < 1e-4
+
+
+# -- multi-style networks and output controls ---------------------------------------------------
+def test_strength_zero_returns_the_photo_and_one_the_full_style(weights_file):
+    x = torch.rand(3, 32, 40)
+    assert torch.allclose(stylize(x, weights_file, strength=0.0, precision="fp32"), x, atol=1e-6)
+    full = stylize(x, weights_file, precision="fp32")
+    half = stylize(x, weights_file, strength=0.5, precision="fp32")
+    assert torch.allclose(half, (x + full) / 2, atol=1e-5)
+    with pytest.raises(ValueError, match="strength=1.5"):
+        stylize(x, weights_file, strength=1.5)
+
+
+def test_preserve_color_keeps_the_photos_chroma(weights_file):
+    from stylenet.color import rgb_to_yiq
+
+    x = torch.rand(3, 32, 40) * 0.5 + 0.25
+    out = stylize(x, weights_file, preserve_color=True, precision="fp32")
+    plain = stylize(x, weights_file, precision="fp32")
+    yiq_out, yiq_x, yiq_plain = rgb_to_yiq(out), rgb_to_yiq(x), rgb_to_yiq(plain)
+    assert (yiq_out[1:] - yiq_x[1:]).abs().mean() < 0.01 < (yiq_plain[1:] - yiq_x[1:]).abs().mean()
+    assert (yiq_out[0] - yiq_plain[0]).abs().mean() < 0.01
+
+
+def test_a_multi_style_network_needs_a_choice_and_mixes_on_request(multi_file):
+    x = torch.rand(3, 32, 32)
+    with pytest.raises(ValueError, match="holds 3 styles"):
+        stylize(x, multi_file)
+    a = stylize(x, "a", network=multi_file, precision="fp32")
+    c = stylize(x, "c", network=multi_file, precision="fp32")
+    mid = stylize(x, {"a": 0.5, "c": 0.5}, network=multi_file, precision="fp32")
+    assert (a - c).abs().mean() > 0.02
+    assert (mid - a).abs().mean() > 0.005 and (mid - c).abs().mean() > 0.005

@@ -86,8 +86,8 @@ class ForceBadSteps(pl.Callback):
         if idx in self.bad:
             forward = module.loss.forward
 
-            def poisoned(y, x):
-                parts = forward(y, x)
+            def poisoned(y, x, style=None):
+                parts = forward(y, x, style)
                 parts["total"] = parts["total"] * float("nan")
                 module.loss.forward = forward
                 return parts
@@ -180,3 +180,110 @@ def test_an_interrupted_run_saves_last_ckpt_and_resumes_from_it(tiny_overrides, 
         overrides + ["resume=latest", f"paths.output_dir={tmp_path / 'runs' / 'my_style' / 'run2'}"]
     )
     assert train(second).steps == 6
+
+
+# -- multi-style training ------------------------------------------------------------------
+def _two_styles(tiny_overrides, tmp_path, steps=4):
+    from stylenet.config import StyleConfig
+
+    from conftest import random_image
+
+    for name, seed in (("a", 1), ("b", 2)):
+        random_image(64, 64, seed=seed).save(tmp_path / f"{name}.png")
+    out = tmp_path / "runs" / "duo" / "run"
+    cfg = compose_config(
+        tiny_overrides
+        + ["styles.name=duo", "optim.table_lr=0.02", f"trainer.max_steps={steps}", f"paths.output_dir={out}"]
+    )
+    cfg.styles.members = {
+        "a": StyleConfig(image=str(tmp_path / "a.png"), size=48),
+        "b": StyleConfig(image=str(tmp_path / "b.png"), size=48, weight=2.0),
+    }
+    return cfg
+
+
+def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    seen = {}
+
+    class Spy(pl.Callback):
+        def on_train_start(self, trainer, module):
+            seen["lrs"] = sorted(g["lr"] for g in trainer.optimizers[0].param_groups)
+            seen["tables"] = [p.detach().clone() for p in module.net.parameters() if p.dim() == 2]
+
+        def on_train_end(self, trainer, module):
+            seen["after"] = [p.detach().clone() for p in module.net.parameters() if p.dim() == 2]
+
+    result = train(_two_styles(tiny_overrides, tmp_path), extra_callbacks=[Spy()])
+    assert seen["lrs"] == [1e-3, 0.02]  # the tables have their own learning rate
+    assert all(
+        not torch.equal(b[0], a[0]) and not torch.equal(b[1], a[1]) for b, a in zip(seen["tables"], seen["after"])
+    )
+    net = stylenet.load(result.weights)
+    assert net.num_styles == 2 and net.style_names == ["a", "b"]
+    card = net.card
+    assert card["style"] == "duo" and set(card["styles"]) == {"a", "b"} and card["styles"]["b"]["style_weight"] == 2.0
+    assert {"holdout_style/a", "holdout_style/b"} <= set(result.losses)
+    acc = EventAccumulator(str(next((result.output_dir / "tensorboard").glob("events.out.tfevents.*"))))
+    acc.Reload()
+    assert {"preview/a", "preview/b"} <= set(acc.Tags()["images"])
+    assert {"train/style/a", "train/style/b", "holdout/style/a"} <= set(acc.Tags()["scalars"])
+    x = torch.rand(1, 3, 32, 32)
+    assert (stylenet.stylize(x, "a", network=net) - stylenet.stylize(x, "b", network=net)).abs().mean() > 0
+
+
+def test_batches_rotate_through_every_style_equally():
+    from stylenet.module import StyleTransferModule
+
+    module = StyleTransferModule(
+        net={"width": 8, "blocks": 1, "num_styles": 3},
+        loss={"vgg": {"weights": "random"}, "content_layers": ["relu2_2"], "style_layers": ["relu1_2"]},
+        optim={"lr": 1e-3},
+        styles=[{"name": n, "image": "", "row": i} for i, n in enumerate("abc")],
+        style_names=list("abc"),
+    )
+    drawn = torch.cat([module.batch_styles(4, step) for step in range(3)])
+    assert torch.bincount(drawn, minlength=3).tolist() == [4, 4, 4]
+
+
+def test_adding_a_style_trains_only_its_new_row(tiny_overrides, tmp_path):
+    first = train(_two_styles(tiny_overrides, tmp_path))
+    out = tmp_path / "runs" / "my_style" / "added"
+    cfg = compose_config(
+        tiny_overrides + [f"init_weights={first.weights}", "train_only=norm", f"paths.output_dir={out}"]
+    )
+    result = train(cfg)
+    old, new = stylenet.load(first.weights), stylenet.load(result.weights)
+    assert new.style_names == ["a", "b", "my_style"] and set(new.card["styles"]) == {"a", "b", "my_style"}
+    assert new.card["styles"]["a"] == old.card["styles"]["a"]  # the old styles' card blocks are kept
+    before, after = old.state_dict(), new.state_dict()
+    for k, v in before.items():
+        if v.dim() == 2:  # old rows untouched, the new row trained away from its start (the mean row)
+            assert torch.equal(after[k][:2], v)
+            assert not torch.equal(after[k][2], v.mean(0))
+        else:  # convolutions frozen
+            assert torch.equal(after[k], v)
+
+
+def test_train_only_norm_needs_a_multi_style_start(tiny_overrides):
+    with pytest.raises(StylenetError, match="train_only=norm trains only a multi-style network"):
+        train(compose_config(tiny_overrides + ["train_only=norm"]))
+
+
+def test_a_multi_style_run_resumes_with_its_tables(tiny_overrides, tmp_path):
+    first = train(_two_styles(tiny_overrides, tmp_path, steps=2))
+    cfg = _two_styles(tiny_overrides, tmp_path, steps=4)
+    cfg.resume = str(first.checkpoint)
+    cfg.paths.output_dir = str(tmp_path / "runs" / "duo" / "resumed")
+    seen = {}
+
+    class Spy(pl.Callback):
+        def on_train_start(self, trainer, module):
+            seen["step"] = trainer.global_step
+            seen["table"] = module.net.encoder[0][1].weight.detach().clone()
+
+    result = train(cfg, extra_callbacks=[Spy()])
+    saved = torch.load(first.checkpoint, map_location="cpu", weights_only=True)["state_dict"]
+    assert seen["step"] == 2 and torch.equal(seen["table"], saved["net.encoder.0.1.weight"])
+    assert result.steps == 4 and stylenet.load(result.weights).style_names == ["a", "b"]

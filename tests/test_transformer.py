@@ -77,3 +77,55 @@ def test_receptive_radius_is_where_a_pixels_influence_ends(blocks):
         changed = ((net(x) - net(x2)).abs().amax(1)[0] > 0).nonzero()
     reach = (changed - 112).abs().max().item()
     assert reach <= net.config.receptive_radius and reach >= net.config.receptive_radius - 4
+
+
+# -- multi-style networks (conditional instance norm) ------------------------------------------
+def _multi():
+    from conftest import make_multi_net
+
+    return make_multi_net()
+
+
+def test_one_style_networks_keep_their_parameter_names_and_shapes():
+    plain = TransformerNet(width=8, blocks=1).state_dict()
+    multi = TransformerNet(width=8, blocks=1, num_styles=3).state_dict()
+    assert list(plain) == list(multi)
+    assert plain["encoder.0.1.weight"].shape == (8,) and multi["encoder.0.1.weight"].shape == (3, 8)
+
+
+def test_each_sample_gets_its_own_style_and_equals_the_one_style_network():
+    net, x = _multi(), torch.rand(3, 3, 36, 44)
+    with torch.no_grad():
+        y = net(x, torch.tensor([0, 2, 1]))
+        for i, k in enumerate((0, 2, 1)):
+            assert torch.allclose(y[i], net.single(k)(x[i : i + 1])[0], atol=1e-5)
+        assert (net(x, 0) - net(x, 2)).abs().mean() > 0.02  # the rows really differ
+
+
+def test_a_weight_vector_mixes_the_style_tables():
+    net, x = _multi(), torch.rand(1, 3, 32, 32)
+    w = torch.tensor([0.25, 0.75, 0.0])
+    with torch.no_grad():
+        mixed = net(x, w)
+        assert torch.allclose(mixed, net.single(w)(x), atol=1e-5)
+        assert not torch.allclose(mixed, net(x, 0), atol=1e-3) and not torch.allclose(mixed, net(x, 1), atol=1e-3)
+
+
+def test_a_multi_style_network_must_be_told_the_style():
+    net = _multi()
+    with pytest.raises(ValueError, match="holds 3 styles"):
+        net(torch.rand(1, 3, 16, 16))
+    with pytest.raises(ValueError, match="out of range"):
+        net(torch.rand(1, 3, 16, 16), 3)
+    with pytest.raises(ValueError, match="holds 3 styles"):
+        net(torch.rand(1, 3, 16, 16), torch.ones(4))
+
+
+def test_the_fast_forms_give_the_same_multi_style_outputs():
+    import copy
+
+    from stylenet.fast import speed_up
+
+    net, x, k = _multi(), torch.rand(2, 3, 32, 40), torch.tensor([1, 2])
+    with torch.no_grad():
+        assert torch.allclose(speed_up(copy.deepcopy(net))(x, k), net(x, k), atol=1e-5)
