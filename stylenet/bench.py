@@ -115,7 +115,7 @@ def _onnx_path(net: TransformerNet, x: torch.Tensor) -> Callable[[], torch.Tenso
 
 def bench_training(args) -> list[Row]:
     """Seconds per optimisation step: the canonical eager fp32 recipe against stylenet's."""
-    from .losses import build_perceptual_loss
+    from .losses import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, build_perceptual_loss
     from .module import StyleTransferModule
 
     torch.manual_seed(0)
@@ -123,9 +123,9 @@ def bench_training(args) -> list[Row]:
         "vgg": {"weights": args.vgg},
         "content_layers": ["relu2_2"],
         "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
-        "content_weight": 1.0,
-        "style_weight": 5.0,
-        "tv_weight": 0.0,
+        "content_weight": DEFAULT_CONTENT_WEIGHT,
+        "style_weight": DEFAULT_STYLE_WEIGHT,
+        "tv_weight": DEFAULT_TV_WEIGHT,
     }
     style = torch.rand(1, 3, 384, 384)
     batch = torch.rand(args.batch, 3, args.size, args.size)

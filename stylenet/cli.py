@@ -35,30 +35,39 @@ def _label(style: str) -> str:
 
 
 def _plan_outputs(inputs: list[str], output: str | None, style_label: str) -> list[tuple[Path, Path]]:
-    """(input file, output file) pairs; folders expand to the images inside them."""
+    """(input file, output file) pairs; folders expand to the images inside them.
+
+    Without ``-o`` a file's output goes beside it (``photo_mosaic.jpg``) and a folder's
+    into a sibling folder (``photos_mosaic/``), so that a second run never stylizes the
+    first run's outputs. A GIF's output is a PNG unless ``-o`` names another file.
+    """
     single_file_out = output is not None and Path(output).suffix.lower() in IMAGE_EXTENSIONS
     pairs: list[tuple[Path, Path]] = []
+    empty = []
     for item in inputs:
         src = Path(item)
         if src.is_dir():
             files = list_images(src)
-            if not files:
-                _err(f"{src}: folder holds no images")
-            for f in files:
-                rel = f.relative_to(src)
-                dest = Path(output) / src.name / rel if output else f.with_name(f"{f.stem}_{style_label}{f.suffix}")
-                pairs.append((f, dest))
+            empty += [] if files else [str(src)]
+            base = Path(output) / src.name if output else src.with_name(f"{src.resolve().name}_{style_label}")
+            pairs += [(f, _out_suffix(base / f.relative_to(src))) for f in files]
+        elif single_file_out:
+            pairs.append((src, Path(output)))
+        elif output:
+            pairs.append((src, _out_suffix(Path(output) / src.name)))
         else:
-            if single_file_out:
-                dest = Path(output)
-            elif output:
-                dest = Path(output) / src.name
-            else:
-                dest = src.with_name(f"{src.stem}_{style_label}{src.suffix or '.png'}")
-            pairs.append((src, dest))
+            pairs.append((src, _out_suffix(src.with_name(f"{src.stem}_{style_label}{src.suffix or '.png'}"))))
+    if empty and not pairs:
+        raise StylenetError(f"{', '.join(empty)}: no images in {'this folder' if len(empty) == 1 else 'these folders'}")
+    for folder in empty:
+        _err(f"{folder}: folder holds no images")
     if single_file_out and len(pairs) > 1:
         raise StylenetError(f"-o {output} names one file but there are {len(pairs)} inputs; give a folder")
     return pairs
+
+
+def _out_suffix(path: Path) -> Path:
+    return path.with_suffix(".png") if path.suffix.lower() == ".gif" else path
 
 
 def _return_freed_memory() -> None:
@@ -90,8 +99,7 @@ def cmd_stylize(a: argparse.Namespace) -> int:
     check_strength(a.strength)
     net = require_one_style(load(a.style, a.device, network=a.network))
     pairs = _plan_outputs(a.inputs, a.output, _label(a.style))
-    if not pairs:
-        raise StylenetError("no input images")
+    empty_folders = any(Path(i).is_dir() and not list_images(i) for i in a.inputs)
     failed = 0
     # a bar for batches on a terminal (None: tqdm leaves it out when stderr is a pipe or a file)
     bar = tqdm(pairs, desc="stylizing", unit="image", disable=True if len(pairs) < 2 or a.quiet else None)
@@ -119,7 +127,7 @@ def cmd_stylize(a: argparse.Namespace) -> int:
             print(f"wrote {dest}")
     if len(pairs) > 1 and not a.quiet:
         print(f"wrote {len(pairs) - failed} of {len(pairs)} images")
-    return EXIT_BAD_INPUT if failed else EXIT_OK
+    return EXIT_BAD_INPUT if failed or empty_folders else EXIT_OK
 
 
 # -- styles, install, export -----------------------------------------------------------------
@@ -247,7 +255,11 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 # -- parser ----------------------------------------------------------------------------------
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
+    from .losses import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT
+
     p = argparse.ArgumentParser(prog="stylenet", description="Fast neural style transfer.")
+    p.add_argument("--version", action="version", version=f"stylenet {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     s = sub.add_parser("stylize", help="stylize images", description="Stylize image files or folders of images.")
@@ -313,9 +325,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
     s.add_argument("--size", type=int, default=256, help="longer side of the result (default 256)")
     s.add_argument("--style-size", type=int, help="longer side of the style image (default: --size)")
-    s.add_argument("--content-weight", type=float, default=1.0)
-    s.add_argument("--style-weight", type=float, default=10.0)
-    s.add_argument("--tv-weight", type=float, default=0.0)
+    s.add_argument("--content-weight", type=float, default=DEFAULT_CONTENT_WEIGHT, help="default: as in training")
+    s.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT, help="default: as in training")
+    s.add_argument("--tv-weight", type=float, default=DEFAULT_TV_WEIGHT, help="default: as in training")
     s.add_argument("--vgg", help="VGG weights: a file, or IMAGENET1K_FEATURES (default: $STYLENET_VGG or that)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     s.set_defaults(func=cmd_optimize)

@@ -38,9 +38,14 @@ def check_group_overrides(config_dir: Path, args: list[str]) -> None:
         group = config_dir / key
         if not sep or "." in key or not group.is_dir() or value in ("null", ""):
             continue
-        if not (group / f"{value}.yaml").is_file():
-            options = sorted(p.stem for p in group.glob("*.yaml"))
-            hint = (
-                "; or train on any image with style=custom style.image=/path/to/painting.jpg" if key == "style" else ""
-            )
-            fail(f"unknown {key} {value!r}; available: {', '.join(options)}{hint}")
+        if "(" in value:  # a sweep function (choice, range, glob): Hydra checks its values
+            continue
+        for option in value.split(","):  # a multirun sweep: style=mosaic,candy
+            if not (group / f"{option}.yaml").is_file():
+                options = sorted(p.stem for p in group.glob("*.yaml"))
+                hint = (
+                    "; or train on any image with style=custom style.image=/path/to/painting.jpg"
+                    if key == "style"
+                    else ""
+                )
+                fail(f"unknown {key} {option!r}; available: {', '.join(options)}{hint}")

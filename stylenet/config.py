@@ -7,14 +7,21 @@ the nodes (``style/``, ``data/``, ``model/``, ``loss/``, ``trainer/``, ...).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, make_dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_type_hints
 
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from .losses import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS
+from .losses import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_CONTENT_WEIGHT,
+    DEFAULT_STYLE_LAYERS,
+    DEFAULT_STYLE_WEIGHT,
+    DEFAULT_TV_WEIGHT,
+)
+from .transformer import NetConfig
 
 
 @dataclass
@@ -59,13 +66,16 @@ class DataConfig:
     preview: int = 4  # of which this many are shown in TensorBoard
 
 
-@dataclass
-class ModelConfig:
-    width: int = 32
-    blocks: int = 5
-    depthwise: bool = False
-    edge_kernel: int = 9
-    num_styles: int = 0  # set by train() from the styles trained (and init_weights)
+# The network's arguments, with NetConfig's defaults (their one source); num_styles is not a
+# setting: train() derives it from the styles trained (and init_weights).
+ModelConfig = make_dataclass(
+    "ModelConfig",
+    [
+        (f.name, get_type_hints(NetConfig)[f.name], field(default=f.default))
+        for f in fields(NetConfig)
+        if f.name != "num_styles"
+    ],
+)
 
 
 @dataclass
@@ -80,9 +90,9 @@ class LossConfig:
     vgg: VGGConfig = field(default_factory=VGGConfig)
     content_layers: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_LAYERS))
     style_layers: list[str] = field(default_factory=lambda: list(DEFAULT_STYLE_LAYERS))  # "relu3_3:0.5" weights one
-    content_weight: float = 1.0
-    style_weight: float = 5.0
-    tv_weight: float = 0.0
+    content_weight: float = DEFAULT_CONTENT_WEIGHT
+    style_weight: float = DEFAULT_STYLE_WEIGHT
+    tv_weight: float = DEFAULT_TV_WEIGHT
 
 
 @dataclass

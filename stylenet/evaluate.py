@@ -24,7 +24,13 @@ from .data import load_photo, split_holdout
 from .errors import StylenetError
 from .fast import Runner
 from .imageio import ImageError, list_images, load_image
-from .losses import PerceptualLoss, build_perceptual_loss
+from .losses import (
+    DEFAULT_CONTENT_WEIGHT,
+    DEFAULT_STYLE_WEIGHT,
+    DEFAULT_TV_WEIGHT,
+    PerceptualLoss,
+    build_perceptual_loss,
+)
 from .optimize import loss_config, optimize
 
 METRICS = ("content", "style", "psnr", "ssim", "seconds")
@@ -144,9 +150,9 @@ def criterion_for(
     trained = card.get("loss", {})
     cfg = loss_config(
         vgg,
-        trained.get("content_weight", 1.0),
-        trained.get("style_weight", 10.0),
-        trained.get("tv_weight", 0.0),
+        trained.get("content_weight", DEFAULT_CONTENT_WEIGHT),
+        trained.get("style_weight", DEFAULT_STYLE_WEIGHT),
+        trained.get("tv_weight", DEFAULT_TV_WEIGHT),
         trained.get("content_layers"),
         trained.get("style_layers"),
     )

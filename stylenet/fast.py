@@ -21,6 +21,7 @@ hardware has native bf16), channels-last layout and in-place ReLUs. Measured by
 from __future__ import annotations
 
 import copy
+import weakref
 
 import torch
 import torch.nn.functional as F
@@ -134,7 +135,8 @@ class Runner:
     """Applies networks on one device and precision through their fast copies.
 
     ``runner(net, x)`` takes a ``(B, 3, H, W)`` float tensor in [0, 1] anywhere and
-    returns the output as float32 on the CPU. Fast copies are made once per network.
+    returns the output as float32 on the CPU. Fast copies are made once per network
+    (again after its parameters change in place).
     ``compile=True`` adds torch.compile (seconds to compile per image size): on this
     2-core CPU it gains little over the eager fast copy (docs/performance.md).
     """
@@ -143,18 +145,21 @@ class Runner:
         self.device = torch.device(device)
         self.precision = resolve_precision(precision, self.device)
         self.compile = compile
-        self._fast: dict[int, tuple[nn.Module, nn.Module, nn.Module | None]] = {}
+        # per network (weakly held: a network that is gone frees its copies): the versions of
+        # its parameters when copied (an in-place update makes a new copy), fast, compiled
+        self._fast: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
     @property
     def bf16(self) -> bool:
         return self.precision == "bf16"
 
-    def _entry(self, net: nn.Module) -> tuple[nn.Module, nn.Module, nn.Module | None]:
-        entry = self._fast.get(id(net))
-        if entry is None or entry[0] is not net:
+    def _entry(self, net: nn.Module) -> tuple[tuple, nn.Module, nn.Module | None]:
+        versions = tuple(p._version for p in net.parameters())
+        entry = self._fast.get(net)
+        if entry is None or entry[0] != versions:
             fast = for_inference(net, self.device, self.bf16)
-            entry = (net, fast, _compile(fast) if self.compile else None)
-            self._fast[id(net)] = entry
+            entry = (versions, fast, _compile(fast) if self.compile else None)
+            self._fast[net] = entry
         return entry
 
     def fast(self, net: nn.Module) -> nn.Module:

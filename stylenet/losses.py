@@ -39,6 +39,10 @@ from .vgg import VGGFeatures
 EPS = 1e-8
 DEFAULT_CONTENT_LAYERS = ["relu2_2"]  # Johnson et al.
 DEFAULT_STYLE_LAYERS = ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
+# The one source of the loss weights' defaults (training config, optimize, evaluate, the CLI)
+DEFAULT_CONTENT_WEIGHT = 1.0
+DEFAULT_STYLE_WEIGHT = 5.0
+DEFAULT_TV_WEIGHT = 0.0
 
 
 def parse_layer_weights(spec: Iterable[str] | dict[str, float] | str) -> dict[str, float]:
@@ -97,9 +101,9 @@ class PerceptualLoss(nn.Module):
         vgg: VGGFeatures,
         content_layers: dict[str, float],
         style_layers: dict[str, float],
-        content_weight: float = 1.0,
-        style_weight: float = 1.0,
-        tv_weight: float = 0.0,
+        content_weight: float = DEFAULT_CONTENT_WEIGHT,
+        style_weight: float = DEFAULT_STYLE_WEIGHT,
+        tv_weight: float = DEFAULT_TV_WEIGHT,
     ):
         super().__init__()
         self.vgg = vgg
@@ -179,5 +183,10 @@ def build_perceptual_loss(cfg: dict) -> PerceptualLoss:
         input=vgg_cfg.get("input"),
     )
     return PerceptualLoss(
-        vgg, content, style, cfg.get("content_weight", 1.0), cfg.get("style_weight", 1.0), cfg.get("tv_weight", 0.0)
+        vgg,
+        content,
+        style,
+        cfg.get("content_weight", DEFAULT_CONTENT_WEIGHT),
+        cfg.get("style_weight", DEFAULT_STYLE_WEIGHT),
+        cfg.get("tv_weight", DEFAULT_TV_WEIGHT),
     )

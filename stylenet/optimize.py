@@ -18,7 +18,15 @@ from tqdm.auto import tqdm
 
 from .errors import StylenetError
 from .imageio import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor, to_uint8
-from .losses import DEFAULT_CONTENT_LAYERS, DEFAULT_STYLE_LAYERS, PerceptualLoss, build_perceptual_loss
+from .losses import (
+    DEFAULT_CONTENT_LAYERS,
+    DEFAULT_CONTENT_WEIGHT,
+    DEFAULT_STYLE_LAYERS,
+    DEFAULT_STYLE_WEIGHT,
+    DEFAULT_TV_WEIGHT,
+    PerceptualLoss,
+    build_perceptual_loss,
+)
 
 
 def default_vgg() -> str:
@@ -28,9 +36,9 @@ def default_vgg() -> str:
 
 def loss_config(
     vgg: str | None = None,
-    content_weight: float = 1.0,
-    style_weight: float = 10.0,
-    tv_weight: float = 0.0,
+    content_weight: float = DEFAULT_CONTENT_WEIGHT,
+    style_weight: float = DEFAULT_STYLE_WEIGHT,
+    tv_weight: float = DEFAULT_TV_WEIGHT,
     content_layers: list[str] | None = None,
     style_layers: list[str] | None = None,
 ) -> dict:

@@ -22,8 +22,10 @@ multi-style network (Dumoulin et al. 2017, section 3.5).
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+import re
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -140,6 +142,10 @@ def install(weights: str | os.PathLike, name: str | None = None, overwrite: bool
     """Copy an exported weights file into the cache so that ``load(name)`` finds it."""
     _, _, card = read_weights(weights)  # verifies the file before it enters the cache
     name = name or card.get("style") or Path(weights).stem
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(name)):
+        raise StylenetError(
+            f"style name {name!r} is not a plain name (letters, digits, '_', '.', '-'); install with --name NAME"
+        )
     if name in _package_styles():
         raise StylenetError(f"{name!r} is a shipped style; install under another name with --name")
     dest = cache_dir() / f"{name}.safetensors"
@@ -253,6 +259,9 @@ def load(
             )
         net = select(multi, mix)
     elif isinstance(style, TransformerNet):
+        device = torch.device(device) if device is not None else next(style.parameters()).device
+        if style.training or next(style.parameters()).device != device:
+            style = copy.deepcopy(style)  # the caller's network keeps its device and mode
         net = style
     else:
         net, row = _open(style)

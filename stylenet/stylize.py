@@ -69,6 +69,17 @@ def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, net, runner, max_s
     return y, alpha
 
 
+_runners: dict[tuple[torch.device, str], Runner] = {}
+
+
+def shared_runner(device: torch.device, precision: str) -> Runner:
+    """One ``Runner`` per device and precision, so that calls with the same network reuse its fast copy."""
+    key = (device, precision)
+    if key not in _runners:
+        _runners[key] = Runner(device, precision)
+    return _runners[key]
+
+
 def require_one_style(net: TransformerNet) -> TransformerNet:
     """``net``, if it applies one style (or one mix); a multi-style network must be told which."""
     if net.num_styles:
@@ -117,8 +128,11 @@ def stylize(
     if isinstance(style, TransformerNet) and device is None:
         device = next(style.parameters()).device
     controls = (check_strength(strength), 1.0 if preserve_color else 0.0)
-    net = require_one_style(load(style, device, network=network))
-    runner = Runner(torch.device(device or "cpu"), precision)
+    # a network object is used as it is: the runner applies an eval copy on the device,
+    # so the caller's network keeps its device and mode
+    direct = isinstance(style, TransformerNet) and network is None
+    net = require_one_style(style if direct else load(style, device, network=network))
+    runner = shared_runner(torch.device(device or "cpu"), precision)
 
     if isinstance(image, torch.Tensor):
         if image.dim() not in (3, 4) or image.shape[-3] != 3:

@@ -95,14 +95,19 @@ def resolve_style_image(style: DictConfig) -> tuple[Path, bool]:
     return path, bool(style.sha256) and sha256_file(path) == style.sha256
 
 
-def find_checkpoint(resume: str | None, runs_dir: Path) -> Path | None:
-    """``resume``: None, ``latest`` (newest last.ckpt under ``runs_dir``), a run folder or a .ckpt."""
+def find_checkpoint(resume: str | None, runs_dir: Path, name: str) -> Path | None:
+    """``resume``: None, ``latest`` (the newest last.ckpt of runs named ``name``: single runs
+    in ``runs_dir/name/*``, sweep jobs in ``runs_dir/multirun/*/<num>_name``), a run folder or a .ckpt."""
     if not resume:
         return None
     if resume == "latest":
-        found = sorted(runs_dir.glob("*/checkpoints/last.ckpt"), key=lambda p: p.stat().st_mtime)
+        found = [
+            *runs_dir.glob(f"{name}/*/checkpoints/last.ckpt"),
+            *runs_dir.glob(f"multirun/*/*_{name}/checkpoints/last.ckpt"),
+        ]
+        found.sort(key=lambda p: p.stat().st_mtime)
         if not found:
-            raise ConfigError(f"resume=latest: no checkpoints/last.ckpt under {runs_dir}; start without resume")
+            raise ConfigError(f"resume=latest: no checkpoints/last.ckpt under {runs_dir / name}; start without resume")
         return found[-1]
     path = Path(resume)
     if path.is_dir():
@@ -261,7 +266,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         styles.append({"name": sname, "image": str(image), "size": node.size, "weight": weight})
     data = PhotoDataModule(**cfg.data)
     data.scan()
-    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir) / name)
+    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir), name)
     init = None
     if cfg.init_weights:
         init, init_card = load_weights(cfg.init_weights)

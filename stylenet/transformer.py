@@ -155,7 +155,12 @@ class TransformerNet(nn.Module):
     """
 
     def __init__(
-        self, width: int = 32, blocks: int = 5, depthwise: bool = False, edge_kernel: int = 9, num_styles: int = 0
+        self,
+        width: int = NetConfig.width,
+        blocks: int = NetConfig.blocks,
+        depthwise: bool = NetConfig.depthwise,
+        edge_kernel: int = NetConfig.edge_kernel,
+        num_styles: int = NetConfig.num_styles,
     ):
         super().__init__()
         self.config = NetConfig(width, blocks, depthwise, edge_kernel, num_styles)

@@ -226,3 +226,40 @@ def test_onnx_export_of_a_multi_style_network_takes_style_weights(tmp_path, caps
     assert np.abs(y - ref).max() < 1e-3
     (y0,) = session.run(None, {**feed, "strength": np.array(0.0, np.float32), "style": w.numpy()})
     assert np.abs(y0 - x.numpy()).max() < 1e-5
+
+
+def test_a_folder_without_output_goes_to_a_sibling_folder_so_reruns_do_not_restylize(tmp_path, capsys, weights_file):
+    (tmp_path / "album").mkdir()
+    jpeg(tmp_path / "album" / "a.jpg")
+    random_image(30, 40).save(tmp_path / "album" / "anim.gif", save_all=True, append_images=[random_image(30, 40, 1)])
+    code, out, _ = run(capsys, "stylize", tmp_path / "album", "-s", weights_file)
+    assert code == 0 and "wrote 2 of 2 images" in out  # the GIF too, as in single-file input
+    assert sorted(p.name for p in (tmp_path / "album_tiny").iterdir()) == ["a.jpg", "anim.png"]
+    assert sorted(p.name for p in (tmp_path / "album").iterdir()) == ["a.jpg", "anim.gif"]
+    code, _, err = run(capsys, "stylize", tmp_path / "album", "-s", weights_file)  # again: refuses, adds nothing
+    assert code == 2 and err.count("exists; pass --overwrite") == 2
+    assert sorted(p.name for p in (tmp_path / "album_tiny").iterdir()) == ["a.jpg", "anim.png"]
+
+
+def test_an_empty_folder_is_one_error_line(tmp_path, capsys, weights_file):
+    (tmp_path / "empty").mkdir()
+    code, _, err = run(capsys, "stylize", tmp_path / "empty", "-s", weights_file)
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "no images" in err
+
+
+def test_version(capsys):
+    import stylenet
+
+    with pytest.raises(SystemExit) as e:
+        main(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"stylenet {stylenet.__version__}"
+
+
+def test_the_version_is_written_once():
+    import re
+
+    import stylenet
+
+    text = (ROOT / "pyproject.toml").read_text()
+    assert 'dynamic = ["version"]' in text and not re.search(r"^version\s*=", text, re.M)
+    assert 'attr = "stylenet.__version__"' in text and re.fullmatch(r"\d+\.\d+\.\d+", stylenet.__version__)

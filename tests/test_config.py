@@ -97,3 +97,27 @@ def test_styles_classic_lists_the_ten_shipped_styles_with_their_images(tmp_path)
     assert names == sorted(p.stem for p in (ROOT / "stylenet" / "styles").glob("*.safetensors") if p.stem != "classic")
     assert all(node.image.endswith(f"{name}.jpg") for name, node in style_entries(cfg))
     assert run_name(cfg) == "classic" and cfg.optim.table_lr > cfg.optim.lr
+
+
+def test_each_default_has_one_source(tmp_path):
+    from stylenet import losses
+    from stylenet.cli import build_parser
+    from stylenet.evaluate import criterion_for
+    from stylenet.optimize import loss_config
+    from stylenet.transformer import NetConfig, TransformerNet
+
+    cfg = compose_config([f"paths.output_dir={tmp_path}"])
+    want = (losses.DEFAULT_CONTENT_WEIGHT, losses.DEFAULT_STYLE_WEIGHT, losses.DEFAULT_TV_WEIGHT)
+    assert (cfg.loss.content_weight, cfg.loss.style_weight, cfg.loss.tv_weight) == want
+    opt = loss_config("random")
+    assert (opt["content_weight"], opt["style_weight"], opt["tv_weight"]) == want
+    a = build_parser().parse_args(["optimize", "c.jpg", "--style-image", "s.jpg"])
+    assert (a.content_weight, a.style_weight, a.tv_weight) == want
+    style = tmp_path / "s.png"
+    from conftest import random_image
+
+    random_image(32, 32).save(style)
+    crit = criterion_for({}, "random", style, 32)
+    assert (crit.content_weight, crit.style_weight, crit.tv_weight) == want
+    net_defaults = {k: v for k, v in NetConfig().to_dict().items() if k != "num_styles"}
+    assert OmegaConf.to_container(cfg.model) == net_defaults and TransformerNet().config == NetConfig()

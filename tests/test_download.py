@@ -50,7 +50,10 @@ def test_style_images_come_from_the_configs_with_their_hashes(http_server, tmp_p
     (cfgs / "custom.yaml").write_text("image: ???\n")
     got = fetch_style_images(tmp_path / "configs", tmp_path / "styles")
     assert [p.name for p in got] == ["wave.jpg"]
-    assert fetch_style_images(tmp_path / "configs", tmp_path / "styles") == got  # present: not fetched again
+    (www / "wave.jpg").unlink()  # a second fetch would now fail: only a file already present can pass
+    stamp = got[0].stat().st_mtime_ns
+    assert fetch_style_images(tmp_path / "configs", tmp_path / "styles") == got
+    assert got[0].stat().st_mtime_ns == stamp  # present and verified: not fetched again
 
 
 def test_every_shipped_style_config_names_a_url_and_digest():

@@ -143,3 +143,29 @@ def test_a_name_with_network_selects_that_row(multi_file):
     with torch.no_grad():
         x = torch.rand(1, 3, 20, 20)
         assert torch.allclose(net(x), load(multi_file)(x, 2), atol=1e-5)
+
+
+def test_loading_a_network_object_leaves_the_callers_network_alone(small_net):
+    small_net.train()
+    net = load(small_net, "cpu")
+    assert not net.training and small_net.training  # an eval copy, the caller's stays in training mode
+    assert load(small_net.eval()) is small_net  # already as asked: the same object
+
+
+def test_install_refuses_names_that_are_not_plain(tmp_path, small_net, isolated_home):
+    from stylenet.export import save_weights
+
+    evil = save_weights(small_net, tmp_path / "evil.safetensors", {"style": "../escape"})
+    with pytest.raises(ValueError, match=r"style name '../escape' is not a plain name"):
+        install(evil)
+    assert not (isolated_home / "escape.safetensors").exists() and not list(isolated_home.rglob("*.safetensors"))
+    assert install(evil, name="fine").name == "fine"
+
+
+def test_torch_hub_loads_shipped_styles_from_a_local_clone():
+    from conftest import ROOT
+
+    net = torch.hub.load(str(ROOT), "mosaic", source="local")
+    assert isinstance(net, stylenet.TransformerNet) and net.card["style"] == "mosaic"
+    assert torch.equal(net.state_dict()["encoder.0.0.1.weight"], load("mosaic").state_dict()["encoder.0.0.1.weight"])
+    assert torch.hub.load(str(ROOT), "style", "starry_night", source="local").card["style"] == "starry_night"

@@ -79,9 +79,21 @@ def test_too_small_inputs_are_refused(weights_file):
         stylize([1, 2, 3], weights_file)
 
 
-def test_a_loaded_network_stays_on_its_device_and_is_reused(small_net):
-    out = stylize(torch.rand(3, 20, 20), small_net)
-    assert out.shape == (3, 20, 20)
+def test_a_loaded_network_stays_on_its_device_and_mode_and_its_fast_copy_is_reused(small_net, monkeypatch):
+    import stylenet.fast as fast
+
+    made = []
+    real = fast.for_inference
+    monkeypatch.setattr(fast, "for_inference", lambda *a, **k: made.append(1) or real(*a, **k))
+    small_net.train()
+    first = stylize(torch.rand(3, 20, 20), small_net, precision="fp32")
+    stylize(torch.rand(3, 24, 20), small_net, precision="fp32")
+    assert first.shape == (3, 20, 20) and len(made) == 1  # one fast copy for both calls
+    assert small_net.training and next(small_net.parameters()).device.type == "cpu"  # the caller's net untouched
+    with torch.no_grad():
+        next(small_net.parameters()).add_(1.0)  # changed weights: a new copy, never a stale one
+    stylize(torch.rand(3, 20, 20), small_net, precision="fp32")
+    assert len(made) == 2
 
 
 def test_bf16_matches_fp32_closely(small_net):

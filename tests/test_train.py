@@ -287,3 +287,38 @@ def test_a_multi_style_run_resumes_with_its_tables(tiny_overrides, tmp_path):
     saved = torch.load(first.checkpoint, map_location="cpu", weights_only=True)["state_dict"]
     assert seen["step"] == 2 and torch.equal(seen["table"], saved["net.encoder.0.1.weight"])
     assert result.steps == 4 and stylenet.load(result.weights).style_names == ["a", "b"]
+
+
+@pytest.mark.slow
+def test_a_hydra_sweep_trains_each_job_and_resume_finds_sweep_runs(tiny_overrides, tmp_path):
+    import subprocess
+    import sys
+
+    from stylenet.train import find_checkpoint
+
+    from conftest import ROOT
+
+    overrides = [o for o in tiny_overrides if not o.startswith("paths.output_dir")] + ["logger=none"]
+    r = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "train.py"), "-m", *overrides, "seed=0,1"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    jobs = sorted((tmp_path / "runs" / "multirun").glob("*/*_my_style"))
+    assert [j.name for j in jobs] == ["0_my_style", "1_my_style"]
+    assert all((j / "my_style.safetensors").is_file() for j in jobs)
+    found = find_checkpoint("latest", tmp_path / "runs", "my_style")
+    assert found.parent.parent in jobs
+
+
+def test_sweep_values_of_a_group_are_each_checked(capsys):
+    from stylenet.cli_errors import check_group_overrides
+
+    from conftest import CONFIG_DIR
+
+    check_group_overrides(CONFIG_DIR, ["style=mosaic,candy", "style=glob(*)"])  # no error
+    with pytest.raises(SystemExit):
+        check_group_overrides(CONFIG_DIR, ["style=mosaic,cnady"])
+    assert "unknown style 'cnady'" in capsys.readouterr().err

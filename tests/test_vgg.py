@@ -43,6 +43,16 @@ def test_caffe_convention_is_0_255_minus_mean_inside_the_wrapper():
     assert VGGFeatures(["relu1_1"], weights="random", input="torch").convention == "torch"
 
 
+def test_forward_applies_the_normalisation_buffers():
+    vgg = VGGFeatures(["relu1_1"], weights="random")
+    x = torch.rand(1, 3, 8, 8)
+    expected = vgg.features[1](vgg.features[0]((x - vgg.mean) / vgg.std))  # conv1_1, relu1_1 on the normalised input
+    assert torch.allclose(vgg(x, ["relu1_1"])["relu1_1"], expected, atol=1e-5)
+    with torch.no_grad():
+        vgg.mean.add_(0.5)  # the buffers really are what forward uses
+    assert not torch.allclose(vgg(x, ["relu1_1"])["relu1_1"], expected, atol=1e-3)
+
+
 def test_local_file_loads_in_torchvisions_key_layout(tmp_path):
     sd = vgg16_state_dict()
     path = tmp_path / "vgg.pth"
