@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
 from .fast import Runner
@@ -109,7 +110,7 @@ def _onnx_path(net: TransformerNet, x: torch.Tensor) -> Callable[[], torch.Tenso
     opts = ort.SessionOptions()
     opts.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     session = ort.InferenceSession(path, opts, providers=["CPUExecutionProvider"])
-    feed = {"image": x.numpy()}
+    feed = {"image": x.numpy(), "strength": np.array(1.0, np.float32), "preserve_color": np.array(0.0, np.float32)}
     return lambda: torch.from_numpy(session.run(None, feed)[0])
 
 
@@ -145,7 +146,7 @@ def bench_training(args) -> list[Row]:
         fy, fx = base_loss.vgg(y, layers), base_loss.vgg(batch, layers)
         from .losses import tv_loss
 
-        total = base_loss.content_terms(fy, fx) + 5.0 * base_loss.style_terms(fy) + 0.0 * tv_loss(y)
+        total = base_loss.content_terms(fy, fx) + 5.0 * base_loss.style_terms(fy).mean() + 0.0 * tv_loss(y)
         base_opt.zero_grad()
         total.backward()
         base_opt.step()

@@ -165,21 +165,19 @@ def test_onnx_export_matches_pytorch_at_any_size(tmp_path, capsys, weights_file)
     assert run(capsys, "export", weights_file, "-o", out)[0] == 2  # exists
 
 
-def test_checkpoint_exports_to_weights(tmp_path, capsys, small_net):
-    ckpt = tmp_path / "last.ckpt"
-    torch.save(
-        {
-            "state_dict": {f"net.{k}": v for k, v in small_net.state_dict().items()},
-            "hyper_parameters": {"net": small_net.config.to_dict(), "style": {"name": "s"}},
-            "global_step": 7,
-        },
-        ckpt,
-    )
-    code, _, err = run(capsys, "export", ckpt, "--format", "safetensors", "-o", tmp_path / "w.safetensors")
-    assert code == 0, err
+def test_a_real_training_checkpoint_exports_to_weights(tmp_path, capsys, tiny_overrides):
+    from conftest import compose_config
     from stylenet import load
+    from stylenet.train import train
 
-    assert load(tmp_path / "w.safetensors").card["steps"] == 7
+    result = train(compose_config(tiny_overrides))
+    code, _, err = run(capsys, "export", result.checkpoint, "--format", "safetensors", "-o", tmp_path / "w.safetensors")
+    assert code == 0, err
+    exported, trained = load(tmp_path / "w.safetensors"), load(result.weights)
+    assert exported.card["steps"] == 4 and exported.card["style"] == "my_style"
+    x = torch.rand(1, 3, 24, 24)
+    with torch.no_grad():
+        assert torch.equal(exported(x), trained(x))
 
 
 def test_mixes_strength_and_colour_on_the_command_line(tmp_path, capsys, multi_file):
@@ -263,3 +261,19 @@ def test_the_version_is_written_once():
     text = (ROOT / "pyproject.toml").read_text()
     assert 'dynamic = ["version"]' in text and not re.search(r"^version\s*=", text, re.M)
     assert 'attr = "stylenet.__version__"' in text and re.fullmatch(r"\d+\.\d+\.\d+", stylenet.__version__)
+
+
+def test_onnx_export_of_the_compact_network_matches_pytorch(tmp_path, capsys):
+    ort = pytest.importorskip("onnxruntime")
+    from stylenet import TransformerNet, load
+    from stylenet.export import save_weights
+
+    torch.manual_seed(0)
+    compact = save_weights(TransformerNet(width=8, blocks=2, depthwise=True, edge_kernel=5), tmp_path / "c.safetensors")
+    code, _, err = run(capsys, "export", compact, "-o", tmp_path / "c.onnx")
+    assert code == 0, err
+    session = ort.InferenceSession(str(tmp_path / "c.onnx"), providers=["CPUExecutionProvider"])
+    x = torch.rand(2, 3, 45, 38)
+    (y,) = session.run(None, {"image": x.numpy(), **CONTROLS})
+    with torch.no_grad():
+        assert np.abs(y - load(compact)(x).numpy()).max() < 1e-3

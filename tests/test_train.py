@@ -322,3 +322,18 @@ def test_sweep_values_of_a_group_are_each_checked(capsys):
     with pytest.raises(SystemExit):
         check_group_overrides(CONFIG_DIR, ["style=mosaic,cnady"])
     assert "unknown style 'cnady'" in capsys.readouterr().err
+
+
+def test_warmup_then_cosine_schedule_reaches_its_floor(tiny_overrides):
+    lrs = []
+
+    class Spy(pl.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+    overrides = ["optim.schedule=cosine", "optim.warmup_steps=2", "optim.min_lr_ratio=0.1", "trainer.max_steps=6"]
+    train(compose_config(tiny_overrides + overrides), extra_callbacks=[Spy()])
+    expected = [1e-3 * f for f in (0.5, 1.0)] + [
+        1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t / 4))) for t in range(0, 4)
+    ]
+    assert lrs == pytest.approx(expected, rel=1e-6)

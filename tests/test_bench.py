@@ -1,0 +1,39 @@
+"""``stylenet bench``: both tables print every path with its ratio to the eager fp32 baseline."""
+
+import re
+
+import pytest
+
+from stylenet.cli import main
+
+
+def _rows(text: str) -> dict[str, str]:
+    return {line[:28].strip(): line for line in text.splitlines() if re.search(r"\d+\.\d+x", line)}
+
+
+def test_inference_bench_prints_each_path_against_the_baseline(capsys):
+    pytest.importorskip("onnxruntime")
+    assert main(["bench", "inference", "--size", "64", "--rounds", "1", "--model", "compact", "--onnx"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert "eager fp32 (baseline)" in rows and " 1.00x" in rows["eager fp32 (baseline)"]
+    assert any("onnx" in k.lower() for k in rows) and len(rows) >= 4
+
+
+def test_training_bench_times_a_multi_style_step_too(capsys):
+    assert main(["bench", "training", "--size", "32", "--batch", "2", "--rounds", "1", "--styles", "3"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    assert set(rows) == {"eager fp32 (baseline)", "stylenet fp32", "stylenet bf16 (default)", "stylenet bf16, 3 styles"}
+
+
+@pytest.mark.slow
+def test_compiled_paths_run_and_match(capsys):
+    """The torch.compile paths of inference and training (about a minute to compile on 2 cores)."""
+    assert main(["bench", "inference", "--size", "64", "--rounds", "1", "--model", "compact", "--compile"]) == 0
+    rows = _rows(capsys.readouterr().out)
+    compiled = [line for k, line in rows.items() if "compile" in k]
+    assert compiled and all(float(re.findall(r"([\d.]+)/255", line)[-1]) < 2 for line in compiled)
+    assert (
+        main(["bench", "training", "--size", "32", "--batch", "2", "--rounds", "1", "--model", "compact", "--compile"])
+        == 0
+    )
+    assert any("compile" in k for k in _rows(capsys.readouterr().out))
