@@ -12,7 +12,7 @@ from pathlib import Path
 from stylenet.cli_errors import report_errors
 from stylenet.download import COCO_TRAIN2014, fetch_coco, fetch_style_images
 
-CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "stylenet" / "configs"
 
 
 def main(argv=None) -> int:

@@ -117,7 +117,7 @@ def _onnx_path(net: TransformerNet, x: torch.Tensor) -> Callable[[], torch.Tenso
 def bench_training(args) -> list[Row]:
     """Seconds per optimisation step: the canonical eager fp32 recipe against stylenet's."""
     from .losses import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, build_perceptual_loss
-    from .module import StyleTransferModule
+    from .training.module import StyleTransferModule
 
     torch.manual_seed(0)
     loss_cfg = {

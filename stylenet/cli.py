@@ -247,6 +247,17 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_train(a: argparse.Namespace) -> int:
+    try:
+        from .training.app import main as train_main
+    except ImportError as e:
+        raise StylenetError(
+            f"training needs the [train] extra ({e.name} is missing): pip install 'stylenet[train]'"
+        ) from None
+    train_main(a.overrides, prog="stylenet train")
+    return EXIT_OK
+
+
 def cmd_bench(a: argparse.Namespace) -> int:
     from .bench import run
 
@@ -353,6 +364,16 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--per-image", action="store_true", help="print every photo's row")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
     s.set_defaults(func=cmd_evaluate)
+
+    s = sub.add_parser(
+        "train",
+        help="train a style (Hydra overrides; needs the [train] extra)",
+        description="Train a style network: stylenet train style=mosaic [group=option ...] [key=value ...]; "
+        "-m sweeps. The same app as scripts/train.py; the configs ship inside the package.",
+        add_help=False,
+    )
+    s.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides (--help: Hydra's help)")
+    s.set_defaults(func=cmd_train)
 
     from .bench import add_arguments
 

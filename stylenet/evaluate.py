@@ -20,7 +20,6 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .data import load_photo, split_holdout
 from .errors import StylenetError
 from .fast import Runner
 from .imageio import ImageError, list_images, load_image
@@ -32,6 +31,7 @@ from .losses import (
     build_perceptual_loss,
 )
 from .optimize import loss_config, optimize
+from .photos import load_photo, split_holdout
 
 METRICS = ("content", "style", "psnr", "ssim", "seconds")
 

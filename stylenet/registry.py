@@ -212,7 +212,7 @@ def select(net: TransformerNet, mix: dict[str, float]) -> TransformerNet:
     for name, w in mix.items():
         weights[net.style_names.index(name)] = w
     out = net.single(weights)
-    common = {k: v for k, v in net.card.items() if k not in ("styles", "style")}
+    common = {k: v for k, v in net.card.items() if k not in ("styles", "style", "trained_styles")}
     if len(mix) == 1:
         (name,) = mix
         out.card = {

@@ -17,10 +17,10 @@ import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
 
-import stylenet.config  # noqa: F401  (schema and resolvers)
+import stylenet.training.config  # noqa: F401  (schema and resolvers)
 
 ROOT = Path(__file__).resolve().parent.parent
-CONFIG_DIR = ROOT / "configs"
+CONFIG_DIR = ROOT / "stylenet" / "configs"
 SHARED = (ROOT.parent / "shared").resolve()
 SHARED_VGG = SHARED / "weights" / "vgg16_features_hed.pth"
 SHARED_PHOTOS = SHARED / "data" / "photos"

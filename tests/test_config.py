@@ -8,8 +8,8 @@ from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
 from stylenet.cli_errors import check_group_overrides
-from stylenet.module import StyleTransferModule
-from stylenet.train import resolve_style_image, run_name, style_entries, style_name
+from stylenet.training.module import StyleTransferModule
+from stylenet.training.train import resolve_style_image, run_name, style_entries, style_name
 
 from conftest import CONFIG_DIR, ROOT, compose_config, needs_shared
 

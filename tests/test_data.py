@@ -3,8 +3,9 @@ import warnings
 import pytest
 import torch
 
-from stylenet.data import DataError, PhotoDataModule, PhotoDataset, load_photo, split_holdout
 from stylenet.imageio import list_images
+from stylenet.photos import load_photo, split_holdout
+from stylenet.training.data import DataError, PhotoDataModule, PhotoDataset
 
 
 def test_photos_become_square_uint8_crops_of_any_mode(photo_dir):

@@ -81,8 +81,8 @@ def test_evaluate_reports_every_metric_for_networks_and_optimization(photo_dir, 
 
 
 def test_holdout_selection_matches_training(photo_dir):
-    from stylenet.data import split_holdout
     from stylenet.imageio import list_images
+    from stylenet.photos import split_holdout
 
     assert select_photos(photo_dir, holdout=3) == split_holdout(list_images(photo_dir), photo_dir, 3)[1]
     with pytest.raises(StylenetError, match="give a folder"):

@@ -8,10 +8,10 @@ import torch
 from omegaconf import OmegaConf
 
 import stylenet
-from stylenet.data import load_photo, split_holdout
 from stylenet.imageio import list_images, load_image
 from stylenet.losses import build_perceptual_loss
-from stylenet.train import train
+from stylenet.photos import load_photo, split_holdout
+from stylenet.training.train import train
 
 from conftest import ROOT, SHARED_PHOTOS, compose_config, needs_shared
 

@@ -41,9 +41,15 @@ CARD_KEYS = {
 }
 
 
+MULTI = {name: e for name, e in INDEX.items() if e["card"].get("styles")}  # multi-style networks
+
+
 def test_the_ten_classic_styles_are_shipped():
-    assert sorted(INDEX) == CLASSIC
-    assert [n for n, s in stylenet.available_styles().items() if s.origin == "package"] == CLASSIC
+    assert sorted(set(INDEX) - set(MULTI)) == CLASSIC
+    assert [n for n, s in stylenet.available_styles().items() if s.origin == "package" and not s.styles] == CLASSIC
+    assert list(MULTI) == ["classic"] and sorted(MULTI["classic"]["card"]["styles"]) == CLASSIC
+    classic = stylenet.load("classic")
+    assert classic.num_styles == 10 and classic.style_names == CLASSIC
 
 
 @pytest.mark.parametrize("name", CLASSIC)
@@ -61,17 +67,61 @@ def test_file_hash_size_and_card(name):
     ev = card["evaluation"]
     assert int(ev["photos"].split()[1]) >= 20  # "the 32 held-out photos ..."
     assert ev["output_style_loss"] < ev["photo_style_loss"]
-    assert card["command"].startswith(f"python scripts/train.py experiment={name} ")
+    served_by_classic = entry.get("row") == name
+    experiment = "classic" if served_by_classic else name
+    assert card["command"].startswith(f"python scripts/train.py experiment={experiment} ")
+    assert card["served_by"].startswith("the multi-style network classic" if served_by_classic else "this single-style")
     assert stylenet.load(name).card == card  # the file's own header carries the same card
+
+
+def test_every_style_of_the_multi_style_network_has_its_own_evaluation():
+    for name, block in MULTI["classic"]["card"]["styles"].items():
+        ev = block["evaluation"]
+        assert int(ev["photos"].split()[1]) >= 20 and ev["output_style_loss"] < ev["photo_style_loss"], name
+        assert block["style_image"]["file"] == f"{name}.jpg" and block["served_by"]
+
+
+def _photo() -> np.ndarray:
+    if (SHARED_CONTENT / "tubingen.jpg").is_file():
+        return np.asarray(stylenet.imageio.open_image(SHARED_CONTENT / "tubingen.jpg").resize((256, 192)))
+    return np.asarray(random_image(192, 256))
+
+
+def test_mixing_two_real_styles_differs_from_both():
+    photo = _photo().astype(np.float32)
+    a = stylenet.stylize(photo / 255, "udnie", network="classic")
+    b = stylenet.stylize(photo / 255, "wave", network="classic")
+    mid = stylenet.stylize(photo / 255, {"udnie": 0.5, "wave": 0.5})
+    assert np.abs(a - b).mean() > 0.05
+    assert np.abs(mid - a).mean() > 0.02 and np.abs(mid - b).mean() > 0.02
+    assert np.abs(mid - (a + b) / 2).mean() < np.abs(a - b).mean()  # in between, not a third style
+
+
+def test_strength_zero_gives_the_photo_and_a_half_is_between_on_a_real_style():
+    photo = _photo()
+    assert np.abs(stylenet.stylize(photo, "mosaic", strength=0.0).astype(int) - photo).max() <= 1
+    full = stylenet.stylize(photo, "mosaic").astype(np.float32)
+    half = stylenet.stylize(photo, "mosaic", strength=0.5).astype(np.float32)
+    assert np.abs(half - (full + photo) / 2).mean() < 1.0 < np.abs(half - full).mean()
+
+
+def test_preserve_color_keeps_the_photos_chroma_on_a_real_style():
+    from stylenet.color import rgb_to_yiq
+
+    photo = _photo()
+
+    def chroma(img):
+        return rgb_to_yiq(torch.from_numpy(img.astype(np.float32) / 255).permute(2, 0, 1))[1:]
+
+    kept = stylenet.stylize(photo, "candy", preserve_color=True)
+    plain = stylenet.stylize(photo, "candy")
+    assert (chroma(kept) - chroma(photo)).abs().mean() < 0.01  # within uint8 rounding
+    assert (chroma(plain) - chroma(photo)).abs().mean() > 0.03  # candy alone recolours the photo
 
 
 @pytest.mark.parametrize("name", CLASSIC)
 def test_each_style_changes_a_photo_substantially(name):
-    photo = (
-        np.asarray(stylenet.imageio.open_image(SHARED_CONTENT / "tubingen.jpg").resize((256, 192)))
-        if (SHARED_CONTENT / "tubingen.jpg").is_file()
-        else np.asarray(random_image(192, 256))
-    )
+    photo = _photo()
     out = stylenet.stylize(photo, name)
     assert out.shape == photo.shape
     diff = np.abs(out.astype(np.float32) - photo.astype(np.float32)).mean() / 255

@@ -8,8 +8,8 @@ import torch
 
 import stylenet
 from stylenet.errors import StylenetError
-from stylenet.module import LossGuard, TrainingDiverged
-from stylenet.train import train
+from stylenet.training.module import LossGuard, TrainingDiverged
+from stylenet.training.train import train
 
 from conftest import compose_config
 
@@ -184,7 +184,7 @@ def test_an_interrupted_run_saves_last_ckpt_and_resumes_from_it(tiny_overrides, 
 
 # -- multi-style training ------------------------------------------------------------------
 def _two_styles(tiny_overrides, tmp_path, steps=4):
-    from stylenet.config import StyleConfig
+    from stylenet.training.config import StyleConfig
 
     from conftest import random_image
 
@@ -234,7 +234,7 @@ def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tm
 
 
 def test_batches_rotate_through_every_style_equally():
-    from stylenet.module import StyleTransferModule
+    from stylenet.training.module import StyleTransferModule
 
     module = StyleTransferModule(
         net={"width": 8, "blocks": 1, "num_styles": 3},
@@ -294,7 +294,7 @@ def test_a_hydra_sweep_trains_each_job_and_resume_finds_sweep_runs(tiny_override
     import subprocess
     import sys
 
-    from stylenet.train import find_checkpoint
+    from stylenet.training.train import find_checkpoint
 
     from conftest import ROOT
 

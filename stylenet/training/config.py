@@ -14,14 +14,14 @@ from typing import Any, get_type_hints
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from .losses import (
+from ..losses import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_CONTENT_WEIGHT,
     DEFAULT_STYLE_LAYERS,
     DEFAULT_STYLE_WEIGHT,
     DEFAULT_TV_WEIGHT,
 )
-from .transformer import NetConfig
+from ..transformer import NetConfig
 
 
 @dataclass
@@ -137,6 +137,9 @@ class TrainConfig:
     preview_every_n_steps: int = 200
     checkpoint_every_n_steps: int = 250
     compile: bool = False  # torch.compile the network and VGG: slower start, faster steps
+
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"  # inside the package (configs/ links here)
 
 
 def register() -> None:

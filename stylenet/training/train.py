@@ -23,14 +23,14 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from ..download import DownloadError, download, sha256_file
+from ..errors import StylenetError
+from ..export import load_weights, save_weights
+from ..imageio import ImageError, open_image
+from ..transformer import TransformerNet
 from .callbacks import CheckpointOnInterrupt, PreviewImages, ReportSkippedImages, StepProgressBar
 from .data import PhotoDataModule
-from .download import DownloadError, download, sha256_file
-from .errors import StylenetError
-from .export import load_weights, save_weights
-from .imageio import ImageError, open_image
 from .module import StyleTransferModule
-from .transformer import TransformerNet
 
 SUPPORTED_PRECISIONS = ("32-true", "32", "bf16-mixed")
 

@@ -9,51 +9,23 @@ a warning and counted; a run never dies on one bad JPEG.
 
 from __future__ import annotations
 
-import hashlib
 import multiprocessing as mp
-import random
 import signal
 import warnings
 from pathlib import Path
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from lightning_fabric.utilities.seed import pl_worker_init_function
-from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from .errors import StylenetError
-from .imageio import list_images
+from ..errors import StylenetError
+from ..imageio import list_images
+from ..photos import load_photo, split_holdout
 
 
 class DataError(StylenetError):
     """The photo folder cannot be used."""
-
-
-def split_holdout(files: list[Path], root: Path, n: int) -> tuple[list[Path], list[Path]]:
-    """(train, holdout): the ``n`` files whose relative path hashes lowest are held out."""
-    key = {f: hashlib.sha1(f.relative_to(root).as_posix().encode()).hexdigest() for f in files}
-    held = set(sorted(files, key=key.__getitem__)[:n])
-    return [f for f in files if f not in held], sorted(held, key=key.__getitem__)
-
-
-def load_photo(path: Path, size: int, random_crop: bool = False) -> torch.Tensor:
-    """Decode, resize the shorter side to ``size`` and crop a square; uint8 ``(3, size, size)``.
-
-    The crop is random for training (Python's ``random``, which DataLoader seeds per
-    worker) and centred otherwise.
-    """
-    with Image.open(path) as img:
-        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when that suffices
-        img = img.convert("RGB")
-    scale = size / min(img.size)
-    w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
-    img = img.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=3.0)
-    x = random.randint(0, w - size) if random_crop else (w - size) // 2
-    y = random.randint(0, h - size) if random_crop else (h - size) // 2
-    arr = np.asarray(img.crop((x, y, x + size, y + size)))
-    return torch.from_numpy(arr.copy()).permute(2, 0, 1)
 
 
 def _init_worker(worker_id: int) -> None:

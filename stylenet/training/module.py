@@ -21,10 +21,10 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 
-from . import fast
-from .imageio import load_image
-from .losses import build_perceptual_loss
-from .transformer import ConditionalInstanceNorm2d, TransformerNet
+from .. import fast
+from ..imageio import load_image
+from ..losses import build_perceptual_loss
+from ..transformer import ConditionalInstanceNorm2d, TransformerNet
 
 
 class TrainingDiverged(RuntimeError):
