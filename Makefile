@@ -29,12 +29,12 @@ test-fast: install
 	$(BIN)/python -m pytest -m "not slow"
 
 lint: install
-	$(BIN)/ruff check stylenet scripts tests
-	$(BIN)/ruff format --check stylenet scripts tests
+	$(BIN)/ruff check stylenet scripts tests hubconf.py
+	$(BIN)/ruff format --check stylenet scripts tests hubconf.py
 
 format: install
-	$(BIN)/ruff check --fix stylenet scripts tests
-	$(BIN)/ruff format stylenet scripts tests
+	$(BIN)/ruff check --fix stylenet scripts tests hubconf.py
+	$(BIN)/ruff format stylenet scripts tests hubconf.py
 
 train: install
 	$(BIN)/python scripts/train.py style=$(STYLE) $(TRAIN_ARGS)

@@ -32,6 +32,8 @@ def check_group_overrides(config_dir: Path, args: list[str]) -> None:
 
     Hydra would say so too, but over several lines; this names the value and the fix in one.
     """
+    if any(a.startswith(("--config-dir", "-cd", "--config-path", "-cp")) for a in args):
+        return  # options may come from the user's own config folder: Hydra checks them
     for arg in args:
         key, sep, value = arg.partition("=")
         key = key.lstrip("+~")

@@ -105,3 +105,35 @@ def test_a_4000x3000_photo_with_exif_rotation_stays_under_2_gb(tmp_path):
     print(f"4000x3000 stylize: peak RSS {peak_mb:.0f} MB")
     assert Image.open(out).size == (3000, 4000)
     assert peak_mb < 2048
+
+
+def test_a_multi_style_network_trains_with_ddp_from_a_users_config_folder(tmp_path, tiny_overrides, style_image):
+    """Two CPU processes, two styles listed in the user's own styles/ config (--config-dir)."""
+    extra = tmp_path / "my_configs" / "styles"
+    extra.mkdir(parents=True)
+    (extra / "duo.yaml").write_text(
+        "# @package _global_\n"
+        "defaults:\n  - /style@styles.members.a: custom\n  - /style@styles.members.b: custom\n"
+        f"styles:\n  name: duo\n  members:\n    a: {{image: '{style_image}', size: 48}}\n"
+        f"    b: {{image: '{style_image}', size: 32, weight: 2.0}}\n"
+    )
+    run_dir = tmp_path / "run"
+    drop = ("trainer=", "paths.output_dir=", "style=", "style.")
+    args = (
+        [f"--config-dir={tmp_path / 'my_configs'}"]
+        + [a for a in tiny_overrides if not a.startswith(drop)]
+        + [
+            "styles=duo",
+            "trainer=ddp",
+            "trainer.accelerator=cpu",
+            "trainer.devices=2",
+            "trainer.max_steps=3",
+            f"hydra.run.dir={run_dir}",
+        ]
+    )
+    r = subprocess.run(
+        [sys.executable, "scripts/train.py", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    net = stylenet.load(run_dir / "duo.safetensors")
+    assert net.style_names == ["a", "b"] and net.card["steps"] == 3 and net.card["styles"]["b"]["style_weight"] == 2.0
