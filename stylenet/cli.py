@@ -215,8 +215,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
             steps = int(s.partition(":")[2] or 100)
             methods[f"optimize, {steps} L-BFGS steps"] = ("optimize", steps)
         else:
-            net = load(s, a.device)
-            label = Path(s).stem if Path(s).suffix else s
+            net = load(s, a.device, network=None if Path(s).is_file() else a.network)
+            label = Path(s).stem if Path(s).suffix == ".safetensors" else s
             methods[s if label in methods else label] = net  # two files of one name: their paths
             card = card or net.card
     size = a.size or card.get("recipe", {}).get("image_size") or 256
@@ -351,6 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--style", action="append", required=True, help="style name, weights file, or optimize:STEPS; repeatable"
     )
+    s.add_argument("--network", help="the multi-style network that style names and mixes select from")
     s.add_argument("--photos", required=True, help="folder of photos, or a .txt file of paths")
     s.add_argument("--holdout", type=int, help="use the folder's training hold-out set of this size")
     s.add_argument("--limit", type=int, help="at most this many photos")

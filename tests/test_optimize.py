@@ -152,3 +152,13 @@ def test_cli_evaluate_keeps_two_files_of_the_same_name_apart(tmp_path, capsys, s
     ]
     assert main([*args, "-q"]) == 0
     assert set(json.loads(report.read_text())["results"]) == {"photo (unstylized)", "tiny", str(other)}
+
+
+def test_cli_evaluate_takes_styles_of_a_multi_style_network(tmp_path, capsys, style_image, photo_dir, multi_file):
+    report = tmp_path / "r.json"
+    args = ["evaluate", "--style", "a", "--style", "b:0.5,c:0.5", "--network", str(multi_file)]
+    args += ["--photos", str(photo_dir), "--limit", "2", "--size", "32", "--style-image", str(style_image)]
+    assert main([*args, "--vgg", "random", "--json", str(report), "-q"]) == 0
+    results = json.loads(report.read_text())["results"]
+    assert set(results) == {"photo (unstylized)", "a", "b:0.5,c:0.5"}
+    assert results["a"]["mean"]["content"] != results["b:0.5,c:0.5"]["mean"]["content"]
