@@ -53,20 +53,21 @@ def test_training_on_real_photos_lowers_the_held_out_style_loss(tmp_path):
     assert after < 0.7 * before and after < raw
 
 
-def test_ddp_with_two_cpu_processes(tmp_path, tiny_overrides):
-    run_dir = tmp_path / "run"
-    drop = ("trainer=", "paths.output_dir=")  # the tiny run's trainer and folder are replaced here
-    args = [a for a in tiny_overrides if not a.startswith(drop)] + [
-        "trainer=ddp",
-        "trainer.accelerator=cpu",
-        "trainer.devices=2",
-        "trainer.max_steps=3",
-        f"hydra.run.dir={run_dir}",
-    ]
+def _ddp_run(tiny_overrides, run_dir, drop=(), before=(), after=()) -> subprocess.CompletedProcess:
+    """scripts/train.py on two gloo CPU processes: the tiny run's trainer and folder replaced."""
+    keep = [a for a in tiny_overrides if not a.startswith(("trainer=", "paths.output_dir=", *drop))]
+    ddp = ["trainer=ddp", "trainer.accelerator=cpu", "trainer.devices=2", "trainer.max_steps=3"]
+    args = [*before, *keep, *after, *ddp, f"hydra.run.dir={run_dir}"]
     r = subprocess.run(
         [sys.executable, "scripts/train.py", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
     )
     assert r.returncode == 0, r.stderr[-3000:]
+    return r
+
+
+def test_ddp_with_two_cpu_processes(tmp_path, tiny_overrides):
+    run_dir = tmp_path / "run"
+    r = _ddp_run(tiny_overrides, run_dir)
     assert "Initializing distributed: GLOBAL_RANK: 1, MEMBER: 2/2" in r.stderr + r.stdout
     assert r.stdout.count("exported ") == 1  # rank 0 alone writes the weights file
     net = stylenet.load(run_dir / "my_style.safetensors")
@@ -118,22 +119,7 @@ def test_a_multi_style_network_trains_with_ddp_from_a_users_config_folder(tmp_pa
         f"    b: {{image: '{style_image}', size: 32, weight: 2.0}}\n"
     )
     run_dir = tmp_path / "run"
-    drop = ("trainer=", "paths.output_dir=", "style=", "style.")
-    args = (
-        [f"--config-dir={tmp_path / 'my_configs'}"]
-        + [a for a in tiny_overrides if not a.startswith(drop)]
-        + [
-            "styles=duo",
-            "trainer=ddp",
-            "trainer.accelerator=cpu",
-            "trainer.devices=2",
-            "trainer.max_steps=3",
-            f"hydra.run.dir={run_dir}",
-        ]
-    )
-    r = subprocess.run(
-        [sys.executable, "scripts/train.py", *args], capture_output=True, text=True, cwd=ROOT, timeout=300
-    )
-    assert r.returncode == 0, r.stderr[-3000:]
+    config_dir = [f"--config-dir={tmp_path / 'my_configs'}"]
+    _ddp_run(tiny_overrides, run_dir, drop=("style=", "style."), before=config_dir, after=["styles=duo"])
     net = stylenet.load(run_dir / "duo.safetensors")
     assert net.style_names == ["a", "b"] and net.card["steps"] == 3 and net.card["styles"]["b"]["style_weight"] == 2.0
