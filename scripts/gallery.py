@@ -40,7 +40,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     a = p.parse_args(argv)
     with report_errors():
-        styles = a.styles or [n for n, s in stylenet.available_styles().items() if s.origin == "package"]
+        shipped = stylenet.available_styles().items()
+        styles = a.styles or [n for n, s in shipped if s.origin == "package" and not s.styles]  # each name once
         if not styles:
             raise stylenet.StylenetError("no styles given and none shipped; pass --styles")
         contents = [f for c in a.content for f in (list_images(c) if Path(c).is_dir() else [Path(c)])]
