@@ -1,5 +1,6 @@
 """Hydra configs: every group option composes, styles resolve to their images, bad choices fail early."""
 
+import json
 import subprocess
 import sys
 
@@ -94,7 +95,8 @@ def test_every_experiment_is_a_complete_recipe(experiment, tmp_path):
 def test_styles_classic_lists_the_ten_shipped_styles_with_their_images(tmp_path):
     cfg = compose_config(["styles=classic", "paths=shared", f"paths.output_dir={tmp_path}"])
     names = [name for name, _ in style_entries(cfg)]
-    assert names == sorted(p.stem for p in (ROOT / "stylenet" / "styles").glob("*.safetensors") if p.stem != "classic")
+    index = json.loads((ROOT / "stylenet" / "styles" / "index.json").read_text())["styles"]
+    assert names == sorted(index["classic"]["card"]["styles"]) == sorted(n for n in index if n != "classic")
     assert all(node.image.endswith(f"{name}.jpg") for name, node in style_entries(cfg))
     assert run_name(cfg) == "classic" and cfg.optim.table_lr > cfg.optim.lr
 

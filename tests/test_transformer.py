@@ -129,3 +129,23 @@ def test_the_fast_forms_give_the_same_multi_style_outputs():
     net, x, k = _multi(), torch.rand(2, 3, 32, 40), torch.tensor([1, 2])
     with torch.no_grad():
         assert torch.allclose(speed_up(copy.deepcopy(net))(x, k), net(x, k), atol=1e-5)
+
+
+def test_conditional_norm_matches_instance_norm_with_per_sample_affine_in_value_and_gradient():
+    from stylenet.transformer import ConditionalInstanceNorm2d
+
+    torch.manual_seed(0)
+    norm = ConditionalInstanceNorm2d(4, 3).double()
+    with torch.no_grad():
+        norm.weight.normal_()
+        norm.bias.normal_()
+    x = torch.randn(2, 4, 5, 6, dtype=torch.float64, requires_grad=True)
+    mix = torch.tensor([[0.2, 0.8, 0.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    gamma, beta = mix @ norm.weight, mix @ norm.bias
+    ref = torch.nn.functional.instance_norm(x, eps=norm.eps) * gamma[:, :, None, None] + beta[:, :, None, None]
+    out = norm(x, mix)
+    assert torch.allclose(out, ref, atol=1e-10)
+    g = torch.randn_like(ref)
+    grads = torch.autograd.grad(out, [x, norm.weight, norm.bias], g)
+    ref_grads = torch.autograd.grad(ref, [x, norm.weight, norm.bias], g)
+    assert all(torch.allclose(a, b, atol=1e-9) for a, b in zip(grads, ref_grads))
