@@ -14,19 +14,29 @@ from stylenet.training.train import train
 from conftest import compose_config
 
 
+def tensorboard_tags(folder) -> tuple[set[str], set[str]]:
+    """Scalar and image tags over every event file of a run (the final validation adds one)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    scalars, images = set(), set()
+    events = sorted(folder.glob("events.out.tfevents.*"))
+    assert events
+    for f in events:
+        acc = EventAccumulator(str(f))
+        acc.Reload()
+        scalars |= set(acc.Tags()["scalars"])
+        images |= set(acc.Tags()["images"])
+    return scalars, images
+
+
 def test_train_checkpoint_export_load_stylize(tiny_overrides, tmp_path):
     result = train(compose_config(tiny_overrides))
     assert result.steps == 4
     assert result.checkpoint.is_file() and result.weights.is_file()
     # TensorBoard event files with scalars and image grids
-    events = list((result.output_dir / "tensorboard").glob("events.out.tfevents.*"))
-    assert events
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
-    acc = EventAccumulator(str(events[0]))
-    acc.Reload()
-    assert {"train/total", "train/style", "train/content", "train/tv", "holdout/style"} <= set(acc.Tags()["scalars"])
-    assert "preview" in acc.Tags()["images"]
+    scalars, images = tensorboard_tags(result.output_dir / "tensorboard")
+    assert {"train/total", "train/style", "train/content", "train/tv", "holdout/style"} <= scalars
+    assert "preview" in images
     # the exported file is a working network with a complete card
     net = stylenet.load(result.weights)
     card = net.card
@@ -203,8 +213,6 @@ def _two_styles(tiny_overrides, tmp_path, steps=4):
 
 
 def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tmp_path):
-    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
-
     seen = {}
 
     class Spy(pl.Callback):
@@ -225,10 +233,9 @@ def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tm
     card = net.card
     assert card["style"] == "duo" and set(card["styles"]) == {"a", "b"} and card["styles"]["b"]["style_weight"] == 2.0
     assert {"holdout_style/a", "holdout_style/b"} <= set(result.losses)
-    acc = EventAccumulator(str(next((result.output_dir / "tensorboard").glob("events.out.tfevents.*"))))
-    acc.Reload()
-    assert {"preview/a", "preview/b"} <= set(acc.Tags()["images"])
-    assert {"train/style/a", "train/style/b", "holdout/style/a"} <= set(acc.Tags()["scalars"])
+    scalars, images = tensorboard_tags(result.output_dir / "tensorboard")
+    assert {"preview/a", "preview/b"} <= images
+    assert {"train/style/a", "train/style/b", "holdout/style/a"} <= scalars
     x = torch.rand(1, 3, 32, 32)
     assert (stylenet.stylize(x, "a", network=net) - stylenet.stylize(x, "b", network=net)).abs().mean() > 0
 
@@ -337,3 +344,32 @@ def test_warmup_then_cosine_schedule_reaches_its_floor(tiny_overrides):
         1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t / 4))) for t in range(0, 4)
     ]
     assert lrs == pytest.approx(expected, rel=1e-6)
+
+
+def test_held_out_losses_come_from_the_validation_loop_and_checkpoints_can_monitor_them(tiny_overrides, tmp_path):
+    from pytorch_lightning.callbacks import ModelCheckpoint
+
+    best = ModelCheckpoint(dirpath=tmp_path / "best", monitor="holdout/total", mode="min", save_top_k=1)
+    result = train(compose_config(tiny_overrides), extra_callbacks=[best])
+    assert best.best_model_path and best.best_model_score is not None  # saved on a held-out loss
+    assert {"holdout_total", "holdout_content", "holdout_style"} <= set(result.losses)
+    # the logged figure is the mean over every held-out photo, not a preview subset
+    from stylenet.training.data import PhotoDataModule
+
+    cfg = compose_config(tiny_overrides)
+    data = PhotoDataModule(**cfg.data)
+    data.scan()
+    photos = torch.stack([b for batch in data.val_dataloader() for b in batch]).float() / 255
+    net = stylenet.load(result.weights)
+    module_losses = {}
+    from omegaconf import OmegaConf
+
+    from stylenet.imageio import load_image
+    from stylenet.losses import build_perceptual_loss
+
+    loss = build_perceptual_loss(OmegaConf.to_container(cfg.loss, resolve=True))
+    loss.set_style(load_image(cfg.style.image, cfg.style.size))
+    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
+        module_losses = loss(net(photos).float(), photos)
+    assert len(photos) == cfg.data.holdout
+    assert result.losses["holdout_content"] == pytest.approx(float(module_losses["content"]), rel=0.05)

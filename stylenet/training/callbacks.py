@@ -19,22 +19,20 @@ class PreviewImages(pl.Callback):
     """Every ``every_n_steps``, stylize the fixed held-out photos and log them.
 
     TensorBoard gets an image grid (photos on the top row, outputs below; one grid
-    per style, ``preview/<style>``, for a multi-style network) and the held-out
-    content, style and total losses (``holdout/*``, per style too): losses on photos
-    the network never trained on.
+    per style, ``preview/<style>``, for a multi-style network). The held-out losses
+    (``holdout/*``) come from Lightning's validation loop over all held-out photos
+    (``StyleTransferModule.validation_step``), at the same interval.
     """
 
     def __init__(self, data: PhotoDataModule, every_n_steps: int = 200):
         self.data, self.every_n_steps = data, every_n_steps
         self.photos: torch.Tensor | None = None
-        self.last: dict[str, float] = {}
 
     def _log(self, trainer: pl.Trainer, module: StyleTransferModule) -> None:
         if self.photos is None:
             self.photos = self.data.preview_batch()
         photos = self.photos.to(module.device)
-        outputs, losses = module.evaluate(photos)
-        self.last = losses
+        outputs, _ = module.evaluate(photos)
         for logger in trainer.loggers:
             exp = getattr(logger, "experiment", None)
             if hasattr(exp, "add_image"):
@@ -42,7 +40,6 @@ class PreviewImages(pl.Callback):
                     grid = make_grid(torch.cat([photos, out]).cpu(), nrow=len(photos), padding=2)
                     tag = "preview" if len(outputs) == 1 else f"preview/{name}"
                     exp.add_image(tag, grid, trainer.global_step)
-            logger.log_metrics({f"holdout/{k}": v for k, v in losses.items()}, step=trainer.global_step)
 
     @rank_zero_only
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:

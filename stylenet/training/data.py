@@ -109,6 +109,11 @@ class PhotoDataModule(pl.LightningDataModule):
             worker_init_fn=_init_worker,
         )
 
+    def val_dataloader(self) -> DataLoader:
+        """The held-out photos, centre crops, for the held-out losses (Lightning's validation loop)."""
+        ds = PhotoDataset(self.holdout_files, self.image_size, random_crop=False)
+        return DataLoader(ds, batch_size=self.batch_size, shuffle=False, num_workers=0)
+
     def preview_batch(self) -> torch.Tensor:
         """The fixed held-out photos shown in TensorBoard, float ``(N, 3, S, S)`` in [0, 1]."""
         ds = PhotoDataset(self.holdout_files[: self.preview], self.image_size, random_crop=False)

@@ -235,6 +235,12 @@ class StyleTransferModule(pl.LightningModule):
         self.log("train/lr", sched.get_last_lr()[0], on_step=True)
         self.log("loss", value, prog_bar=True, logger=False)
 
+    def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
+        """Held-out losses (``holdout/*``, per style too), averaged over all held-out photos:
+        what checkpoints can monitor (``ModelCheckpoint(monitor="holdout/total")``)."""
+        _, losses = self.evaluate(batch)
+        self.log_dict({f"holdout/{k}": v for k, v in losses.items()}, batch_size=len(batch), sync_dist=True)
+
     @torch.no_grad()
     def evaluate(self, photos: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
         """Stylize held-out ``photos`` in every trained style, in eval mode.

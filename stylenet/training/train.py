@@ -310,7 +310,16 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     if cfg.trainer.get("enable_progress_bar", True):
         callbacks.append(StepProgressBar())
     logger = instantiate(cfg.logger) if cfg.logger else False
-    trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=logger, default_root_dir=str(out))
+    # held-out losses through Lightning's validation loop, at the preview interval (0: at the end only)
+    every = cfg.preview_every_n_steps or max(1, cfg.trainer.get("max_steps") or 1)
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=logger,
+        default_root_dir=str(out),
+        val_check_interval=every,
+        check_val_every_n_epoch=None,
+    )
     if ckpt:
         print(f"resuming from {ckpt}")
     try:
@@ -321,7 +330,8 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
 
     steps = trainer.global_step
     losses = {f"train_{k}": v for k, v in module.last_losses.items()}
-    losses.update({f"holdout_{k}": v for k, v in preview.last.items()})
+    held = trainer.validate(module, datamodule=data, verbose=False)  # the final held-out losses (every rank)
+    losses.update({k.replace("/", "_", 1): float(v) for k, v in (held[0] if held else {}).items()})
     weights = None
     if trainer.is_global_zero:
         seconds = time.time() - start
