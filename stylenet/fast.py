@@ -125,10 +125,9 @@ def resolve_precision(precision: str, device: torch.device) -> str:
 
 
 def _compile(module: nn.Module) -> nn.Module:
-    import torch._inductor.config as inductor
-
-    inductor.freezing = True  # weights are constants: prepacked convolutions, folded norms
-    return torch.compile(module, dynamic=False)
+    # weights are constants: prepacked convolutions, folded norms. Set for this compile only:
+    # a global inductor.freezing would also freeze (and break) a later training compile.
+    return torch.compile(module, dynamic=False, options={"freezing": True})
 
 
 class Runner:

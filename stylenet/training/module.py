@@ -141,8 +141,8 @@ class StyleTransferModule(pl.LightningModule):
         if bf16:
             self.loss.vgg.features.to(torch.bfloat16)
         if compile and not getattr(self, "_compiled", False):
-            self.net.compile()
-            self.loss.vgg.compile()
+            self.net.compile(dynamic=False)  # fixed crops; dynamic shapes trip a torch bug on the padding arithmetic
+            self.loss.vgg.compile(dynamic=False)
             self._compiled = True
 
     def batch_styles(self, batch: int, step: int) -> torch.Tensor:
