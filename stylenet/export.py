@@ -75,6 +75,8 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
     from safetensors import safe_open
 
     path = Path(path)
+    if path.is_dir():
+        raise WeightsError(f"{path}: is a folder; give a .safetensors weights file")
     if not path.is_file():
         raise WeightsError(f"{path}: no such weights file")
     if path.suffix == ".ckpt":

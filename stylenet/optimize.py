@@ -95,7 +95,7 @@ def optimize(
         size: longer side of the result in pixels (None: the content's own size).
         style_size: longer side the style image is scaled to (default: ``size``).
         loss: a ``PerceptualLoss`` or a loss config dict (``loss_config()``'s defaults:
-            content weight 1, style weight 10, VGG from ``$STYLENET_VGG`` or torchvision).
+            content weight 1, style weight 5 as in training, VGG from ``$STYLENET_VGG`` or torchvision).
         lr: step size (L-BFGS 1.0, Adam 0.02).
         callback: called as ``callback(step, losses)`` after every step.
 
@@ -105,11 +105,12 @@ def optimize(
         raise StylenetError(f"unknown method {method!r}; use lbfgs or adam")
     if steps < 1:
         raise StylenetError(f"steps={steps} must be at least 1")
+    for image in (content, style):  # a one-line error for a bad file, before any work (VGG loading included)
+        if isinstance(image, (str, os.PathLike)):
+            open_image(image)
     device = torch.device(device or "cpu")
     criterion = loss if isinstance(loss, PerceptualLoss) else build_perceptual_loss(loss or loss_config())
     criterion = criterion.to(device)
-    if isinstance(content, (str, os.PathLike)):
-        open_image(content)  # a one-line error for a bad file, before any work
     x = _as_tensor(content, size).to(device)
     if style is not None:
         criterion.set_style(_as_tensor(style, style_size or size or max(x.shape[-2:])).to(device))

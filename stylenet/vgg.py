@@ -91,7 +91,8 @@ def load_vgg_state_dict(arch: str, weights: str) -> tuple[dict[str, torch.Tensor
         except Exception as e:
             raise VGGWeightsError(
                 f"could not download torchvision's {arch} {weights} weights ({e.__class__.__name__}: {e}); "
-                "offline, pass a local file with loss.vgg.weights=/path/to/vgg16.pth"
+                "offline, pass a local file: --vgg /path/to/vgg16.pth or STYLENET_VGG (commands), "
+                "loss.vgg.weights=/path/to/vgg16.pth (training)"
             ) from None
         return sd, TORCHVISION_SOURCES[weights]
     if _is_url(weights):
@@ -103,7 +104,8 @@ def load_vgg_state_dict(arch: str, weights: str) -> tuple[dict[str, torch.Tensor
     if not os.path.isfile(weights):
         raise VGGWeightsError(
             f"VGG weights {weights!r} is neither a file nor one of {sorted(TORCHVISION_SOURCES)}; "
-            "pass an existing file with loss.vgg.weights=/path/to/vgg16.pth"
+            "pass an existing file: --vgg /path/to/vgg16.pth or STYLENET_VGG (commands), "
+            "loss.vgg.weights=/path/to/vgg16.pth (training)"
         )
     try:
         if weights.endswith(".safetensors"):

@@ -73,3 +73,8 @@ def test_other_files_are_refused_with_the_reason(tmp_path):
     (tmp_path / "run.ckpt").write_bytes(b"x")
     with pytest.raises(WeightsError, match="Lightning checkpoint"):
         read_weights(tmp_path / "run.ckpt")
+
+
+def test_a_folder_is_named_as_one(tmp_path):
+    with pytest.raises(WeightsError, match="is a folder"):
+        read_weights(tmp_path)

@@ -162,3 +162,15 @@ def test_cli_evaluate_takes_styles_of_a_multi_style_network(tmp_path, capsys, st
     results = json.loads(report.read_text())["results"]
     assert set(results) == {"photo (unstylized)", "a", "b:0.5,c:0.5"}
     assert results["a"]["mean"]["content"] != results["b:0.5,c:0.5"]["mean"]["content"]
+
+
+def test_a_bad_content_path_fails_before_any_vgg_is_loaded(tmp_path, capsys, monkeypatch, style_image):
+    import stylenet.losses
+
+    monkeypatch.setattr(stylenet.losses, "VGGFeatures", lambda *a, **k: pytest.fail("VGG loaded before the check"))
+    (tmp_path / "folder").mkdir()
+    code = main(
+        ["optimize", str(tmp_path / "folder"), "--style-image", str(style_image), "-o", str(tmp_path / "o.png")]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "is a folder" in err and len(err.strip().splitlines()) == 1
