@@ -80,11 +80,13 @@ def ship_multi(card: dict, net, a: argparse.Namespace, index: dict) -> None:
         ev = evaluation(select(net, {row: 1.0}), view, a.photos, a.styles_dir, a.vgg)
         card["styles"][row]["evaluation"] = ev
         single = index["styles"].get(row, {})
-        old = single.get("card", {}).get("evaluation") if not single.get("row") else None
+        old = single.get("card", {}).get("evaluation")  # the shipped single file's, or the shipped row's
+        was_row = bool(single.get("row"))
         if old is not None and ev["photos"] != old["photos"]:
-            raise StylenetError(f"{row}: the single-style file was evaluated on other photos; re-ship it first")
+            raise StylenetError(f"{row}: the shipped {row} was evaluated on other photos; re-ship it first")
+        shipped = "shipped row" if was_row else "single-style file"
         versus = f"{name} row: content {ev['output_content_loss']:.3f}, style {ev['output_style_loss']:.3f}; " + (
-            f"single-style file: content {old['output_content_loss']:.3f}, style {old['output_style_loss']:.3f}"
+            f"{shipped}: content {old['output_content_loss']:.3f}, style {old['output_style_loss']:.3f}"
             if old
             else "no single-style file"
         )
@@ -92,6 +94,11 @@ def ship_multi(card: dict, net, a: argparse.Namespace, index: dict) -> None:
             ev["output_content_loss"] <= old["output_content_loss"]
             and ev["output_style_loss"] <= old["output_style_loss"]
         )
+        if was_row and not wins and row not in a.use_rows:  # its single file is gone: nothing to fall back on
+            raise StylenetError(
+                f"{row}: the new {name} row is worse than the shipped one ({versus}); "
+                f"ship the network under another name, or pass --use-rows {row}"
+            )
         if wins or row in a.use_rows:
             why = "at least as good on both losses" if wins else "named in --use-rows"
             card["styles"][row]["served_by"] = f"the multi-style network {name} ({why}; {versus})"
