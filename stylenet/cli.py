@@ -207,6 +207,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
     from .evaluate import criterion_for, evaluate, format_table, select_photos, style_image_for
     from .registry import load
+    from .stylize import require_one_style
 
     methods: dict[str, object] = {}
     card: dict = {}
@@ -215,7 +216,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
             steps = int(s.partition(":")[2] or 100)
             methods[f"optimize, {steps} L-BFGS steps"] = ("optimize", steps)
         else:
-            net = load(s, a.device, network=None if Path(s).is_file() else a.network)
+            net = require_one_style(load(s, a.device, network=None if Path(s).is_file() else a.network))
             label = Path(s).stem if Path(s).suffix == ".safetensors" else s
             methods[s if label in methods else label] = net  # two files of one name: their paths
             card = card or net.card
