@@ -30,7 +30,7 @@ from stylenet.download import sha256_file
 from stylenet.errors import StylenetError
 from stylenet.evaluate import criterion_for, evaluate, select_photos, style_image_for
 from stylenet.export import load_weights, save_weights
-from stylenet.registry import select
+from stylenet.registry import row_card, select
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stylenet" / "styles"
 DATA_NOTE = (
@@ -70,37 +70,49 @@ def _summary(name: str, ev: dict, extra: str = "") -> None:
     )
 
 
+def row_serves(row: str, network: str, ev: dict, shipped: dict, use_rows: list[str]) -> tuple[str | None, str]:
+    """Whether row ``row`` of the new multi-style ``network`` (evaluated as ``ev``) takes the
+    name ``row`` from ``shipped``, its index entry now ({} for none).
+
+    Returns (why it serves the name, or None when the shipped single-style file keeps it;
+    the comparison in words). Raises when the shipped entry was evaluated on other photos,
+    or when it is a row (its single-style file is gone) that the new row is worse than.
+    """
+    old = shipped.get("card", {}).get("evaluation")  # the shipped single file's, or the shipped row's
+    was_row = bool(shipped.get("row"))
+    if old is not None and ev["photos"] != old["photos"]:
+        raise StylenetError(f"{row}: the shipped {row} was evaluated on other photos; re-ship it first")
+    what = "shipped row" if was_row else "single-style file"
+    versus = f"{network} row: content {ev['output_content_loss']:.3f}, style {ev['output_style_loss']:.3f}; " + (
+        f"{what}: content {old['output_content_loss']:.3f}, style {old['output_style_loss']:.3f}"
+        if old
+        else "no single-style file"
+    )
+    wins = old is None or (
+        ev["output_content_loss"] <= old["output_content_loss"] and ev["output_style_loss"] <= old["output_style_loss"]
+    )
+    if wins:
+        return "at least as good on both losses", versus
+    if row in use_rows:
+        return "named in --use-rows", versus
+    if was_row:  # its single file is gone: nothing to fall back on
+        raise StylenetError(
+            f"{row}: the new {network} row is worse than the shipped one ({versus}); "
+            f"ship the network under another name, or pass --use-rows {row}"
+        )
+    return None, versus
+
+
 def ship_multi(card: dict, net, a: argparse.Namespace, index: dict) -> None:
     """A multi-style network: evaluate every row, let rows take the names they win, ship the file."""
     name = card["style"]
-    common = {k: v for k, v in card.items() if k not in ("styles", "style", "trained_styles")}
     served = []
     for row in net.style_names:
-        view = {**common, **card["styles"][row], "style": row}
-        ev = evaluation(select(net, {row: 1.0}), view, a.photos, a.styles_dir, a.vgg)
+        ev = evaluation(select(net, {row: 1.0}), row_card(card, row), a.photos, a.styles_dir, a.vgg)
         card["styles"][row]["evaluation"] = ev
         single = index["styles"].get(row, {})
-        old = single.get("card", {}).get("evaluation")  # the shipped single file's, or the shipped row's
-        was_row = bool(single.get("row"))
-        if old is not None and ev["photos"] != old["photos"]:
-            raise StylenetError(f"{row}: the shipped {row} was evaluated on other photos; re-ship it first")
-        shipped = "shipped row" if was_row else "single-style file"
-        versus = f"{name} row: content {ev['output_content_loss']:.3f}, style {ev['output_style_loss']:.3f}; " + (
-            f"{shipped}: content {old['output_content_loss']:.3f}, style {old['output_style_loss']:.3f}"
-            if old
-            else "no single-style file"
-        )
-        wins = old is None or (
-            ev["output_content_loss"] <= old["output_content_loss"]
-            and ev["output_style_loss"] <= old["output_style_loss"]
-        )
-        if was_row and not wins and row not in a.use_rows:  # its single file is gone: nothing to fall back on
-            raise StylenetError(
-                f"{row}: the new {name} row is worse than the shipped one ({versus}); "
-                f"ship the network under another name, or pass --use-rows {row}"
-            )
-        if wins or row in a.use_rows:
-            why = "at least as good on both losses" if wins else "named in --use-rows"
+        why, versus = row_serves(row, name, ev, single, a.use_rows)
+        if why:
             card["styles"][row]["served_by"] = f"the multi-style network {name} ({why}; {versus})"
             served.append(row)
             _summary(row, ev, f"  -> served by {name} ({versus})")
@@ -115,8 +127,7 @@ def ship_multi(card: dict, net, a: argparse.Namespace, index: dict) -> None:
         old_file = index["styles"].get(row, {}).get("file")
         if old_file and old_file != out.name:
             (PACKAGE / old_file).unlink(missing_ok=True)
-        row_card = {**common, **card["styles"][row], "style": row, "network": name}
-        index["styles"][row] = {"file": out.name, "sha256": digest, "row": row, "card": row_card}
+        index["styles"][row] = {"file": out.name, "sha256": digest, "row": row, "card": row_card(card, row)}
     print(f"{name}: {out.stat().st_size / 1e6:.2f} MB, {len(net.style_names)} styles, serves {', '.join(served)}")
 
 

@@ -26,16 +26,21 @@ def _err(msg: str) -> None:
 
 
 # -- stylize ---------------------------------------------------------------------------------
+def _style_name(style: str) -> str:
+    """A style argument as people read it: a weights file's stem, else the argument (a name or a mix)."""
+    return Path(style).stem if Path(style).suffix == ".safetensors" else style
+
+
 def _label(style: str) -> str:
     """A file-name-safe label of a style argument (a name, a file, or a mix)."""
     import re
 
-    label = Path(style).stem if Path(style).suffix == ".safetensors" else style
-    return re.sub(r"[^\w.-]+", "-", label).strip("-") or "styled"
+    return re.sub(r"[^\w.-]+", "-", _style_name(style)).strip("-") or "styled"
 
 
-def _plan_outputs(inputs: list[str], output: str | None, style_label: str) -> list[tuple[Path, Path]]:
-    """(input file, output file) pairs; folders expand to the images inside them.
+def _plan_outputs(inputs: list[str], output: str | None, style_label: str) -> tuple[list[tuple[Path, Path]], list[str]]:
+    """(input file, output file) pairs, and the input folders that hold no images (each
+    reported on stderr); folders expand to the images inside them.
 
     Without ``-o`` a file's output goes beside it (``photo_mosaic.jpg``) and a folder's
     into a sibling folder (``photos_mosaic/``), so that a second run never stylizes the
@@ -63,7 +68,7 @@ def _plan_outputs(inputs: list[str], output: str | None, style_label: str) -> li
         _err(f"{folder}: folder holds no images")
     if single_file_out and len(pairs) > 1:
         raise StylenetError(f"-o {output} names one file but there are {len(pairs)} inputs; give a folder")
-    return pairs
+    return pairs, empty
 
 
 def _out_suffix(path: Path) -> Path:
@@ -98,8 +103,7 @@ def cmd_stylize(a: argparse.Namespace) -> int:
 
     check_strength(a.strength)
     net = require_one_style(load(a.style, a.device, network=a.network))
-    pairs = _plan_outputs(a.inputs, a.output, _label(a.style))
-    empty_folders = any(Path(i).is_dir() and not list_images(i) for i in a.inputs)
+    pairs, empty_folders = _plan_outputs(a.inputs, a.output, _label(a.style))
     failed = 0
     # a bar for batches on a terminal (None: tqdm leaves it out when stderr is a pipe or a file)
     bar = tqdm(pairs, desc="stylizing", unit="image", disable=True if len(pairs) < 2 or a.quiet else None)
@@ -217,7 +221,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
             methods[f"optimize, {steps} L-BFGS steps"] = ("optimize", steps)
         else:
             net = require_one_style(load(s, a.device, network=None if Path(s).is_file() else a.network))
-            label = Path(s).stem if Path(s).suffix == ".safetensors" else s
+            label = _style_name(s)
             methods[s if label in methods else label] = net  # two files of one name: their paths
             card = card or net.card
     size = a.size or card.get("recipe", {}).get("image_size") or 256

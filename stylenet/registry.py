@@ -117,25 +117,34 @@ def register_style(name: str, url: str, sha256: str, card: dict | None = None) -
     return style
 
 
-def resolve(name: str) -> Path:
-    """The verified local weights file of a named style (downloading it if needed)."""
+def _lookup(name: str) -> Style:
+    """The registry entry of ``name`` (one scan of the registry)."""
     styles = available_styles()
     if name not in styles:
         names = ", ".join(styles) or "none installed"
         raise UnknownStyleError(f"unknown style {name!r}; available: {names}; or pass a path to a weights file")
-    style = styles[name]
+    return styles[name]
+
+
+def _verified_path(style: Style) -> Path:
+    """The local weights file of an entry, downloaded if needed and checked against its SHA-256."""
     path = style.local_path()
     if not path.is_file():
         if not style.url:
-            raise WeightsError(f"style {name!r}: its weights file {path} is missing; reinstall it")
+            raise WeightsError(f"style {style.name!r}: its weights file {path} is missing; reinstall it")
         download(style.url, path, style.sha256)
     digest = sha256_file(path)
     if digest != style.sha256:
         raise WeightsError(
-            f"style {name!r}: {path} has SHA-256 {digest[:16]}..., the registry expects {style.sha256[:16]}... "
+            f"style {style.name!r}: {path} has SHA-256 {digest[:16]}..., the registry expects {style.sha256[:16]}... "
             "(corrupted or tampered); delete the file to download or reinstall it"
         )
     return path
+
+
+def resolve(name: str) -> Path:
+    """The verified local weights file of a named style (downloading it if needed)."""
+    return _verified_path(_lookup(name))
 
 
 def install(weights: str | os.PathLike, name: str | None = None, overwrite: bool = False) -> Style:
@@ -179,28 +188,40 @@ def parse_mix(spec: str | dict[str, float]) -> dict[str, float]:
     return {name: float(w) / total for name, w in spec.items()}
 
 
-def _open(style: str | os.PathLike) -> tuple[TransformerNet, str | None]:
-    """A weights file or a registry name -> (network with its card, the entry's row if any)."""
-    text = os.fspath(style)
-    is_path = isinstance(style, os.PathLike) or os.sep in text or text.endswith((".safetensors", ".ckpt"))
-    if is_path or Path(text).is_file():
-        path, row = Path(text), None
+def _open(style: str | os.PathLike | Style) -> tuple[TransformerNet, str | None]:
+    """A weights file, a registry name or entry -> (network with its card, the entry's row if any)."""
+    if isinstance(style, Style):
+        entry, path = style, None
     else:
-        path, row = resolve(text), available_styles()[text].row
-    net, card = load_weights(path)
+        text = os.fspath(style)
+        is_path = isinstance(style, os.PathLike) or os.sep in text or text.endswith((".safetensors", ".ckpt"))
+        entry, path = (None, Path(text)) if is_path or Path(text).is_file() else (_lookup(text), None)
+    net, card = load_weights(path or _verified_path(entry))
     net.card = card
-    return net, row
+    return net, entry.row if entry else None
 
 
 def _network_for(names: list[str]) -> TransformerNet:
     """The first multi-style network of the registry that holds all ``names``."""
     for entry in available_styles().values():
         if entry.styles and all(n in entry.styles for n in names):
-            return _open(entry.name)[0]
+            return _open(entry)[0]
     raise UnknownStyleError(
         f"no multi-style network holds all of {', '.join(names)}; mixing needs styles of one network "
         "(see `stylenet styles`), or pass network=/path/to/multi_style.safetensors"
     )
+
+
+def _shared_card(card: dict) -> dict:
+    """What every style of a multi-style network shares: its card without the per-style fields."""
+    return {k: v for k, v in card.items() if k not in ("styles", "style", "trained_styles")}
+
+
+def row_card(card: dict, row: str) -> dict:
+    """The model card of style ``row`` of the multi-style network whose card is ``card``:
+    the shared fields, the row's own block, the style's name and the network's. The one
+    source of a row's card (``select`` and scripts/ship_styles.py use it)."""
+    return {**_shared_card(card), **card.get("styles", {}).get(row, {}), "style": row, "network": card.get("style")}
 
 
 def select(net: TransformerNet, mix: dict[str, float]) -> TransformerNet:
@@ -212,17 +233,11 @@ def select(net: TransformerNet, mix: dict[str, float]) -> TransformerNet:
     for name, w in mix.items():
         weights[net.style_names.index(name)] = w
     out = net.single(weights)
-    common = {k: v for k, v in net.card.items() if k not in ("styles", "style", "trained_styles")}
     if len(mix) == 1:
         (name,) = mix
-        out.card = {
-            **common,
-            **net.card.get("styles", {}).get(name, {}),
-            "style": name,
-            "network": net.card.get("style"),
-        }
+        out.card = row_card(net.card, name)
     else:
-        out.card = {**common, "style": ",".join(f"{n}:{w:.3g}" for n, w in mix.items()), "mix": mix}
+        out.card = {**_shared_card(net.card), "style": ",".join(f"{n}:{w:.3g}" for n, w in mix.items()), "mix": mix}
     return out
 
 

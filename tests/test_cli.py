@@ -246,6 +246,14 @@ def test_an_empty_folder_is_one_error_line(tmp_path, capsys, weights_file):
     assert code == 2 and len(err.strip().splitlines()) == 1 and "no images" in err
 
 
+def test_an_empty_folder_beside_a_photo_is_reported_the_photo_written_and_exit_2(tmp_path, capsys, weights_file):
+    (tmp_path / "empty").mkdir()
+    src = jpeg(tmp_path / "photo.jpg")
+    code, _, err = run(capsys, "stylize", tmp_path / "empty", src, "-s", weights_file)
+    assert code == 2 and err.strip() == f"error: {tmp_path / 'empty'}: folder holds no images"
+    assert (tmp_path / "photo_tiny.jpg").is_file()
+
+
 def test_version(capsys):
     import stylenet
 

@@ -169,3 +169,15 @@ def test_torch_hub_loads_shipped_styles_from_a_local_clone():
     assert isinstance(net, stylenet.TransformerNet) and net.card["style"] == "mosaic"
     assert torch.equal(net.state_dict()["encoder.0.0.1.weight"], load("mosaic").state_dict()["encoder.0.0.1.weight"])
     assert torch.hub.load(str(ROOT), "style", "starry_night", source="local").card["style"] == "starry_night"
+
+
+def test_loading_a_shipped_row_by_name_scans_the_registry_once(monkeypatch):
+    import stylenet.registry as registry
+
+    scans = []
+    for scan in ("_package_styles", "_cache_styles"):
+        real = getattr(registry, scan)
+        monkeypatch.setattr(registry, scan, lambda real=real, scan=scan: scans.append(scan) or real())
+    net = load("starry_night")
+    assert net.card["style"] == "starry_night" and net.num_styles == 0
+    assert sorted(scans) == ["_cache_styles", "_package_styles"]
