@@ -18,8 +18,10 @@ VGG weight source:
 Being ratios, the content and style terms do not change when a weight source
 scales its features (0-255 Caffe input against [0, 1] torchvision input), and
 the Gram normalisation by H W makes style targets computed at one size
-comparable with outputs at another. Total = content_weight * content +
-style_weight * style + tv_weight * tv.
+comparable with outputs at another. The loss is a set of named, weighted terms
+(``LossTerms``): ``total = content_weight * content + style_weight * style +
+tv_weight * tv``, plus the training-only terms (``stability``, ``adversarial``,
+``stylenet.training``) when their weights are not 0.
 
 Several styles (one multi-style network): ``set_styles`` keeps one set of Gram
 targets and one style weight per style, and ``forward(y, x, style)`` compares
@@ -92,6 +94,22 @@ def tv_loss(y: torch.Tensor) -> torch.Tensor:
     return (y[..., 1:, :] - y[..., :-1, :]).pow(2).mean() + (y[..., :, 1:] - y[..., :, :-1]).pow(2).mean()
 
 
+class LossTerms(dict):
+    """Named loss terms: ``terms[name]`` is a term's unweighted value (what TensorBoard shows as
+    ``train/<name>``), ``terms.weighted[name]`` its contribution to ``terms["total"]``, their sum."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.weighted: dict[str, torch.Tensor] = {}
+
+    def add(self, name: str, value: torch.Tensor, contribution: torch.Tensor | float) -> LossTerms:
+        """Add term ``name`` (``contribution``: its weighted value, usually ``weight * value``)."""
+        self[name] = value
+        self.weighted[name] = contribution
+        self["total"] = sum(self.weighted.values())
+        return self
+
+
 class PerceptualLoss(nn.Module):
     """Content + style + TV loss around one frozen VGG; style targets set once by ``set_style``
     (one style) or ``set_styles`` (several, each with its own weight)."""
@@ -150,12 +168,13 @@ class PerceptualLoss(nn.Module):
         total = sum(w * content_loss(fy[k], fx[k]) for k, w in self.content_layers.items())
         return total / sum(self.content_layers.values())
 
-    def forward(self, y: torch.Tensor, x: torch.Tensor, style: torch.Tensor | None = None) -> dict[str, torch.Tensor]:
+    def forward(self, y: torch.Tensor, x: torch.Tensor, style: torch.Tensor | None = None) -> LossTerms:
         """Losses of outputs ``y`` for content images ``x``; both ``(B, 3, H, W)`` in [0, 1].
 
         ``style``: each sample's style index ``(B,)`` (several styles; default style 0).
-        ``style`` in the result is the unweighted mean; ``total`` weights each sample's
-        style loss by its style's weight.
+        Returns the terms ``content``, ``style`` and ``tv`` and their weighted ``total``;
+        ``style`` is the unweighted mean, its contribution weights each sample's style loss
+        by its own style's weight.
         """
         with torch.no_grad():  # the photo's features only as deep as the content layers
             fx = self.vgg(x, self.content_layers)
@@ -163,13 +182,11 @@ class PerceptualLoss(nn.Module):
         each = self.style_terms(fy, style)
         self.last_style_each = each.detach()
         idx = 0 if style is None else style
-        parts = {"content": self.content_terms(fy, fx), "style": each.mean(), "tv": tv_loss(y)}
-        parts["total"] = (
-            self.content_weight * parts["content"]
-            + (self.style_scale[idx] * each).mean()
-            + self.tv_weight * parts["tv"]
-        )
-        return parts
+        content, tv = self.content_terms(fy, fx), tv_loss(y)
+        terms = LossTerms()
+        terms.add("content", content, self.content_weight * content)
+        terms.add("style", each.mean(), (self.style_scale[idx] * each).mean())
+        return terms.add("tv", tv, self.tv_weight * tv)
 
 
 def build_perceptual_loss(cfg: dict) -> PerceptualLoss:

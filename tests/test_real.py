@@ -75,6 +75,16 @@ def test_ddp_with_two_cpu_processes(tmp_path, tiny_overrides):
     assert (run_dir / "checkpoints" / "last.ckpt").is_file()
 
 
+def test_an_adversarial_run_trains_with_ddp(tmp_path, tiny_overrides):
+    """The discriminator's step leaves the network's parameters without gradients: DDP must allow it."""
+    run_dir = tmp_path / "run"
+    adversarial = ["loss.adversarial.weight=0.1", "loss.adversarial.crop=16", "loss.adversarial.channels=8"]
+    _ddp_run(tiny_overrides, run_dir, after=adversarial)
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert len(ckpt["optimizer_states"]) == 2 and any(k.startswith("disc.") for k in ckpt["state_dict"])
+    assert stylenet.load(run_dir / "my_style.safetensors").card["steps"] == 3
+
+
 def test_a_4000x3000_photo_with_exif_rotation_stays_under_2_gb(tmp_path):
     """The issue's acceptance check: the default network, the CLI, peak RSS of the process."""
     from PIL import Image

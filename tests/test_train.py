@@ -88,17 +88,18 @@ class ForceBadSteps(pl.Callback):
     """Poisons the loss at chosen batch indices and records parameters around every batch."""
 
     def __init__(self, bad: set[int]):
-        self.bad, self.changed = bad, {}
+        self.bad, self.changed, self.disc_changed = bad, {}, {}
 
     def on_train_batch_start(self, trainer, module, batch, batch_idx):
         self.before = [p.detach().clone() for p in module.net.parameters()]
+        self.disc_before = [p.detach().clone() for p in module.disc.parameters()] if module.disc else []
         idx = trainer.fit_loop.total_batch_idx
         if idx in self.bad:
             forward = module.loss.forward
 
             def poisoned(y, x, style=None):
                 parts = forward(y, x, style)
-                parts["total"] = parts["total"] * float("nan")
+                parts.add("content", parts["content"], parts.weighted["content"] * float("nan"))
                 module.loss.forward = forward
                 return parts
 
@@ -108,6 +109,9 @@ class ForceBadSteps(pl.Callback):
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
         after = list(module.net.parameters())
         self.changed[self.idx] = any(not torch.equal(a, b) for a, b in zip(self.before, after))
+        if module.disc is not None:
+            disc = list(module.disc.parameters())
+            self.disc_changed[self.idx] = any(not torch.equal(a, b) for a, b in zip(self.disc_before, disc))
 
 
 def test_a_forced_bad_step_is_skipped_and_training_goes_on(tiny_overrides):
@@ -373,3 +377,69 @@ def test_held_out_losses_come_from_the_validation_loop_and_checkpoints_can_monit
         module_losses = loss(net(photos).float(), photos)
     assert len(photos) == cfg.data.holdout
     assert result.losses["holdout_content"] == pytest.approx(float(module_losses["content"]), rel=0.05)
+
+
+ADVERSARIAL = ["loss.adversarial.weight=0.1", "loss.adversarial.crop=16", "loss.adversarial.channels=8"]
+
+
+def test_an_adversarial_run_trains_both_networks_resumes_both_and_exports_the_generator(tiny_overrides, tmp_path):
+    first = train(compose_config(tiny_overrides + ADVERSARIAL + ["trainer.max_steps=2"]))
+    saved = torch.load(first.checkpoint, map_location="cpu", weights_only=True)
+    assert any(k.startswith("disc.") for k in saved["state_dict"])
+    assert len(saved["optimizer_states"]) == 2  # the network's Adam and the discriminator's
+    assert saved["global_step"] == 2 and first.steps == 2  # a step is one step of both
+    assert int(saved["optimizer_states"][1]["state"][0]["step"]) == 2
+    assert {"train_adversarial", "train_adversarial/d_accuracy"} <= set(first.losses)
+    scalars, _ = tensorboard_tags(first.output_dir / "tensorboard")
+    assert {"train/adversarial", "train/adversarial/d_loss", "train/adversarial/d_accuracy"} <= scalars
+    exported = stylenet.load(first.weights)
+    assert not any("disc" in k for k in exported.state_dict())  # users get the generator only
+    assert exported.card["loss"]["adversarial"]["weight"] == 0.1
+
+    seen = {}
+
+    class Spy(pl.Callback):
+        def on_train_start(self, trainer, module):
+            seen["disc"] = {k: v.clone() for k, v in module.disc.state_dict().items()}
+            seen["exp_avg"] = trainer.optimizers[1].state_dict()["state"][0]["exp_avg"].clone()
+
+    second = tmp_path / "runs" / "my_style" / "run2"
+    cfg = compose_config(
+        tiny_overrides + ADVERSARIAL + ["trainer.max_steps=4", "resume=latest", f"paths.output_dir={second}"]
+    )
+    assert train(cfg, extra_callbacks=[Spy()]).steps == 4
+    for k, v in seen["disc"].items():
+        assert torch.equal(v, saved["state_dict"][f"disc.{k}"])
+    assert torch.equal(seen["exp_avg"], saved["optimizer_states"][1]["state"][0]["exp_avg"])
+
+
+def test_resuming_without_the_discriminator_it_was_trained_with_is_a_clear_error(tiny_overrides, tmp_path):
+    train(compose_config(tiny_overrides + ADVERSARIAL + ["trainer.max_steps=2"]))
+    second = tmp_path / "runs" / "my_style" / "run2"
+    with pytest.raises(ValueError, match="trained with loss.adversarial"):
+        train(compose_config(tiny_overrides + ["trainer.max_steps=3", "resume=latest", f"paths.output_dir={second}"]))
+
+
+def test_a_bad_step_updates_neither_the_network_nor_the_discriminator(tiny_overrides):
+    spy = ForceBadSteps({1})
+    result = train(compose_config(tiny_overrides + ADVERSARIAL), extra_callbacks=[spy])
+    assert spy.changed[1] is False and spy.changed[0]
+    assert spy.disc_changed[1] is False and spy.disc_changed[0]
+    assert result.steps == 4
+
+
+@pytest.mark.filterwarnings("ignore:Found keys that are in the model state dict")  # the VGG, rebuilt
+def test_the_stability_term_is_a_named_weighted_term_of_the_loss(tiny_overrides):
+    from stylenet.training.module import StyleTransferModule
+
+    cfg = compose_config(tiny_overrides + ["loss.stability.weight=3", "loss.stability.noise=0.05"])
+    result = train(cfg)
+    assert result.losses["train_stability"] > 0
+    assert stylenet.load(result.weights).card["loss"]["stability"]["weight"] == 3
+    module = StyleTransferModule.load_from_checkpoint(result.checkpoint, map_location="cpu")
+    module.setup("fit")
+    torch.manual_seed(0)
+    terms = module.step_losses(torch.rand(2, 3, 32, 32))
+    assert set(terms.weighted) == {"content", "style", "tv", "stability"}
+    assert torch.isclose(terms["total"], sum(terms.weighted.values()))
+    assert torch.isclose(terms.weighted["stability"], 3 * terms["stability"])

@@ -22,6 +22,8 @@ from ..losses import (
     DEFAULT_TV_WEIGHT,
 )
 from ..transformer import NetConfig
+from .adversarial import DEFAULTS as ADVERSARIAL
+from .stability import DEFAULTS as STABILITY
 
 
 @dataclass
@@ -86,6 +88,28 @@ class VGGConfig:
 
 
 @dataclass
+class StabilityConfig:
+    """The stability term (``stylenet.training.stability``): output of a warped, noisy photo ~ warped output."""
+
+    weight: float = 0.0  # 0: off
+    noise: float = STABILITY["noise"]  # std of the pixel noise ([0, 1] pixels)
+    shift: float = STABILITY["shift"]  # largest shift, in pixels
+    rotate: float = STABILITY["rotate"]  # largest rotation, in degrees
+    zoom: float = STABILITY["zoom"]  # largest relative zoom
+
+
+@dataclass
+class AdversarialConfig:
+    """The adversarial term (``stylenet.training.adversarial``): a patch discriminator against the style image."""
+
+    weight: float = 0.0  # 0: off
+    lr: float = ADVERSARIAL["lr"]  # the discriminator's Adam learning rate
+    crop: int = ADVERSARIAL["crop"]  # side of the patches it compares, in pixels
+    channels: int = ADVERSARIAL["channels"]  # width of its first layer
+    layers: int = ADVERSARIAL["layers"]  # stride-2 layers (its patch size grows with them)
+
+
+@dataclass
 class LossConfig:
     vgg: VGGConfig = field(default_factory=VGGConfig)
     content_layers: list[str] = field(default_factory=lambda: list(DEFAULT_CONTENT_LAYERS))
@@ -93,6 +117,8 @@ class LossConfig:
     content_weight: float = DEFAULT_CONTENT_WEIGHT
     style_weight: float = DEFAULT_STYLE_WEIGHT
     tv_weight: float = DEFAULT_TV_WEIGHT
+    stability: StabilityConfig = field(default_factory=StabilityConfig)
+    adversarial: AdversarialConfig = field(default_factory=AdversarialConfig)
 
 
 @dataclass

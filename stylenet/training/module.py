@@ -11,6 +11,12 @@ Several styles train one multi-style network (conditional instance norm): every
 batch mixes them (sample i of step t gets style ``(t * B + i) mod S``, so each
 style is seen equally often), each output is compared with its own style's Gram
 targets, and the norm tables get their own learning rate (``optim.table_lr``).
+
+The loss is a set of named, weighted terms (``stylenet.losses.LossTerms``): the
+perceptual ``content``, ``style`` and ``tv``, and, when their weights are not 0,
+``stability`` (``stylenet.training.stability``) and ``adversarial``
+(``stylenet.training.adversarial``: a patch discriminator with its own optimizer,
+stepped after the network on the same batch, kept in checkpoints, never exported).
 """
 
 from __future__ import annotations
@@ -23,8 +29,10 @@ import torch
 
 from .. import fast
 from ..imageio import load_image
-from ..losses import build_perceptual_loss
+from ..losses import LossTerms, build_perceptual_loss
 from ..transformer import ConditionalInstanceNorm2d, TransformerNet
+from . import adversarial as adv
+from .stability import stability_loss
 
 
 class TrainingDiverged(RuntimeError):
@@ -113,6 +121,14 @@ class StyleTransferModule(pl.LightningModule):
             for p in self.net.parameters():
                 p.requires_grad_(id(p) in tables)
         self.register_buffer("rows", torch.tensor([s.get("row", 0) for s in styles]), persistent=False)
+        self.stability = dict(loss.get("stability") or {})
+        self.adversarial = dict(loss.get("adversarial") or {})
+        self.disc: adv.PatchDiscriminator | None = None
+        if self.adversarial.get("weight"):
+            if len(styles) > 1:
+                raise ValueError("loss.adversarial needs a one-style run; set loss.adversarial.weight=0 for styles=")
+            a = {**adv.DEFAULTS, **self.adversarial}
+            self.disc = adv.PatchDiscriminator(a["channels"], a["layers"])
 
     @property
     def trained_styles(self) -> list[str]:
@@ -125,6 +141,8 @@ class StyleTransferModule(pl.LightningModule):
             images = [load_image(s["image"], s.get("size")).to(self.device) for s in styles]
             weights = [s.get("weight") or self.loss.style_weight for s in styles]
             self.loss.set_styles(images, weights)
+            if self.disc is not None:  # the discriminator's real patches
+                self.register_buffer("style_image", images[0], persistent=False)
         self.speed_up(bf16=self._autocast(), compile=self.hparams.compile)
 
     def speed_up(self, bf16: bool, compile: bool = False) -> None:
@@ -156,11 +174,22 @@ class StyleTransferModule(pl.LightningModule):
         """The network's outputs for ``x`` in trained styles ``k`` (indices into ``styles``)."""
         return self.net(x, self.rows[k]) if self.net.num_styles else self.net(x)
 
-    def step_losses(self, batch: torch.Tensor, step: int = 0) -> dict[str, torch.Tensor]:
-        """Forward pass of one training step: stylize the batch and compute its losses."""
+    def step_losses(self, batch: torch.Tensor, step: int = 0) -> LossTerms:
+        """Forward pass of one training step: stylize the batch and compute its weighted loss terms."""
         k = self.batch_styles(batch.shape[0], step)
         self._batch_styles = k
-        return self.loss(self.stylize(batch, k), batch, k)
+        y = self.stylize(batch, k)
+        self._outputs = y
+        terms = self.loss(y, batch, k)
+        if w := self.stability.get("weight"):
+            knobs = {key: v for key, v in self.stability.items() if key != "weight"}
+            value = stability_loss(lambda z: self.stylize(z, k), batch, y, **knobs)
+            terms.add("stability", value, w * value)
+        if self.disc is not None:
+            crop = self.adversarial.get("crop", adv.DEFAULTS["crop"])
+            value = adv.generator_loss(self.disc(adv.random_crops(y, len(y), crop)))
+            terms.add("adversarial", value, self.adversarial["weight"] * value)
+        return terms
 
     def configure_optimizers(self):
         o = self.hparams.optim
@@ -170,6 +199,10 @@ class StyleTransferModule(pl.LightningModule):
         groups = [{"params": rest, "lr": o["lr"]}] if rest else []
         groups.append({"params": tables, "lr": o.get("table_lr") or o["lr"]})
         opt = torch.optim.Adam(groups, lr=o["lr"])
+        optimizers = [opt]
+        if self.disc is not None:  # the discriminator's own Adam, at the usual GAN betas
+            lr = self.adversarial.get("lr", adv.DEFAULTS["lr"])
+            optimizers.append(torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.999)))
         total = max(1, self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else 1)
         warmup = o.get("warmup_steps", 0)
         schedule = o.get("schedule", "constant")
@@ -186,7 +219,7 @@ class StyleTransferModule(pl.LightningModule):
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
-        return [opt], [{"scheduler": sched, "interval": "step"}]
+        return optimizers, [{"scheduler": sched, "interval": "step"}]
 
     # -- training ------------------------------------------------------------------------
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -197,7 +230,8 @@ class StyleTransferModule(pl.LightningModule):
         return bool(self.trainer.strategy.reduce_boolean_decision(bad, all=False))
 
     def _skip(self, opt, why: str) -> None:
-        opt.zero_grad(set_to_none=True)
+        for o in opt if isinstance(opt, (list, tuple)) else [opt]:
+            o.zero_grad(set_to_none=True)
         self.guard.reject()
         self.log("train/skipped_steps", float(self.guard.skipped), on_step=True)
         if self.guard.consecutive >= self.guard.max_consecutive:
@@ -209,23 +243,26 @@ class StyleTransferModule(pl.LightningModule):
             )
 
     def training_step(self, batch: torch.Tensor, batch_idx: int) -> None:
-        opt = self.optimizers()
+        opts = self.optimizers()
+        opt, opt_d = (opts[0], opts[1]) if isinstance(opts, (list, tuple)) else (opts, None)
         sched = self.lr_schedulers()
         parts = self.step_losses(batch, self.global_step)
         loss = parts["total"]
         value = float(loss.detach())
-        if self._bad_everywhere(self.guard.is_bad(value)):
-            return self._skip(opt, f"loss {value:.4g}, running average {self.guard.average or float('nan'):.4g}")
+        if self._bad_everywhere(self.guard.is_bad(value)):  # a bad step updates neither network
+            return self._skip(opts, f"loss {value:.4g}, running average {self.guard.average or float('nan'):.4g}")
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         clip = self.hparams.optim.get("grad_clip", 0) or float("inf")
         norm = torch.nn.utils.clip_grad_norm_([p for p in self.net.parameters() if p.requires_grad], clip)
         if self._bad_everywhere(not bool(torch.isfinite(norm))):
-            return self._skip(opt, "non-finite gradient")
+            return self._skip(opts, "non-finite gradient")
         opt.step()
         sched.step()
         self.guard.accept(value)
         self.last_losses = {k: float(v.detach()) for k, v in parts.items()}
+        if opt_d is not None:
+            self.last_losses.update(self.discriminator_step(opt_d, self._outputs.detach()))
         self.log_dict({f"train/{k}": v for k, v in self.last_losses.items()}, on_step=True)
         if len(self.trained_styles) > 1:  # each style's loss, on the steps that drew it
             each, drawn = self.loss.last_style_each, self._batch_styles
@@ -234,6 +271,26 @@ class StyleTransferModule(pl.LightningModule):
         self.log("train/grad_norm", float(norm), on_step=True)
         self.log("train/lr", sched.get_last_lr()[0], on_step=True)
         self.log("loss", value, prog_bar=True, logger=False)
+
+    def discriminator_step(self, opt_d, fake: torch.Tensor) -> dict[str, float]:
+        """One hinge-loss step of the discriminator: style-image crops real, the step's outputs fake.
+        A non-finite loss or gradient (on any rank) skips it. Returns its loss and accuracy."""
+        crop = self.adversarial.get("crop", adv.DEFAULTS["crop"])
+        real = adv.random_crops(self.style_image, len(fake), crop)
+        r, f = self.disc(real), self.disc(adv.random_crops(fake, len(fake), crop))
+        loss = adv.discriminator_loss(r, f)
+        out = {"adversarial/d_loss": float(loss.detach()), "adversarial/d_accuracy": float(adv.accuracy(r, f))}
+        opt_d.zero_grad(set_to_none=True)
+        if self._bad_everywhere(not math.isfinite(out["adversarial/d_loss"])):
+            return out
+        self.manual_backward(loss)
+        norm = torch.nn.utils.clip_grad_norm_(self.disc.parameters(), float("inf"))
+        if self._bad_everywhere(not bool(torch.isfinite(norm))):
+            opt_d.zero_grad(set_to_none=True)
+            return out
+        # the raw optimizer: Lightning counts every LightningOptimizer.step() as a training step
+        getattr(opt_d, "optimizer", opt_d).step()
+        return out
 
     def validation_step(self, batch: torch.Tensor, batch_idx: int) -> None:
         """Held-out losses (``holdout/*``, per style too), averaged over all held-out photos:
@@ -271,13 +328,24 @@ class StyleTransferModule(pl.LightningModule):
 
     # -- checkpoints ---------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
+        kept = ("net.", "disc.")  # the network and the discriminator; the VGG is rebuilt from its source
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(kept)}
         checkpoint["loss_guard"] = self.guard.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        own = {k for k in self.state_dict() if k.startswith("net.")}
+        own = {k for k in self.state_dict() if k.startswith(("net.", "disc."))}
         missing = own - set(checkpoint["state_dict"])
+        if any(k.startswith("disc.") for k in missing) and not missing - {k for k in own if k.startswith("disc.")}:
+            raise ValueError(
+                "checkpoint has no discriminator (trained without loss.adversarial): resume it with "
+                "loss.adversarial.weight=0, or start a new run from its weights with init_weights=<exported file>"
+            )
         if missing:
             raise ValueError(f"checkpoint does not hold this network: missing {sorted(missing)[:3]}")
+        if self.disc is None and any(k.startswith("disc.") for k in checkpoint["state_dict"]):
+            raise ValueError(
+                "checkpoint was trained with loss.adversarial: resume it with the same loss.adversarial.weight, "
+                "or start a new run from its weights with init_weights=<exported file>"
+            )
         if "loss_guard" in checkpoint:
             self.guard.load_state_dict(checkpoint["loss_guard"])

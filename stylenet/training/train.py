@@ -171,6 +171,8 @@ def model_card(
                 "content_weight": cfg.loss.content_weight,
                 "style_weight": cfg.loss.style_weight,
                 "tv_weight": cfg.loss.tv_weight,
+                "stability": OmegaConf.to_container(cfg.loss.stability),
+                "adversarial": OmegaConf.to_container(cfg.loss.adversarial),
                 "normalisation": "relative (stylenet.losses)",
             },
             "vgg": module.loss.vgg.describe(),
@@ -312,8 +314,12 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     logger = instantiate(cfg.logger) if cfg.logger else False
     # held-out losses through Lightning's validation loop, at the preview interval (0: at the end only)
     every = cfg.preview_every_n_steps or max(1, cfg.trainer.get("max_steps") or 1)
+    strategy = cfg.trainer.get("strategy")
+    if cfg.loss.adversarial.weight and strategy == "ddp":  # its step leaves the network's parameters unused
+        strategy = "ddp_find_unused_parameters_true"
     trainer: pl.Trainer = instantiate(
         cfg.trainer,
+        **({"strategy": strategy} if strategy else {}),
         callbacks=callbacks,
         logger=logger,
         default_root_dir=str(out),
