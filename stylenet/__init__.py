@@ -3,6 +3,7 @@
 import stylenet
 net = stylenet.load("mosaic")                    # a shipped style, an installed one, or a file
 out = stylenet.stylize("photo.jpg", "mosaic")    # a PIL image the size of the photo
+stylenet.stylize_video("clip.mp4", "out.mp4", "mosaic")  # needs the [video] extra
 stylenet.available_styles()                      # {name: Style(..., card={...})}
 """
 
@@ -10,6 +11,7 @@ from .errors import StylenetError
 from .registry import available_styles, install, load, register_style
 from .stylize import stylize
 from .transformer import TransformerNet
+from .video import stylize_video  # PyAV is imported only when a clip is opened
 
 __version__ = "0.1.0"
 __all__ = [
@@ -20,5 +22,6 @@ __all__ = [
     "load",
     "register_style",
     "stylize",
+    "stylize_video",
     "__version__",
 ]

@@ -6,6 +6,7 @@ baseline measured in the same run. Outputs are compared with the fp32 baseline's
 
   stylenet bench inference --size 1024 [--model compact] [--weights file]
   stylenet bench training --size 256 --batch 4 [--vgg path/to/vgg16.pth]
+  stylenet bench video [--sizes 640x272,1280x720]     # frames/s and peak RSS, full and compact networks
 """
 
 from __future__ import annotations
@@ -188,6 +189,87 @@ def bench_training(args) -> list[Row]:
     return [Row(k, v) for k, v in times.items()]
 
 
+VIDEO_SIZES = "640x272,1280x720"
+
+
+def _video_paths(net: TransformerNet, w: int, h: int, device: torch.device) -> dict[str, Callable[[], object]]:
+    """Per-frame paths of ``stylenet video``: the plain network, the fast copy, and with stability."""
+    from .temporal import ClipStylizer, ema_norms
+    from .video import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY
+
+    torch.manual_seed(1)
+    frames = [torch.rand(1, 3, h, w) for _ in range(2)]  # alternate: the flow has something to follow
+    rgb = [(f[0].permute(1, 2, 0) * 255).to(torch.uint8).numpy() for f in frames]
+    counter = iter(range(10**9))
+    fast, stable = Runner(device), ema_norms(net, DEFAULT_STABILITY)
+    stylizer = ClipStylizer(net, fast, DEFAULT_STABILITY, DEFAULT_DENOISE, DEFAULT_BLEND)
+
+    def baseline() -> torch.Tensor:
+        with torch.inference_mode():
+            return net.to(device)(frames[0].to(device)).float().cpu()
+
+    return {
+        "eager fp32 (baseline)": baseline,
+        f"stylenet {fast.precision} (fast copy)": lambda: fast(net, frames[0]),
+        f"+ stability {DEFAULT_STABILITY:g} (norms)": lambda: fast(stable, frames[next(counter) % 2]),
+        f"+ denoise {DEFAULT_DENOISE:g}, blend {DEFAULT_BLEND:g} (default)": lambda: stylizer(rgb[next(counter) % 2]),
+    }
+
+
+def peak_rss(model: str, w: int, h: int, path: int, frames: int = 3) -> float:
+    """Peak resident memory (MB) of a fresh process that runs one path of ``_video_paths`` on a few frames."""
+    import subprocess
+    import sys
+
+    code = (
+        "import resource, torch; from stylenet.bench import _video_net, _video_paths\n"
+        f"f = list(_video_paths(_video_net({model!r}), {w}, {h}, torch.device('cpu')).values())[{path}]\n"
+        f"[f() for _ in range({frames})]\n"
+        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    return int(out.split()[-1]) / 1024  # Linux reports kilobytes
+
+
+def _video_net(model: str) -> TransformerNet:
+    torch.manual_seed(0)
+    return TransformerNet(**(COMPACT if model == "compact" else {})).eval()
+
+
+def bench_video(args) -> list[tuple[str, str, Row, float | None]]:
+    """(model, size, row, peak RSS MB) for each network, frame size and path; random weights (speed does
+    not depend on them), frames timed one at a time in interleaved rounds."""
+    out = []
+    for model in ("johnson", "compact"):
+        net = _video_net(model)
+        for size in args.sizes.split(","):
+            w, h = (int(v) for v in size.lower().split("x"))
+            paths = _video_paths(net, w, h, torch.device(args.device))
+            times = interleaved(paths, args.rounds)
+            for i, (k, v) in enumerate(times.items()):
+                rss = peak_rss(model, w, h, i) if args.rss and args.device == "cpu" else None
+                out.append((model, size, Row(k, v), rss))
+    return out
+
+
+def print_video_table(rows: list[tuple[str, str, Row, float | None]]) -> None:
+    print(
+        f"{'network':8s} {'frame':>9s} {'path':32s} {'ms/frame':>9s} {'frames/s':>8s} {'vs base':>8s} {'peak RSS':>9s}"
+    )
+    base = None
+    for model, size, r, rss in rows:
+        base = r.median if r.path.startswith("eager") else base
+        mem = f"{rss:6.0f} MB" if rss is not None else f"{'':>9s}"
+        print(
+            f"{model:8s} {size:>9s} {r.path:36s} {r.median * 1000:9.0f} {1 / r.median:8.2f} "
+            f"{base / r.median:7.2f}x {mem}"
+        )
+    print(
+        f"(medians of {len(rows[0][2].seconds)} interleaved rounds, one frame at a time; peak RSS: a fresh process "
+        f"running that path alone; torch {torch.__version__}, {torch.get_num_threads()} threads)"
+    )
+
+
 def print_table(rows: list[Row], what: str, size: int, batch: int) -> None:
     base = rows[0].median
     mp = size * size * batch / 1e6
@@ -210,7 +292,7 @@ def print_table(rows: list[Row], what: str, size: int, batch: int) -> None:
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["inference", "training"])
+    p.add_argument("what", choices=["inference", "training", "video"])
     p.add_argument("--size", type=int, help="image side (inference: 1024; training crops: 256)")
     p.add_argument("--batch", type=int, default=4, help="training batch (default 4)")
     p.add_argument("--model", choices=["johnson", "compact"], default="johnson")
@@ -221,9 +303,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compile", action="store_true", help="also time the torch.compile paths")
     p.add_argument("--onnx", action="store_true", help="also time ONNX Runtime (inference)")
     p.add_argument("--styles", type=int, default=0, help="training: also time a multi-style network of N styles")
+    p.add_argument("--sizes", default=VIDEO_SIZES, help=f"video: frame sizes WxH (default {VIDEO_SIZES})")
+    p.add_argument("--no-rss", dest="rss", action="store_false", help="video: skip the peak-memory processes")
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.what == "video":
+        print_video_table(bench_video(args))
+        return 0
     if args.what == "inference":
         args.size = args.size or 1024
         rows = bench_inference(args)

@@ -134,6 +134,48 @@ def cmd_stylize(a: argparse.Namespace) -> int:
     return EXIT_BAD_INPUT if failed or empty_folders else EXIT_OK
 
 
+# -- video -----------------------------------------------------------------------------------
+def _video_output(src: Path, output: str | None, style_label: str) -> Path:
+    """``-o`` as given (a folder: the input's name inside it), else ``CLIP_STYLE.ext`` beside the input
+    (the input's type when it can be written, else .mp4)."""
+    from .video import OUTPUT_FORMATS
+
+    suffix = src.suffix if src.suffix.lower() in OUTPUT_FORMATS else ".mp4"
+    name = f"{src.stem}_{style_label}{suffix}"
+    if output is None:
+        return src.with_name(name)
+    return Path(output) / name if Path(output).is_dir() else Path(output)
+
+
+def cmd_video(a: argparse.Namespace) -> int:
+    _return_freed_memory()
+    from .video import stylize_video
+
+    dest = _video_output(Path(a.input), a.output, _label(a.style))
+    if dest.exists() and not a.overwrite and Path(a.input).exists():
+        raise StylenetError(f"{dest}: exists; pass --overwrite to replace it")
+    r = stylize_video(
+        a.input,
+        dest,
+        a.style,
+        network=a.network,
+        strength=a.strength,
+        preserve_color=a.preserve_color,
+        max_side=a.max_side,
+        stability=a.stability,
+        denoise=a.denoise,
+        blend=a.blend,
+        overwrite=a.overwrite,
+        device=a.device,
+        precision=a.precision,
+        progress=not a.quiet,
+    )
+    if not a.quiet:
+        sound = ", audio copied" if r.audio else ""
+        print(f"wrote {dest}: {r.frames} frames, {r.duration:.2f} s{sound} ({r.fps:.2f} frames/s)")
+    return EXIT_OK
+
+
 # -- styles, install, export -----------------------------------------------------------------
 def cmd_styles(a: argparse.Namespace) -> int:
     from .registry import available_styles
@@ -213,6 +255,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     from .registry import load
     from .stylize import require_one_style
 
+    if a.video:
+        return _evaluate_video(a)
+    if not a.photos:
+        raise StylenetError("evaluate needs --photos FOLDER (or --video CLIP)")
     methods: dict[str, object] = {}
     card: dict = {}
     for s in a.style:
@@ -250,6 +296,55 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         Path(a.json).write_text(json.dumps(report, indent=2))
         print(f"wrote {a.json}")
     return EXIT_OK
+
+
+def _evaluate_video(a: argparse.Namespace) -> int:
+    """``evaluate --video``: warping error and losses of the input, per-frame and stable stylization."""
+    from .evaluate import criterion_for, evaluate_video, format_video_table, style_image_for
+    from .registry import load
+    from .stylize import require_one_style
+    from .temporal import check_stability, check_weight
+    from .video import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY
+
+    if len(a.style) != 1:
+        raise StylenetError(f"--video evaluates one style; got {len(a.style)} (--style {' --style '.join(a.style)})")
+    net = require_one_style(load(a.style[0], a.device, network=a.network))
+    import itertools
+
+    settings = {"per-frame": (0.0, 0.0, 0.0)}  # then a row for each combination asked for
+    for m, d, b in itertools.product(
+        a.stability or [DEFAULT_STABILITY], a.denoise or [DEFAULT_DENOISE], a.blend or [DEFAULT_BLEND]
+    ):
+        settings[f"stable {m:g}, denoise {d:g}, blend {b:g}"] = (
+            check_stability(m),
+            check_weight(d, "denoise"),
+            check_weight(b, "blend"),
+        )
+    card = net.card
+    style_size = a.style_size or card.get("style_image", {}).get("size") or 512
+    style_image = a.style_image or style_image_for(card, a.styles_dir)
+    criterion = criterion_for(card, a.vgg, style_image, style_size, a.device)
+    means, warping, problem = evaluate_video(
+        a.video, net, criterion, settings, a.max_frames, a.max_side, a.device, progress=not a.quiet
+    )
+    print(
+        f"{a.video}, style {a.style[0]}, style image {style_image} at {style_size} px, VGG {criterion.vgg.describe()}"
+    )
+    print(format_video_table(means, warping.pairs, warping.cuts))
+    if problem:
+        _err(f"{a.video}: {problem}")
+    if a.json:
+        report = {
+            "video": str(a.video),
+            "style": a.style[0],
+            "pairs": warping.pairs,
+            "cuts_left_out": warping.cuts,
+            "max_side": a.max_side,
+            "rows": means,
+        }
+        Path(a.json).write_text(json.dumps(report, indent=2))
+        print(f"wrote {a.json}")
+    return EXIT_BAD_INPUT if problem else EXIT_OK
 
 
 def cmd_train(a: argparse.Namespace) -> int:
@@ -301,6 +396,46 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--overwrite", action="store_true", help="replace existing output files")
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     s.set_defaults(func=cmd_stylize)
+
+    from .video import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY  # no PyAV import: that waits for a clip
+
+    s = sub.add_parser(
+        "video",
+        help="stylize a video clip (needs the [video] extra)",
+        description="Stylize a clip (.mp4, .mov, .mkv, .gif ...): same frames, timing, rotation; audio copied.",
+    )
+    s.add_argument("input", metavar="INPUT", help="the clip")
+    s.add_argument("-s", "--style", required=True, help="style name, weights file, or a mix: mosaic:0.7,udnie:0.3")
+    s.add_argument("--network", help="the multi-style network (name or file) that --style names select from")
+    s.add_argument(
+        "-o", "--output", help="output file (.mp4, .mov, .mkv, .gif) or folder (default: INPUT_STYLE.ext beside it)"
+    )
+    s.add_argument("--strength", type=float, default=1.0, help="0 (the clip) to 1 (full style; default)")
+    s.add_argument("--preserve-color", action="store_true", help="keep the clip's colours")
+    s.add_argument("--max-side", type=int, help="scale the longer side down to this before stylizing")
+    s.add_argument(
+        "--stability",
+        type=float,
+        default=DEFAULT_STABILITY,
+        help=f"momentum of the norm statistics' average across frames; 0: per-frame (default {DEFAULT_STABILITY})",
+    )
+    s.add_argument(
+        "--denoise",
+        type=float,
+        default=DEFAULT_DENOISE,
+        help=f"weight of the previous input frame, warped along the optical flow; 0: off (default {DEFAULT_DENOISE})",
+    )
+    s.add_argument(
+        "--blend",
+        type=float,
+        default=DEFAULT_BLEND,
+        help=f"weight of the previous output, warped along the optical flow; 0: off (default {DEFAULT_BLEND})",
+    )
+    s.add_argument("--device", help="cpu, cuda, cuda:1 ... (default cpu)")
+    s.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="default: auto")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
+    s.set_defaults(func=cmd_video)
 
     s = sub.add_parser("styles", help="list available styles", description="List styles with their model cards.")
     s.add_argument("--json", action="store_true", help="print the full cards as JSON")
@@ -357,7 +492,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--style", action="append", required=True, help="style name, weights file, or optimize:STEPS; repeatable"
     )
     s.add_argument("--network", help="the multi-style network that style names and mixes select from")
-    s.add_argument("--photos", required=True, help="folder of photos, or a .txt file of paths")
+    s.add_argument("--photos", help="folder of photos, or a .txt file of paths")
+    s.add_argument("--video", help="a clip: temporal warping error and losses, per-frame against stable")
+    s.add_argument("--max-frames", type=int, help="--video: at most this many frames")
+    s.add_argument("--max-side", type=int, help="--video: scale frames' longer side down to this")
+    s.add_argument("--stability", type=float, action="append", help="--video: a stable row's momentum (repeatable)")
+    s.add_argument("--denoise", type=float, action="append", help="--video: a stable row's denoise (repeatable)")
+    s.add_argument("--blend", type=float, action="append", help="--video: a stable row's blend (repeatable)")
     s.add_argument("--holdout", type=int, help="use the folder's training hold-out set of this size")
     s.add_argument("--limit", type=int, help="at most this many photos")
     s.add_argument("--size", type=int, help="photo size (default: the style's training crop, else 256)")

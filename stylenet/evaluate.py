@@ -32,6 +32,7 @@ from .losses import (
 )
 from .optimize import loss_config, optimize
 from .photos import load_photo, split_holdout
+from .temporal import WarpingError
 
 METRICS = ("content", "style", "psnr", "ssim", "seconds")
 
@@ -176,3 +177,95 @@ def style_image_for(card: dict, styles_dir: str | Path) -> Path:
     if info.get("sha256") and sha256_file(path) != info["sha256"]:
         raise StylenetError(f"{path} is not the image this style was trained on (SHA-256 differs); pass --style-image")
     return path
+
+
+# -- video -----------------------------------------------------------------------------------
+VIDEO_METRICS = ("warping", "content", "style", "seconds")
+
+
+def evaluate_video(
+    clip: str | Path,
+    net: torch.nn.Module,
+    criterion: PerceptualLoss,
+    settings: dict[str, tuple[float, float, float]],
+    max_frames: int | None = None,
+    max_side: int | None = None,
+    device: str = "cpu",
+    progress: bool = True,
+) -> tuple[dict[str, dict[str, float]], WarpingError, str | None]:
+    """Temporal warping error and losses of ``net`` on a clip, for each ``{label: (stability, denoise, blend)}``
+    (``stylenet.video.stylize_video``'s settings).
+
+    Returns ``({label: {metric: mean}}, the warping error's accumulator (``pairs``, ``cuts``),
+    problem)``; the first row, "input clip", holds the input frames' own figures. Losses are
+    per-frame means, computed on the frames as stylized (``max_side``); the warping error
+    (``stylenet.temporal``) is a mean over consecutive pairs of one shot. ``problem`` says
+    why decoding stopped early, if it did.
+    """
+    from tqdm.auto import tqdm
+
+    from .temporal import ClipStylizer
+    from .video import _av, fit_size, frame_to_rgb, open_clip
+
+    av = _av()
+    runner = Runner(device)
+    stylizers = {label: ClipStylizer(net, runner, *s) for label, s in settings.items()}
+    warping = WarpingError()
+    sums = {label: dict.fromkeys(VIDEO_METRICS, 0.0) for label in ("input clip", *settings)}
+    n, problem = 0, None
+    with open_clip(clip) as container:
+        stream = container.streams.video[0]
+        total = min(stream.frames or max_frames or 0, max_frames or stream.frames) or None
+        bar = tqdm(total=total, desc=Path(clip).name, unit="frame", disable=not progress)
+        try:
+            for frame in container.decode(stream):
+                if max_frames and n >= max_frames:
+                    break
+                size = fit_size(frame.width, frame.height, max_side)
+                rgb = frame_to_rgb(frame, *size)
+                x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+                outputs = {}
+                for label, stylize_frame in stylizers.items():
+                    start = time.perf_counter()
+                    outputs[label] = stylize_frame(rgb)
+                    sums[label]["seconds"] += time.perf_counter() - start
+                for label, y in [("input clip", x), *outputs.items()]:
+                    with torch.inference_mode():
+                        parts = criterion(y.to(device), x.to(device))
+                    sums[label]["content"] += float(parts["content"])
+                    sums[label]["style"] += float(parts["style"])
+                as_bytes = {
+                    k: y[0].permute(1, 2, 0).mul(255).round().to(torch.uint8).numpy() for k, y in outputs.items()
+                }
+                warping.add(rgb, as_bytes)
+                n += 1
+                bar.update(1)
+        except av.FFmpegError as e:
+            problem = f"decoding stopped after {n} frames: {e.strerror or e}"
+        finally:
+            bar.close()
+    if not warping.pairs:
+        raise StylenetError(f"{clip}: {n} frame(s) decoded and no two of one shot; the warping error needs a pair")
+    errors = warping.means()
+    means = {}
+    for label, s in sums.items():
+        means[label] = {k: s[k] / n for k in ("content", "style", "seconds")}
+        means[label]["warping"] = errors["input" if label == "input clip" else label]
+    return means, warping, problem
+
+
+def format_video_table(means: dict[str, dict[str, float]], pairs: int, cuts: int) -> str:
+    base = means.get("per-frame", {}).get("warping")
+    head = f"{'row':36s} {'warping error':>13s} {'vs per-frame':>12s} {'content':>8s} {'style':>8s} {'s/frame':>8s}"
+    lines = [head]
+    for label, m in means.items():
+        ratio = f"{m['warping'] / base:11.2f}x" if base else f"{'':>12s}"
+        lines.append(
+            f"{label:36s} {m['warping'] * 1e3:10.3f}e-3 {ratio} {m['content']:8.3f} {m['style']:8.3f} {m['seconds']:8.3f}"
+        )
+    lines.append(
+        f"({pairs + cuts + 1} frames, {pairs} pairs" + (f", {cuts} across cuts left out" if cuts else "") + "; "
+        "warping error: mean squared difference of consecutive outputs along the input's optical flow, "
+        "occlusions masked, pixels in [0, 1]; losses: per-frame means, relative as in training)"
+    )
+    return "\n".join(lines)
