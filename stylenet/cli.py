@@ -325,10 +325,11 @@ def _evaluate_video(a: argparse.Namespace) -> int:
     style_image = a.style_image or style_image_for(card, a.styles_dir)
     criterion = criterion_for(card, a.vgg, style_image, style_size, a.device)
     means, warping, problem = evaluate_video(
-        a.video, net, criterion, settings, a.max_frames, a.max_side, a.device, progress=not a.quiet
+        a.video, net, criterion, settings, a.max_frames, a.max_side, a.device, progress=not a.quiet, flow=a.flow
     )
     print(
-        f"{a.video}, style {a.style[0]}, style image {style_image} at {style_size} px, VGG {criterion.vgg.describe()}"
+        f"{a.video}, style {a.style[0]}, style image {style_image} at {style_size} px, VGG {criterion.vgg.describe()}, "
+        f"{a.flow} optical flow"
     )
     print(format_video_table(means, warping.pairs, warping.cuts))
     if problem:
@@ -340,6 +341,7 @@ def _evaluate_video(a: argparse.Namespace) -> int:
             "pairs": warping.pairs,
             "cuts_left_out": warping.cuts,
             "max_side": a.max_side,
+            "flow": a.flow,
             "rows": means,
         }
         Path(a.json).write_text(json.dumps(report, indent=2))
@@ -499,6 +501,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--stability", type=float, action="append", help="--video: a stable row's momentum (repeatable)")
     s.add_argument("--denoise", type=float, action="append", help="--video: a stable row's denoise (repeatable)")
     s.add_argument("--blend", type=float, action="append", help="--video: a stable row's blend (repeatable)")
+    s.add_argument(
+        "--flow",
+        choices=("dis", "farneback"),
+        default="dis",
+        help="--video: optical flow of the warping error (dis: the one denoise/blend follow; farneback: a check)",
+    )
     s.add_argument("--holdout", type=int, help="use the folder's training hold-out set of this size")
     s.add_argument("--limit", type=int, help="at most this many photos")
     s.add_argument("--size", type=int, help="photo size (default: the style's training crop, else 256)")

@@ -192,6 +192,7 @@ def evaluate_video(
     max_side: int | None = None,
     device: str = "cpu",
     progress: bool = True,
+    flow: str = "dis",
 ) -> tuple[dict[str, dict[str, float]], WarpingError, str | None]:
     """Temporal warping error and losses of ``net`` on a clip, for each ``{label: (stability, denoise, blend)}``
     (``stylenet.video.stylize_video``'s settings).
@@ -199,7 +200,8 @@ def evaluate_video(
     Returns ``({label: {metric: mean}}, the warping error's accumulator (``pairs``, ``cuts``),
     problem)``; the first row, "input clip", holds the input frames' own figures. Losses are
     per-frame means, computed on the frames as stylized (``max_side``); the warping error
-    (``stylenet.temporal``) is a mean over consecutive pairs of one shot. ``problem`` says
+    (``stylenet.temporal``) is a mean over consecutive pairs of one shot, along ``flow``
+    ("dis", the flow ``denoise`` and ``blend`` follow, or "farneback", an independent check). ``problem`` says
     why decoding stopped early, if it did.
     """
     from tqdm.auto import tqdm
@@ -210,7 +212,7 @@ def evaluate_video(
     av = _av()
     runner = Runner(device)
     stylizers = {label: ClipStylizer(net, runner, *s) for label, s in settings.items()}
-    warping = WarpingError()
+    warping = WarpingError(flow)
     sums = {label: dict.fromkeys(VIDEO_METRICS, 0.0) for label in ("input clip", *settings)}
     n, problem = 0, None
     with open_clip(clip) as container:

@@ -111,16 +111,26 @@ def _cv2():
     return cv2
 
 
-class FlowEstimator:
-    """DIS optical flow (OpenCV, medium preset) between consecutive grayscale frames."""
+FLOWS = ("dis", "farneback")
 
-    def __init__(self) -> None:
+
+class FlowEstimator:
+    """Optical flow between consecutive grayscale frames: OpenCV's DIS (medium preset), or
+    Farneback's (``method="farneback"``), a different algorithm for checking a measurement
+    independently of the flow that ``FlowSmoothing`` follows."""
+
+    def __init__(self, method: str = "dis") -> None:
         cv2 = _cv2()
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        if method not in FLOWS:
+            raise StylenetError(f"unknown optical flow {method!r}; use one of {', '.join(FLOWS)}")
+        self.method = method
+        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
 
     def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """``(H, W)`` uint8 frames -> ``(H, W, 2)`` float32 flow from ``a`` to ``b`` (x, y in pixels)."""
-        return self.dis.calc(a, b, None)
+        if self.dis is not None:
+            return self.dis.calc(a, b, None)
+        return _cv2().calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
 
 
 def gray(rgb: np.ndarray) -> np.ndarray:
@@ -237,15 +247,16 @@ def pair_error(a: np.ndarray, b: np.ndarray, forward: np.ndarray, valid: np.ndar
 
 class WarpingError:
     """Accumulates the warping error of several sequences (e.g. the input and its stylizations)
-    with one flow: ``add(input_rgb, {"name": output_rgb, ...})`` per frame, then ``means()``.
+    with one flow (``flow``: "dis" or "farneback"): ``add(input_rgb, {"name": output_rgb, ...})``
+    per frame, then ``means()``.
 
     Pairs across a cut (the flow consistent on under ``CUT_BELOW`` of the pixels) are left
     out and counted in ``cuts``: frames of two shots have no motion to follow, and the few
     pixels the mask keeps there would outweigh every other pair.
     """
 
-    def __init__(self) -> None:
-        self.flow = FlowEstimator()
+    def __init__(self, flow: str = "dis") -> None:
+        self.flow = FlowEstimator(flow)
         self.prev: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
         self.sums: dict[str, float] = {}
         self.pairs = self.cuts = 0
@@ -271,10 +282,10 @@ class WarpingError:
         return {k: v / max(1, self.pairs) for k, v in self.sums.items()}
 
 
-def warping_error(frames: list[np.ndarray], inputs: list[np.ndarray] | None = None) -> float:
+def warping_error(frames: list[np.ndarray], inputs: list[np.ndarray] | None = None, flow: str = "dis") -> float:
     """Mean warping error of ``frames`` (``(H, W, 3)`` uint8), flow from ``inputs`` (default: the frames)."""
     inputs = frames if inputs is None else inputs
-    acc = WarpingError()
+    acc = WarpingError(flow)
     for x, y in zip(inputs, frames):
         acc.add(x, {"out": y})
     return acc.means().get("out", 0.0)

@@ -15,6 +15,7 @@ av = pytest.importorskip("av")
 pytest.importorskip("cv2")
 
 from stylenet.cli import main  # noqa: E402
+from stylenet.errors import StylenetError  # noqa: E402
 from stylenet.temporal import WarpingError, ema_norms, reset_norms, warping_error  # noqa: E402
 from stylenet.video import TruncatedVideoError, frame_to_rgb, stylize_video  # noqa: E402
 
@@ -308,6 +309,22 @@ def test_warping_error_is_near_zero_for_a_pure_shift_and_large_for_flicker():
     assert (acc.pairs, acc.cuts) == (2, 1) and acc.means()["input"] < 2e-4
 
 
+@pytest.mark.parametrize("flow", ["dis", "farneback"])
+def test_either_flow_follows_a_shift_and_sees_flicker(flow):
+    from PIL import ImageFilter
+
+    big = np.asarray(random_image(80, 140, seed=2).filter(ImageFilter.GaussianBlur(2)))
+    shifted = [np.ascontiguousarray(big[10:70, 2 * i : 2 * i + 100]) for i in range(4)]
+    flicker = [np.clip(s.astype(int) + (25 if i % 2 else -25), 0, 255).astype(np.uint8) for i, s in enumerate(shifted)]
+    assert warping_error(shifted, flow=flow) < 3e-4
+    assert warping_error(flicker, shifted, flow=flow) > 0.01
+
+
+def test_an_unknown_flow_is_a_clear_error():
+    with pytest.raises(StylenetError, match="unknown optical flow 'raft'"):
+        warping_error([np.zeros((32, 32, 3), np.uint8)] * 2, flow="raft")
+
+
 def test_evaluate_video_prints_the_three_rows(tmp_path, capsys, clip, weights_file, style_image):
     code, out, err = run(
         capsys, "evaluate", "--video", clip, "--style", weights_file, "--style-image", style_image,
@@ -315,7 +332,7 @@ def test_evaluate_video_prints_the_three_rows(tmp_path, capsys, clip, weights_fi
     )  # fmt: skip
     assert code == 0, err
     rows = [line.split()[0] for line in out.splitlines()[2:5]]
-    assert rows == ["input", "per-frame", "stable"] and "(5 frames, 4 pairs;" in out
+    assert rows == ["input", "per-frame", "stable"] and "(5 frames, 4 pairs;" in out and "dis optical flow" in out
 
 
 # -- errors ------------------------------------------------------------------------------------------
