@@ -249,9 +249,7 @@ def cmd_optimize(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    import json
-
-    from .evaluate import criterion_for, evaluate, format_table, select_photos, style_image_for
+    from .evaluate import criterion_for, evaluate, format_table, saved_results, select_photos, style_image_for
     from .registry import load
     from .stylize import require_one_style
 
@@ -275,7 +273,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     style_image = a.style_image or style_image_for(card, a.styles_dir)
     criterion = criterion_for(card, a.vgg, style_image, style_size, a.device)
     photos = select_photos(a.photos, a.holdout, a.limit)
-    results = evaluate(methods, photos, criterion, size=size, device=a.device, progress=not a.quiet)
+    measured = {"photos": [p.name for p in photos], "size": size, "style_image": str(style_image)}
+    measured |= {"style_size": style_size, "vgg": criterion.vgg.describe()}
+    saved = [row for ref in a.reference or [] for row in saved_results(ref, measured)]  # checked before any work
+    results = evaluate(methods, photos, criterion, size=size, device=a.device, progress=not a.quiet) + saved
     print(f"style image {style_image} at {style_size} px, photos at {size} px, VGG {criterion.vgg.describe()}")
     print(format_table(results))
     if a.per_image:
@@ -495,6 +496,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--network", help="the multi-style network that style names and mixes select from")
     s.add_argument("--photos", help="folder of photos, or a .txt file of paths")
+    s.add_argument(
+        "--reference",
+        action="append",
+        help="rows of an earlier --json report of the same photos and settings (e.g. an optimize:100 run); repeatable",
+    )
     s.add_argument("--video", help="a clip: temporal warping error and losses, per-frame against stable")
     s.add_argument("--max-frames", type=int, help="--video: at most this many frames")
     s.add_argument("--max-side", type=int, help="--video: scale frames' longer side down to this")

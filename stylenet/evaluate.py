@@ -11,6 +11,7 @@ square, as in training; ``holdout`` selects the same held-out photos as training
 
 from __future__ import annotations
 
+import json
 import math
 import statistics
 import time
@@ -128,6 +129,28 @@ def evaluate(
             result.images.append({"photo": p.name, **_measure(y, x, criterion, time.perf_counter() - start)})
         results.append(result)
     return results
+
+
+def saved_results(report: str | Path, measured: dict) -> list[MethodResult]:
+    """The method rows of an earlier ``evaluate --json`` report, labelled "(saved)", if it measured
+    what this run measures: ``measured`` holds this run's ``photos`` (names), ``size``,
+    ``style_image``, ``style_size`` and ``vgg``. An optimization reference costs minutes
+    per photo; measured once, it serves every later network on the same photos."""
+    try:
+        data = json.loads(Path(report).read_text())
+        data["photos"] = [Path(p).name for p in data["photos"]]
+        rows = data["results"]
+    except FileNotFoundError:
+        raise StylenetError(f"--reference {report}: no such file") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise StylenetError(f"--reference {report}: not an `evaluate --json` report ({e})") from None
+    for key, value in measured.items():
+        if data.get(key) != value:
+            raise StylenetError(
+                f"--reference {report}: measured with another {key.replace('_', ' ')} "
+                f"({data.get(key)!r}, this run {value!r}); evaluate with the same settings or measure it again"
+            )
+    return [MethodResult(f"{label} (saved)", r["images"]) for label, r in rows.items() if label != "photo (unstylized)"]
 
 
 def format_table(results: list[MethodResult]) -> str:

@@ -126,6 +126,30 @@ def test_cli_optimize_and_evaluate(tmp_path, capsys, style_image, photo_dir, wei
     assert np.isfinite(data["results"]["tiny"]["mean"]["style"])
 
 
+def test_a_saved_reference_is_reused_only_for_the_same_photos_and_settings(
+    tmp_path, capsys, style_image, photo_dir, weights_file
+):
+    report = tmp_path / "ref.json"
+    args = ["evaluate", "--photos", str(photo_dir), "--limit", "2", "--size", "32", "--style-image", str(style_image)]
+    args += ["--vgg", "random", "-q"]
+    assert main([*args, "--style", "optimize:2", "--style", str(weights_file), "--json", str(report)]) == 0
+    saved = json.loads(report.read_text())["results"]["optimize, 2 L-BFGS steps"]
+    capsys.readouterr()
+    again = tmp_path / "again.json"
+    assert main([*args, "--style", str(weights_file), "--reference", str(report), "--json", str(again)]) == 0
+    out = capsys.readouterr().out
+    assert "optimize, 2 L-BFGS steps (saved)" in out and "tiny (saved)" in out
+    rows = json.loads(again.read_text())["results"]
+    assert rows["optimize, 2 L-BFGS steps (saved)"]["images"] == saved["images"]  # taken, not recomputed
+    assert set(rows) == {"photo (unstylized)", "tiny", "optimize, 2 L-BFGS steps (saved)", "tiny (saved)"}
+    for change, what in ((["--size", "24"], "size"), (["--limit", "1"], "photos")):
+        code = main([*args, *change, "--style", str(weights_file), "--reference", str(report)])
+        err = capsys.readouterr().err
+        assert code == 2 and f"measured with another {what}" in err and len(err.strip().splitlines()) == 1
+    assert main([*args, "--style", str(weights_file), "--reference", str(tmp_path / "none.json")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
 def test_cli_evaluate_needs_the_style_image(capsys, photo_dir, weights_file, monkeypatch, tmp_path):
     monkeypatch.setenv("STYLENET_VGG", "random")
     code = main(["evaluate", "--style", str(weights_file), "--photos", str(photo_dir), "--styles-dir", str(tmp_path)])

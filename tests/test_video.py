@@ -441,6 +441,27 @@ def test_importing_stylenet_does_not_import_pyav_and_a_missing_pyav_is_one_line(
     )
 
 
+def test_the_frame_strip_shows_input_frames_above_the_same_frames_stylized(tmp_path, clip, small_net, capsys):
+    import importlib.util
+
+    from PIL import Image
+
+    spec = importlib.util.spec_from_file_location("video_strip", ROOT / "scripts" / "video_strip.py")
+    strip = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(strip)
+    stylize_video(clip, tmp_path / "out.mp4", small_net, progress=False)
+    assert strip.main([str(clip), str(tmp_path / "out.mp4"), "-o", str(tmp_path / "s.png"), "--height", "48"]) == 0
+    assert "frames 0, 3, 6, 9" in capsys.readouterr().out
+    sheet = np.asarray(Image.open(tmp_path / "s.png").convert("RGB")).astype(int)
+    assert sheet.shape == (2 * 48 + 4, 4 * 64 + 3 * 4, 3)
+    first_in, first_out = sheet[:48, :64], sheet[52:, :64]
+    assert np.abs(first_in - probe(clip)["pixels"][0]).mean() < 3  # the clip's own first frame on top
+    assert np.abs(first_out - first_in).mean() > 10  # its stylization below
+    with pytest.raises(SystemExit):  # no overwrite without asking
+        strip.main([str(clip), str(tmp_path / "out.mp4"), "-o", str(tmp_path / "s.png")])
+    assert "exists" in capsys.readouterr().err
+
+
 # -- the real clip --------------------------------------------------------------------------------------
 @pytest.mark.slow
 @pytest.mark.shared
