@@ -250,13 +250,15 @@ class WarpingError:
     with one flow (``flow``: "dis" or "farneback"): ``add(input_rgb, {"name": output_rgb, ...})``
     per frame, then ``means()``.
 
-    Pairs across a cut (the flow consistent on under ``CUT_BELOW`` of the pixels) are left
-    out and counted in ``cuts``: frames of two shots have no motion to follow, and the few
-    pixels the mask keeps there would outweigh every other pair.
+    Pairs across a cut (DIS flow consistent on under ``CUT_BELOW`` of the pixels, whatever
+    ``flow`` measures with: Farneback's smoother flow looks consistent across a cut) are
+    left out and counted in ``cuts``: frames of two shots have no motion to follow, and the
+    few pixels the mask keeps there would outweigh every other pair.
     """
 
     def __init__(self, flow: str = "dis") -> None:
-        self.flow = FlowEstimator(flow)
+        self.cut_flow = FlowEstimator("dis")
+        self.flow = self.cut_flow if flow == "dis" else FlowEstimator(flow)
         self.prev: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
         self.sums: dict[str, float] = {}
         self.pairs = self.cuts = 0
@@ -267,11 +269,14 @@ class WarpingError:
         seqs = {"input": frame, **outputs}
         if self.prev is not None:
             g0, prev = self.prev
-            fwd, bwd = self.flow(g0, g), self.flow(g, g0)
+            fwd, bwd = self.cut_flow(g0, g), self.cut_flow(g, g0)
             valid = occlusion_mask(fwd, bwd)
             if valid.mean() < CUT_BELOW:
                 self.cuts += 1
             else:
+                if self.flow is not self.cut_flow:
+                    fwd, bwd = self.flow(g0, g), self.flow(g, g0)
+                    valid = occlusion_mask(fwd, bwd)
                 for k, cur in seqs.items():
                     self.sums[k] = self.sums.get(k, 0.0) + pair_error(prev[k], cur, fwd, valid)
                 self.pairs += 1

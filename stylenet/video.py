@@ -36,10 +36,10 @@ from .files import atomic_write
 from .temporal import VIDEO_EXTRA, ClipStylizer, check_stability, check_weight
 from .transformer import MIN_SIDE, TransformerNet
 
-# stability defaults, chosen by measurement on real clips (docs/performance.md, "Video")
+# stability defaults, chosen by measurement on the two real clips (docs/quality.md, "Video")
 DEFAULT_STABILITY = 0.9  # momentum of the norm statistics' moving average
 DEFAULT_DENOISE = 0.8  # weight of the previous input, warped along the flow
-DEFAULT_BLEND = 0.3  # weight of the previous output, warped along the flow
+DEFAULT_BLEND = 0.35  # weight of the previous output, warped along the flow
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".gif": "gif"}
 X264_OPTIONS = {"crf": "18", "preset": "medium"}
 GIF_TIME_BASE = Fraction(1, 100)  # GIF delays are in hundredths of a second

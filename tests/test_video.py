@@ -318,6 +318,11 @@ def test_either_flow_follows_a_shift_and_sees_flicker(flow):
     flicker = [np.clip(s.astype(int) + (25 if i % 2 else -25), 0, 255).astype(np.uint8) for i, s in enumerate(shifted)]
     assert warping_error(shifted, flow=flow) < 3e-4
     assert warping_error(flicker, shifted, flow=flow) > 0.01
+    other = np.ascontiguousarray(255 - np.asarray(random_image(100, 60, seed=5)).transpose(1, 0, 2))
+    acc = WarpingError(flow)  # a cut is found (and left out) whichever flow measures
+    for f in (shifted[0], shifted[1], other, other):
+        acc.add(f, {})
+    assert (acc.pairs, acc.cuts) == (2, 1)
 
 
 def test_an_unknown_flow_is_a_clear_error():
