@@ -222,13 +222,20 @@ def peak_rss(model: str, w: int, h: int, path: int, frames: int = 3) -> float:
     import sys
 
     code = (
-        "import resource, torch; from stylenet.bench import _video_net, _video_paths\n"
+        "import torch; from stylenet.bench import _video_net, _video_paths, own_peak_rss_mb\n"
         f"f = list(_video_paths(_video_net({model!r}), {w}, {h}, torch.device('cpu')).values())[{path}]\n"
         f"[f() for _ in range({frames})]\n"
-        "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)"
+        "print(own_peak_rss_mb())"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
-    return int(out.split()[-1]) / 1024  # Linux reports kilobytes
+    return float(out.split()[-1])
+
+
+def own_peak_rss_mb() -> float:
+    """This process's peak resident memory in MB: Linux's VmHWM, which starts afresh at exec
+    (``getrusage``'s ``ru_maxrss`` keeps the forking parent's peak when that was higher)."""
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 
 
 def _video_net(model: str) -> TransformerNet:

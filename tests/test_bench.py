@@ -37,3 +37,19 @@ def test_compiled_paths_run_and_match(capsys):
         == 0
     )
     assert any("compile" in k for k in _rows(capsys.readouterr().out))
+
+
+def test_peak_memory_is_the_measuring_process_own_not_its_parents():
+    """A fresh process's peak RSS must not inherit the peak of the (large) process that started it."""
+    import subprocess
+    import sys
+
+    import numpy as np
+
+    from stylenet.bench import own_peak_rss_mb
+
+    ballast = np.ones(1500 * 2**20, np.uint8)  # 1.5 GB touched in this process
+    code = "from stylenet.bench import own_peak_rss_mb; print(own_peak_rss_mb())"
+    child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
+    assert own_peak_rss_mb() > 1500 > child + 500, (own_peak_rss_mb(), child)  # the child: torch, about 0.5 GB
+    del ballast
