@@ -301,6 +301,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
 
 def _evaluate_video(a: argparse.Namespace) -> int:
     """``evaluate --video``: warping error and losses of the input, per-frame and stable stylization."""
+    import itertools
+
     from .evaluate import criterion_for, evaluate_video, format_video_table, style_image_for
     from .registry import load
     from .stylize import require_one_style
@@ -310,8 +312,6 @@ def _evaluate_video(a: argparse.Namespace) -> int:
     if len(a.style) != 1:
         raise StylenetError(f"--video evaluates one style; got {len(a.style)} (--style {' --style '.join(a.style)})")
     net = require_one_style(load(a.style[0], a.device, network=a.network))
-    import itertools
-
     settings = {"per-frame": (0.0, 0.0, 0.0)}  # then a row for each combination asked for
     for m, d, b in itertools.product(
         a.stability or [DEFAULT_STABILITY], a.denoise or [DEFAULT_DENOISE], a.blend or [DEFAULT_BLEND]
@@ -400,6 +400,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     s.set_defaults(func=cmd_stylize)
 
+    from .temporal import FLOWS
     from .video import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY  # no PyAV import: that waits for a clip
 
     s = sub.add_parser(
@@ -509,7 +510,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--blend", type=float, action="append", help="--video: a stable row's blend (repeatable)")
     s.add_argument(
         "--flow",
-        choices=("dis", "farneback"),
+        choices=FLOWS,
         default="dis",
         help="--video: optical flow of the warping error (dis: the one denoise/blend follow; farneback: a check)",
     )

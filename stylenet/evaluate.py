@@ -33,7 +33,7 @@ from .losses import (
 )
 from .optimize import loss_config, optimize
 from .photos import load_photo, split_holdout
-from .temporal import WarpingError
+from .temporal import WarpingError, frame_tensor, tensor_frame
 
 METRICS = ("content", "style", "psnr", "ssim", "seconds")
 
@@ -248,7 +248,7 @@ def evaluate_video(
                     break
                 size = fit_size(frame.width, frame.height, max_side)
                 rgb = frame_to_rgb(frame, *size)
-                x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float().div_(255)
+                x = frame_tensor(rgb)
                 outputs = {}
                 for label, stylize_frame in stylizers.items():
                     start = time.perf_counter()
@@ -259,10 +259,7 @@ def evaluate_video(
                         parts = criterion(y.to(device), x.to(device))
                     sums[label]["content"] += float(parts["content"])
                     sums[label]["style"] += float(parts["style"])
-                as_bytes = {
-                    k: y[0].permute(1, 2, 0).mul(255).round().to(torch.uint8).numpy() for k, y in outputs.items()
-                }
-                warping.add(rgb, as_bytes)
+                warping.add(rgb, {k: tensor_frame(y) for k, y in outputs.items()})
                 n += 1
                 bar.update(1)
         except av.FFmpegError as e:

@@ -9,6 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
+def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
+    """``error`` naming ``path`` if it is missing, a folder or empty (``kind``: "an image", "a video")."""
+    if not path.exists():
+        raise error(f"{path}: no such file")
+    if path.is_dir():
+        raise error(f"{path}: is a folder, not {kind}")
+    if path.stat().st_size == 0:
+        raise error(f"{path}: empty file (0 bytes)")
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

@@ -18,7 +18,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from .errors import StylenetError
-from .files import atomic_write
+from .files import atomic_write, check_input_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")  # GIF: the first frame
 MIN_SIDE = 16  # smaller images are refused (there is nothing to stylize)
@@ -31,12 +31,7 @@ class ImageError(StylenetError):
 def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image:
     """Open and fully decode an image file, upright (EXIF orientation applied)."""
     path = Path(path)
-    if not path.exists():
-        raise ImageError(f"{path}: no such file")
-    if path.is_dir():
-        raise ImageError(f"{path}: is a folder, not an image")
-    if path.stat().st_size == 0:
-        raise ImageError(f"{path}: empty file (0 bytes)")
+    check_input_file(path, "an image", ImageError)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

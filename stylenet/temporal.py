@@ -102,6 +102,16 @@ def check_stability(momentum: float) -> float:
     return float(momentum)
 
 
+def frame_tensor(rgb: np.ndarray) -> torch.Tensor:
+    """A ``(H, W, 3)`` uint8 frame (read-only too) -> ``(1, 3, H, W)`` float in [0, 1] (a new tensor)."""
+    return torch.tensor(rgb, dtype=torch.float32).permute(2, 0, 1).unsqueeze(0).div_(255)
+
+
+def tensor_frame(y: torch.Tensor) -> np.ndarray:
+    """A ``(1, 3, H, W)`` tensor in [0, 1] -> ``(H, W, 3)`` uint8 frame, rounded."""
+    return y[0].permute(1, 2, 0).mul(255).round().to(torch.uint8).numpy()
+
+
 # -- optical flow ----------------------------------------------------------------------------
 def _cv2():
     try:
@@ -228,7 +238,7 @@ class ClipStylizer:
     def __call__(self, frame: np.ndarray) -> torch.Tensor:
         """The next frame ``(H, W, 3)`` uint8 -> its stylization ``(1, 3, H, W)`` float in [0, 1] (CPU)."""
         if self.smoothing is None:
-            return self.runner(self.net, torch.tensor(frame).permute(2, 0, 1).unsqueeze(0).float().div_(255))
+            return self.runner(self.net, frame_tensor(frame))
         x = self.smoothing.input(frame)
         if self.smoothing.cut:
             reset_norms(self.runner.fast(self.net))

@@ -32,8 +32,8 @@ import torch
 from .color import apply_controls, check_strength
 from .errors import StylenetError
 from .fast import Runner
-from .files import atomic_write
-from .temporal import VIDEO_EXTRA, ClipStylizer, check_stability, check_weight
+from .files import atomic_write, check_input_file
+from .temporal import VIDEO_EXTRA, ClipStylizer, check_stability, check_weight, frame_tensor, tensor_frame
 from .transformer import MIN_SIDE, TransformerNet
 
 # stability defaults, chosen by measurement on the two real clips (docs/quality.md, "Video")
@@ -90,12 +90,7 @@ def open_clip(src: str | os.PathLike):
     still images and codecs this build cannot decode are a ``VideoError``."""
     av = _av()
     src = Path(src)
-    if not src.exists():
-        raise VideoError(f"{src}: no such file")
-    if src.is_dir():
-        raise VideoError(f"{src}: is a folder, not a video")
-    if src.stat().st_size == 0:
-        raise VideoError(f"{src}: empty file (0 bytes)")
+    check_input_file(src, "a video", VideoError)
     try:
         container = av.open(str(src))
     except av.FFmpegError as e:
@@ -251,9 +246,8 @@ def frame_to_rgb(frame, width: int | None = None, height: int | None = None) -> 
 
 def _stylize_frame(rgb: np.ndarray, stylizer: ClipStylizer, controls: tuple) -> np.ndarray:
     """``(H, W, 3)`` uint8 in, stylized ``(H, W, 3)`` uint8 out (``strength`` and colour against this frame)."""
-    x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0).float().div_(255)
-    y = apply_controls(stylizer(rgb), x, *controls).clamp(0, 1)
-    return y[0].permute(1, 2, 0).mul(255).round().to(torch.uint8).numpy()
+    y = apply_controls(stylizer(rgb), frame_tensor(rgb), *controls).clamp(0, 1)
+    return tensor_frame(y)
 
 
 def _video_frames(container, vin, ain, audio, problems: list[str]) -> Iterator:
