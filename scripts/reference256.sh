@@ -1,7 +1,8 @@
 #!/bin/bash
-# The optimize:100 reference of issue 14, one style at a time (about 50 min per style on one
-# thread): 20 held-out photos at 256 px, written to docs/bench/reference256/STYLE.{json,txt}.
-# Styles already there are skipped, so rerunning continues; later runs reuse the rows with
+# The optimize:100 reference of issue 14 (about 50 min per style on one thread): 20 held-out
+# photos at 256 px, written to docs/bench/reference256/STYLE.{json,txt}. Measured five photos at
+# a time (docs/bench/reference256/parts/), so an interrupted run loses at most one part;
+# rerunning continues where it stopped and skips finished styles. Later runs reuse the rows with
 #   stylenet evaluate --style NEW --reference docs/bench/reference256/STYLE.json ...
 #   usage: scripts/reference256.sh [STYLE ...]      (default: the ten classic styles)
 set -euo pipefail
@@ -9,11 +10,32 @@ cd "$(dirname "$0")/.."
 SHARED=${SHARED:-../shared}
 export STYLENET_VGG=${STYLENET_VGG:-$SHARED/weights/vgg16_features_hed.pth} OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 OUT=docs/bench/reference256
-mkdir -p $OUT
+PY=.venv/bin/python
+mkdir -p $OUT/parts
 styles=${*:-starry_night mosaic candy udnie wave la_muse the_scream rain_princess feathers composition_vii}
+# the 20 photos, as lists of five
+$PY -c "
+from stylenet.evaluate import select_photos
+photos = select_photos('$SHARED/data/photos', holdout=32, limit=20)
+for k in range(4):
+    open(f'$OUT/parts/photos{k}.txt', 'w').write(''.join(f'{p}\n' for p in photos[5 * k:5 * k + 5]))
+"
 for s in $styles; do
   [ -f $OUT/$s.json ] && continue
-  .venv/bin/stylenet evaluate --style optimize:100 --style "$s" --photos $SHARED/data/photos --holdout 32 --limit 20 \
-    --size 256 --styles-dir $SHARED/data/styles -q --json $OUT/$s.part.json | grep -v '^wrote' > $OUT/$s.txt
-  mv $OUT/$s.part.json $OUT/$s.json
+  for k in 0 1 2 3; do
+    part=$OUT/parts/$s.$k.json
+    [ -f $part ] && continue
+    .venv/bin/stylenet evaluate --style optimize:100 --style "$s" --photos $OUT/parts/photos$k.txt --size 256 \
+      --styles-dir $SHARED/data/styles -q --json $part.tmp > /dev/null
+    mv $part.tmp $part
+  done
+  $PY -c "
+import json, sys
+from stylenet.evaluate import MethodResult, format_table, merge_reports
+report = merge_reports([json.load(open(f'$OUT/parts/$s.{k}.json')) for k in range(4)])
+print(f\"style image {report['style_image']} at {report['style_size']} px, photos at {report['size']} px, VGG {report['vgg']}\")
+print(format_table([MethodResult(label, r['images']) for label, r in report['results'].items()]))
+json.dump(report, open('$OUT/$s.json', 'w'), indent=2)
+" > $OUT/$s.txt
+  rm $OUT/parts/$s.?.json
 done

@@ -153,6 +153,29 @@ def saved_results(report: str | Path, measured: dict) -> list[MethodResult]:
     return [MethodResult(f"{label} (saved)", r["images"]) for label, r in rows.items() if label != "photo (unstylized)"]
 
 
+def merge_reports(reports: list[dict]) -> dict:
+    """One ``evaluate --json`` report from reports of disjoint photo sets measured with the same
+    settings and methods, as if measured in one run: an optimization reference can then be
+    measured a few photos at a time and survive an interrupted session."""
+    first = reports[0]
+    for r in reports[1:]:
+        for key in ("style_image", "style_size", "size", "vgg"):
+            if r[key] != first[key]:
+                raise StylenetError(f"cannot merge reports measured with another {key} ({r[key]!r}, {first[key]!r})")
+        if list(r["results"]) != list(first["results"]):
+            raise StylenetError(
+                f"cannot merge reports of other methods ({list(r['results'])}, {list(first['results'])})"
+            )
+    photos = [p for r in reports for p in r["photos"]]
+    if len({Path(p).name for p in photos}) != len(photos):
+        raise StylenetError("cannot merge reports that share photos")
+    results = {}
+    for label in first["results"]:
+        result = MethodResult(label, [row for r in reports for row in r["results"][label]["images"]])
+        results[label] = {"mean": result.mean(), "images": result.images}
+    return {**{k: first[k] for k in ("style_image", "style_size", "size", "vgg")}, "photos": photos, "results": results}
+
+
 def format_table(results: list[MethodResult]) -> str:
     head = f"{'method':28s} {'content':>8s} {'style':>8s} {'PSNR dB':>8s} {'SSIM':>6s} {'s/image':>8s}"
     lines = [head]

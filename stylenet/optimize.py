@@ -119,23 +119,30 @@ def optimize(
 
     image = x.clone(memory_format=torch.contiguous_format).requires_grad_(True)  # L-BFGS flattens it
     if method == "lbfgs":
-        opt = torch.optim.LBFGS([image], lr=lr or 1.0, max_iter=1, history_size=50, line_search_fn="strong_wolfe")
+        # One iteration per step, but room for the line search: with max_iter=1 torch's default
+        # max_eval is 1, which leaves the strong Wolfe search no evaluation, so a first trial step
+        # that raises the loss is rejected outright and every later step repeats it (stuck).
+        opt = torch.optim.LBFGS(
+            [image], lr=lr or 1.0, max_iter=1, max_eval=25, history_size=50, line_search_fn="strong_wolfe"
+        )
     else:
         opt = torch.optim.Adam([image], lr=lr or 0.02)
-    last: dict[str, float] = {}
+    evaluated: list[dict[str, float]] = []  # this step's evaluations (L-BFGS: its line search's)
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
         parts = criterion(image, x)
         parts["total"].backward()
-        last.update({k: float(v.detach()) for k, v in parts.items()})
+        evaluated.append({k: float(v.detach()) for k, v in parts.items()})
         return parts["total"]
 
     with tqdm(range(steps), desc=f"optimizing ({method})", unit="step", disable=not progress) as bar:
         for step in bar:
+            evaluated.clear()
             opt.step(closure)
             with torch.no_grad():
                 image.clamp_(0, 1)
+            last = min(evaluated, key=lambda e: e["total"])  # the point the step kept
             bar.set_postfix({k: f"{v:.3g}" for k, v in last.items()}, refresh=False)
             if callback is not None:
                 callback(step, dict(last))

@@ -36,6 +36,25 @@ def test_optimization_lowers_the_style_loss_and_keeps_size_and_kind(style_image)
     assert history[-1]["total"] < history[0]["total"]
 
 
+def test_lbfgs_backs_off_a_step_that_overshoots_instead_of_stopping(style_image):
+    # A first trial step that raises the loss must be searched back along the line, not
+    # rejected: with no line-search evaluations L-BFGS stays at the photo for every later step
+    # (what happened to 3 of 20 photos of the 256 px reference before the fix).
+    content = random_image(40, 48, seed=3)
+    history = []
+    optimize(
+        content,
+        style_image,
+        steps=4,
+        size=None,
+        lr=1e4,  # the first trial overshoots by far
+        loss=build_perceptual_loss(RANDOM),
+        progress=False,
+        callback=lambda step, losses: history.append(losses["total"]),
+    )
+    assert history[-1] < 0.5 * history[0]
+
+
 @pytest.mark.parametrize("method", ["lbfgs", "adam"])
 def test_both_methods_return_tensors_for_tensors_in_range(style_image, method):
     x = torch.rand(3, 32, 32)
@@ -148,6 +167,31 @@ def test_a_saved_reference_is_reused_only_for_the_same_photos_and_settings(
         assert code == 2 and f"measured with another {what}" in err and len(err.strip().splitlines()) == 1
     assert main([*args, "--style", str(weights_file), "--reference", str(tmp_path / "none.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+
+
+def test_reports_of_disjoint_photos_merge_into_the_report_of_one_run(tmp_path, style_image, photo_dir, weights_file):
+    from stylenet.evaluate import merge_reports
+
+    photos = select_photos(photo_dir, limit=4)
+    lists = []
+    for k, chunk in enumerate([photos, photos[:2], photos[2:]]):
+        lists.append(tmp_path / f"p{k}.txt")
+        lists[-1].write_text("".join(f"{p}\n" for p in chunk))
+    args = ["evaluate", "--style", str(weights_file), "--size", "32", "--style-image", str(style_image)]
+    args += ["--vgg", "random", "-q"]
+    reports = []
+    for k, photo_list in enumerate(lists):
+        assert main([*args, "--photos", str(photo_list), "--json", str(tmp_path / f"r{k}.json")]) == 0
+        reports.append(json.loads((tmp_path / f"r{k}.json").read_text()))
+    whole, merged = reports[0], merge_reports(reports[1:])
+    assert merged["photos"] == whole["photos"] and list(merged["results"]) == list(whole["results"])
+    for label, result in whole["results"].items():
+        for key in ("content", "style", "ssim"):
+            assert merged["results"][label]["mean"][key] == pytest.approx(result["mean"][key], rel=1e-5)
+    with pytest.raises(StylenetError, match="share photos"):
+        merge_reports([reports[1], reports[1]])
+    with pytest.raises(StylenetError, match="another size"):
+        merge_reports([reports[1], {**reports[2], "size": 64}])
 
 
 def test_cli_evaluate_needs_the_style_image(capsys, photo_dir, weights_file, monkeypatch, tmp_path):
