@@ -133,17 +133,20 @@ def evaluate(
 
 def saved_results(report: str | Path, measured: dict) -> list[MethodResult]:
     """The method rows of an earlier ``evaluate --json`` report, labelled "(saved)", if it measured
-    what this run measures: ``measured`` holds this run's ``photos`` (names), ``size``,
-    ``style_image``, ``style_size`` and ``vgg``. An optimization reference costs minutes
+    what this run measures: ``measured`` holds this run's ``photos``, ``size``, ``style_image``,
+    ``style_size`` and ``vgg`` (files compared by name: the folders may be reached by other paths). An optimization reference costs minutes
     per photo; measured once, it serves every later network on the same photos."""
     try:
         data = json.loads(Path(report).read_text())
         data["photos"] = [Path(p).name for p in data["photos"]]
+        data["style_image"] = Path(data["style_image"]).name
         rows = data["results"]
     except FileNotFoundError:
         raise StylenetError(f"--reference {report}: no such file") from None
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise StylenetError(f"--reference {report}: not an `evaluate --json` report ({e})") from None
+    measured = {**measured, "photos": [Path(p).name for p in measured["photos"]]}
+    measured["style_image"] = Path(measured["style_image"]).name
     for key, value in measured.items():
         if data.get(key) != value:
             raise StylenetError(

@@ -167,6 +167,12 @@ def test_a_saved_reference_is_reused_only_for_the_same_photos_and_settings(
         assert code == 2 and f"measured with another {what}" in err and len(err.strip().splitlines()) == 1
     assert main([*args, "--style", str(weights_file), "--reference", str(tmp_path / "none.json")]) == 2
     assert "no such file" in capsys.readouterr().err
+    # the same photos and painting reached by another path (another working directory) still match
+    link = tmp_path / "link"
+    link.symlink_to(photo_dir.parent)
+    other = [a.replace(str(photo_dir.parent), str(link)) for a in args]
+    assert other != args
+    assert main([*other, "--style", str(weights_file), "--reference", str(report)]) == 0
 
 
 def test_reports_of_disjoint_photos_merge_into_the_report_of_one_run(tmp_path, style_image, photo_dir, weights_file):
