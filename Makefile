@@ -9,6 +9,9 @@ SHARED ?= ../shared
 # The main job's default: a short offline run on ../shared when it exists, else COCO from data/.
 TRAIN_ARGS ?= $(if $(wildcard $(SHARED)/weights),paths=shared data.image_size=128 trainer.max_steps=40,)
 
+# 512 px tiles and a last row of tubingen by optimize:100 (about 10 min per style on one thread, cached in runs/)
+GALLERY_SIZE ?= 512
+GALLERY_OPTIMIZE ?= 100
 GALLERY_CONTENT ?= tubingen.jpg golden_gate.jpg chicago.jpg hoovertowernight.jpg amber.jpg adain_sailboat.jpg
 
 .PHONY: install test test-fast lint format train tensorboard gallery bench clean
@@ -43,7 +46,9 @@ tensorboard: install
 	$(BIN)/tensorboard --logdir runs --bind_all
 
 gallery: install
-	$(BIN)/python scripts/gallery.py --content $(addprefix $(SHARED)/data/content/,$(GALLERY_CONTENT)) -o docs/gallery.jpg --overwrite
+	$(BIN)/python scripts/gallery.py --content $(addprefix $(SHARED)/data/content/,$(GALLERY_CONTENT)) -o docs/gallery.jpg --overwrite \
+		--size $(GALLERY_SIZE) --optimize $(GALLERY_OPTIMIZE) --styles-dir $(SHARED)/data/styles \
+		$(if $(wildcard $(SHARED)/weights),--vgg $(SHARED)/weights/vgg16_features_hed.pth,)
 
 clean:
 	rm -rf .pytest_cache .ruff_cache build *.egg-info

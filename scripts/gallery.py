@@ -6,11 +6,19 @@
 
 Styles default to every shipped style. Each cell is the content image resized so that
 its shorter side is --size, stylized in one forward pass, centre-cropped to a square.
+
+  python scripts/gallery.py --content ... --size 512 --optimize 100 --styles-dir ../shared/data/styles
+
+adds a last row: the first content image (or --optimize-content) by Gatys optimization with
+each style's training loss (``stylenet.evaluate.criterion_for``), the quality reference. An
+optimized cell costs minutes, so each is kept in --optimize-cache and reused while its
+painting, photo, size, steps and VGG stay the same.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import sys
 from pathlib import Path
 
@@ -19,7 +27,10 @@ from tqdm import tqdm
 
 import stylenet
 from stylenet.cli_errors import report_errors
+from stylenet.download import sha256_file
+from stylenet.evaluate import criterion_for, style_image_for
 from stylenet.imageio import list_images, open_image, save_image, split_alpha, to_pil
+from stylenet.optimize import optimize
 
 LABEL = 22
 
@@ -31,6 +42,25 @@ def square(img: Image.Image, size: int) -> Image.Image:
     return img.crop((x, y, x + size, y + size))
 
 
+def optimized_cell(net, photo_file: Path, photo: Image.Image, steps: int, a: argparse.Namespace) -> Image.Image:
+    """``photo`` optimized for ``steps`` L-BFGS steps on ``net``'s training loss, from the cache if there."""
+    card = net.card
+    painting = Path(a.style_image) if a.style_image else style_image_for(card, a.styles_dir)
+    style_size = card.get("style_image", {}).get("size") or photo.width
+    criterion = criterion_for(card, a.vgg, painting, style_size)
+    key = "|".join(
+        map(str, [sha256_file(painting), sha256_file(photo_file), photo.size, steps, style_size, card.get("loss")])
+    )
+    digest = hashlib.sha256((key + criterion.vgg.describe()).encode()).hexdigest()[:12]
+    cached = Path(a.optimize_cache) / f"{painting.stem}_{photo_file.stem}_{photo.width}px_{steps}_{digest}.png"
+    if cached.is_file():
+        return Image.open(cached).convert("RGB")
+    out = optimize(photo, None, steps=steps, size=None, loss=criterion, progress=True)
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    save_image(out, cached, overwrite=True)
+    return out
+
+
 def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--styles", nargs="*", help="style names or weights files (default: all shipped styles)")
@@ -38,6 +68,12 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--size", type=int, default=256, help="cell size in pixels (default 256)")
     p.add_argument("-o", "--output", required=True, help="output image (.jpg or .png)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument("--optimize", type=int, default=0, help="add a row optimized with this many L-BFGS steps")
+    p.add_argument("--optimize-content", help="the optimized row's photo (default: the first content image)")
+    p.add_argument("--optimize-cache", default="runs/gallery-optimize", help="where optimized cells are kept")
+    p.add_argument("--styles-dir", default="data/styles", help="the paintings (for --optimize; default data/styles)")
+    p.add_argument("--style-image", help="the painting of a single --styles file whose card names none")
+    p.add_argument("--vgg", help="VGG weights for --optimize (default: $STYLENET_VGG or IMAGENET1K_FEATURES)")
     a = p.parse_args(argv)
     with report_errors():
         shipped = stylenet.available_styles().items()
@@ -48,7 +84,8 @@ def main(argv: list[str] | None = None) -> None:
         nets = [stylenet.load(s) for s in styles]
         names = [Path(s).stem if Path(s).suffix else s for s in styles]
         n = a.size
-        grid = Image.new("RGB", ((len(nets) + 1) * n, LABEL + len(contents) * n), "white")
+        rows = len(contents) + (1 if a.optimize else 0)
+        grid = Image.new("RGB", ((len(nets) + 1) * n, LABEL + rows * n), "white")
         draw = ImageDraw.Draw(grid)
         for j, name in enumerate(["photo", *names]):
             draw.text((j * n + 4, 4), name, fill="black")
@@ -57,8 +94,16 @@ def main(argv: list[str] | None = None) -> None:
             grid.paste(photo, (0, LABEL + i * n))
             for j, net in enumerate(nets):
                 grid.paste(stylenet.stylize(photo, net), ((j + 1) * n, LABEL + i * n))
+        if a.optimize:
+            f = Path(a.optimize_content) if a.optimize_content else contents[0]
+            photo, y = square(to_pil(split_alpha(open_image(f))[0]), n), LABEL + len(contents) * n
+            grid.paste(photo, (0, y))
+            draw.text((4, y + 4), f"optimize:{a.optimize}", fill="white", stroke_width=2, stroke_fill="black")
+            for j, net in enumerate(tqdm(nets, desc=f"optimize:{a.optimize}", unit="style")):
+                grid.paste(optimized_cell(net, f, photo, a.optimize, a), ((j + 1) * n, y))
         save_image(grid, a.output, overwrite=a.overwrite, quality=90)
-        print(f"wrote {a.output} ({len(contents)} content images x {len(nets)} styles)")
+        extra = f" and a row optimized with {a.optimize} L-BFGS steps" if a.optimize else ""
+        print(f"wrote {a.output} ({len(contents)} content images x {len(nets)} styles{extra})")
 
 
 if __name__ == "__main__":
