@@ -40,6 +40,16 @@ def random_image(h: int, w: int, seed: int = 0, mode: str = "RGB") -> Image.Imag
     return img.convert(mode) if mode != "RGB" else img
 
 
+def load_script(name: str):
+    """``scripts/<name>.py`` as a module (the scripts are not a package)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 @pytest.fixture
 def photo_dir(tmp_path: Path) -> Path:
     """12 small photos in nested folders, JPEG and PNG, one grayscale and one RGBA."""

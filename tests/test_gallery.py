@@ -1,22 +1,14 @@
 """scripts/gallery.py: the grid, and its optimize:N row computed once and then reused."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 from PIL import Image
 
-from conftest import random_image
-
-ROOT = Path(__file__).resolve().parents[1]
+from conftest import load_script, random_image
 
 
 @pytest.fixture
 def gallery():
-    spec = importlib.util.spec_from_file_location("gallery", ROOT / "scripts" / "gallery.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("gallery")
 
 
 def test_the_optimized_row_is_added_cached_and_reused(gallery, tmp_path, weights_file, style_image, monkeypatch):

@@ -4,7 +4,6 @@ Tiny random-weight networks, random VGG and a few small photos, in a tmp package
 """
 
 import hashlib
-import importlib.util
 import json
 
 import pytest
@@ -13,15 +12,12 @@ from stylenet.errors import StylenetError
 from stylenet.export import load_weights, save_weights
 from stylenet.registry import row_card
 
-from conftest import ROOT, make_multi_net
+from conftest import load_script, make_multi_net
 
 
 @pytest.fixture
 def ship():
-    spec = importlib.util.spec_from_file_location("ship_styles", ROOT / "scripts" / "ship_styles.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("ship_styles")
 
 
 def _ev(content: float, style: float, photos: str = "the held-out photos") -> dict:

@@ -19,7 +19,7 @@ from stylenet.errors import StylenetError  # noqa: E402
 from stylenet.temporal import WarpingError, ema_norms, reset_norms, warping_error  # noqa: E402
 from stylenet.video import TruncatedVideoError, frame_to_rgb, stylize_video  # noqa: E402
 
-from conftest import ROOT, SHARED, random_image  # noqa: E402
+from conftest import ROOT, SHARED, load_script, random_image  # noqa: E402
 
 BUNNY = SHARED / "data" / "video" / "bigbuckbunny.mp4"
 
@@ -447,13 +447,9 @@ def test_importing_stylenet_does_not_import_pyav_and_a_missing_pyav_is_one_line(
 
 
 def test_the_frame_strip_shows_input_frames_above_the_same_frames_stylized(tmp_path, clip, small_net, capsys):
-    import importlib.util
-
     from PIL import Image
 
-    spec = importlib.util.spec_from_file_location("video_strip", ROOT / "scripts" / "video_strip.py")
-    strip = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(strip)
+    strip = load_script("video_strip")
     stylize_video(clip, tmp_path / "out.mp4", small_net, progress=False)
     assert strip.main([str(clip), str(tmp_path / "out.mp4"), "-o", str(tmp_path / "s.png"), "--height", "48"]) == 0
     assert "frames 0, 3, 6, 9" in capsys.readouterr().out
