@@ -12,8 +12,9 @@ SHA-256 and card in stylenet/styles/index.json.
 
 A multi-style network is evaluated style by style (each row's evaluation goes into its
 block of the card) and listed under its own name. Each of its styles then becomes the
-style of that name when it is at least as good as the shipped single-style file on the
-same photos (content and style loss both no higher), or when named in --use-rows; the
+style of that name when it is at least as good as the shipped single-style file or row on
+the same photos at the same size (content and style loss both no higher; the shipped one
+is evaluated again when its card's figures are at another size), or when named in --use-rows; the
 single-style file is removed then. Either way the style's card says which network
 serves the name and why.
 """
@@ -39,11 +40,12 @@ DATA_NOTE = (
 )
 
 
-def evaluation(net, card: dict, photos_root: Path, styles_dir: Path, vgg: str) -> dict:
+def evaluation(net, card: dict, photos_root: Path, styles_dir: Path, vgg: str, size: int | None = None) -> dict:
+    """``net``'s held-out losses under ``card``'s loss, at ``size`` px (default: its training crop)."""
     image = style_image_for(card, styles_dir)  # the painting it was trained on, checked by SHA-256
     criterion = criterion_for(card, vgg, image, card["style_image"]["size"])
     photos = select_photos(photos_root, holdout=card["training_data"]["holdout"])
-    size = card["recipe"]["image_size"]
+    size = size or card["recipe"]["image_size"]
     photo, styled = evaluate({card["style"]: net}, photos, criterion, size=size, progress=False)
     p, s = photo.mean(), styled.mean()
     return {
@@ -103,15 +105,28 @@ def row_serves(row: str, network: str, ev: dict, shipped: dict, use_rows: list[s
     return None, versus
 
 
+def shipped_on_the_same_photos(entry: dict, ev: dict, size: int, a: argparse.Namespace) -> dict:
+    """The shipped index ``entry`` with its card's evaluation on the photos of ``ev``: as recorded,
+    or measured again at ``size`` px when it was recorded on others (a run at another crop size)."""
+    old = entry.get("card", {}).get("evaluation")
+    if old is None or old["photos"] == ev["photos"]:
+        return entry
+    net, _ = load_weights(PACKAGE / entry["file"])
+    if entry.get("row"):
+        net = select(net, {entry["row"]: 1.0})
+    again = evaluation(net, entry["card"], a.photos, a.styles_dir, a.vgg, size)
+    return {**entry, "card": {**entry["card"], "evaluation": again}}
+
+
 def ship_multi(card: dict, net, a: argparse.Namespace, index: dict) -> None:
     """A multi-style network: evaluate every row, let rows take the names they win, ship the file."""
-    name = card["style"]
+    name, size = card["style"], card["recipe"]["image_size"]
     served = []
     for row in net.style_names:
         ev = evaluation(select(net, {row: 1.0}), row_card(card, row), a.photos, a.styles_dir, a.vgg)
         card["styles"][row]["evaluation"] = ev
         single = index["styles"].get(row, {})
-        why, versus = row_serves(row, name, ev, single, a.use_rows)
+        why, versus = row_serves(row, name, ev, shipped_on_the_same_photos(single, ev, size, a), a.use_rows)
         if why:
             card["styles"][row]["served_by"] = f"the multi-style network {name} ({why}; {versus})"
             served.append(row)

@@ -103,6 +103,35 @@ def test_shipping_a_multi_style_run_writes_served_by_into_every_card(
     assert kept["sha256"] == hashlib.sha256((pkg / "a.safetensors").read_bytes()).hexdigest()
 
 
+def test_a_shipped_style_evaluated_at_another_size_is_measured_again_before_the_comparison(
+    ship, tmp_path, monkeypatch, photo_dir, style_image, small_net
+):
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    monkeypatch.setattr(ship, "PACKAGE", pkg)
+    image = {"file": style_image.name, "size": 32}
+    common = {"training_data": {"photos": 10, "holdout": 2}, "loss": {"style_layers": ["relu1_2", "relu2_2"]}}
+    a_card = {"style": "a", "recipe": {"image_size": 16}, "style_image": image, **common}
+    a_card["evaluation"] = _ev(1e9, 1e9, "16 px photos")  # recorded at 16 px: not comparable with 32 px
+    path = save_weights(small_net, pkg / "a.safetensors", a_card)
+    entry = {"file": path.name, "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "card": a_card}
+    (pkg / "index.json").write_text(json.dumps({"styles": {"a": entry}}))
+    run = tmp_path / "run"
+    run.mkdir()
+    net = make_multi_net()
+    card = {"style": "trio", "recipe": {"image_size": 32}, **common}
+    card["styles"] = {n: {"style_image": image} for n in net.style_names}
+    save_weights(net, run / "trio.safetensors", card)
+    (run / "card.json").write_text(json.dumps(card))
+
+    args = [str(run), "--photos", str(photo_dir), "--styles-dir", str(style_image.parent), "--vgg", "random"]
+    assert ship.main(args) == 0
+    served_by = json.loads((pkg / "index.json").read_text())["styles"]["trio"]["card"]["styles"]["a"]["served_by"]
+    fresh = ship.evaluation(small_net, a_card, photo_dir, style_image.parent, "random", 32)
+    assert f"single-style file: content {fresh['output_content_loss']:.3f}" in served_by  # not the 16 px 1e9
+    assert "1000000000" not in served_by
+
+
 def test_help_exits_0(ship, capsys):
     with pytest.raises(SystemExit) as e:
         ship.main(["--help"])
