@@ -47,7 +47,7 @@ tensorboard: install
 
 gallery: install
 	$(BIN)/python scripts/gallery.py --content $(addprefix $(SHARED)/data/content/,$(GALLERY_CONTENT)) -o docs/gallery.jpg --overwrite \
-		--size $(GALLERY_SIZE) --optimize $(GALLERY_OPTIMIZE) --styles-dir $(SHARED)/data/styles \
+		--size $(GALLERY_SIZE) --optimize $(GALLERY_OPTIMIZE) --style-weight 5 --tv-weight 5 --styles-dir $(SHARED)/data/styles \
 		$(if $(wildcard $(SHARED)/weights),--vgg $(SHARED)/weights/vgg16_features_hed.pth,)
 
 clean:

@@ -10,7 +10,8 @@ its shorter side is --size, stylized in one forward pass, centre-cropped to a sq
   python scripts/gallery.py --content ... --size 512 --optimize 100 --styles-dir ../shared/data/styles
 
 adds a last row: the first content image (or --optimize-content) by Gatys optimization with
-each style's training loss (``stylenet.evaluate.criterion_for``), the quality reference. An
+each style's training loss (``stylenet.evaluate.criterion_for``; --style-weight etc. pin the
+weights, as `make gallery` does, so the reference does not move with the recipe), the quality reference. An
 optimized cell costs minutes, so each is kept in --optimize-cache and reused while its
 painting, photo, size, steps and VGG stay the same.
 """
@@ -47,9 +48,12 @@ def optimized_cell(net, photo_file: Path, photo: Image.Image, steps: int, a: arg
     card = net.card
     painting = Path(a.style_image) if a.style_image else style_image_for(card, a.styles_dir)
     style_size = card.get("style_image", {}).get("size") or photo.width
-    criterion = criterion_for(card, a.vgg, painting, style_size)
+    weights = {"content_weight": a.content_weight, "style_weight": a.style_weight, "tv_weight": a.tv_weight}
+    criterion = criterion_for(card, a.vgg, painting, style_size, weights=weights)
+    loss = {k: getattr(criterion, k) for k in ("content_weight", "style_weight", "tv_weight")}
+    layers = [card.get("loss", {}).get(k) for k in ("content_layers", "style_layers")]
     key = "|".join(
-        map(str, [sha256_file(painting), sha256_file(photo_file), photo.size, steps, style_size, card.get("loss")])
+        map(str, [sha256_file(painting), sha256_file(photo_file), photo.size, steps, style_size, loss, layers])
     )
     digest = hashlib.sha256((key + criterion.vgg.describe()).encode()).hexdigest()[:12]
     cached = Path(a.optimize_cache) / f"{painting.stem}_{photo_file.stem}_{photo.width}px_{steps}_{digest}.png"
@@ -74,6 +78,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--styles-dir", default="data/styles", help="the paintings (for --optimize; default data/styles)")
     p.add_argument("--style-image", help="the painting of a single --styles file whose card names none")
     p.add_argument("--vgg", help="VGG weights for --optimize (default: $STYLENET_VGG or IMAGENET1K_FEATURES)")
+    for term in ("content", "style", "tv"):
+        p.add_argument(f"--{term}-weight", type=float, help="--optimize's loss weight (default: the style's card)")
     a = p.parse_args(argv)
     with report_errors():
         shipped = stylenet.available_styles().items()

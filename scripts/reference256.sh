@@ -2,7 +2,9 @@
 # The optimize:100 reference of issue 14 (about 50 min per style on one thread): 20 held-out
 # photos at 256 px, written to docs/bench/reference256/STYLE.{json,txt}. Measured five photos at
 # a time (docs/bench/reference256/parts/), so an interrupted run loses at most one part;
-# rerunning continues where it stopped and skips finished styles. Later runs reuse the rows with
+# rerunning continues where it stopped and skips finished styles. The optimization's loss weights
+# are pinned (content 1, style 5, TV 5: the classic recipe's), so the reference does not move with
+# the recipe of the shipped network; its layers and style size are the card's. Later runs reuse the rows with
 #   stylenet evaluate --style NEW --reference docs/bench/reference256/STYLE.json ...
 #   usage: scripts/reference256.sh [STYLE ...]      (default: the ten classic styles)
 set -euo pipefail
@@ -26,6 +28,7 @@ for s in $styles; do
     part=$OUT/parts/$s.$k.json
     [ -f $part ] && continue
     .venv/bin/stylenet evaluate --style optimize:100 --style "$s" --photos $OUT/parts/photos$k.txt --size 256 \
+      --content-weight 1 --style-weight 5 --tv-weight 5 \
       --styles-dir $SHARED/data/styles -q --json $part.tmp > /dev/null
     mv $part.tmp $part
   done

@@ -271,7 +271,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     size = a.size or card.get("recipe", {}).get("image_size") or 256
     style_size = a.style_size or card.get("style_image", {}).get("size") or 2 * size
     style_image = a.style_image or style_image_for(card, a.styles_dir)
-    criterion = criterion_for(card, a.vgg, style_image, style_size, a.device)
+    weights = {"content_weight": a.content_weight, "style_weight": a.style_weight, "tv_weight": a.tv_weight}
+    criterion = criterion_for(card, a.vgg, style_image, style_size, a.device, weights)
     photos = select_photos(a.photos, a.holdout, a.limit)
     measured = {"photos": [p.name for p in photos], "size": size, "style_image": str(style_image)}
     measured |= {"style_size": style_size, "vgg": criterion.vgg.describe()}
@@ -520,6 +521,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--style-image", help="the painting (default: the card's image, from --styles-dir)")
     s.add_argument("--styles-dir", default="data/styles", help="where style images are (default data/styles)")
     s.add_argument("--style-size", type=int, help="style image size (default: as trained)")
+    for term in ("content", "style", "tv"):
+        s.add_argument(
+            f"--{term}-weight",
+            type=float,
+            help="the loss weight optimize:N rows use (default: the first style's card; pin it to compare recipes)",
+        )
     s.add_argument("--vgg", help="VGG weights (default: $STYLENET_VGG or IMAGENET1K_FEATURES)")
     s.add_argument("--device", default="cpu")
     s.add_argument("--json", help="also write per-image results to this JSON file")

@@ -193,11 +193,21 @@ def format_table(results: list[MethodResult]) -> str:
 
 
 def criterion_for(
-    card: dict, vgg: str | None, style_image: str | Path, style_size: int, device: str = "cpu"
+    card: dict,
+    vgg: str | None,
+    style_image: str | Path,
+    style_size: int,
+    device: str = "cpu",
+    weights: dict[str, float | None] | None = None,
 ) -> PerceptualLoss:
     """The loss a style was trained with (its card's layers and weights; the defaults
-    for an empty card), with ``style_image`` at ``style_size`` as its style."""
-    trained = card.get("loss", {})
+    for an empty card), with ``style_image`` at ``style_size`` as its style.
+
+    ``weights`` (``content_weight``, ``style_weight``, ``tv_weight``; None: the card's) pins
+    the weights, which change only optimization's result and the total, not the content and
+    style losses reported: an optimization reference stays the same whatever recipe the
+    networks compared with it were trained with."""
+    trained = {**card.get("loss", {}), **{k: v for k, v in (weights or {}).items() if v is not None}}
     cfg = loss_config(
         vgg,
         trained.get("content_weight", DEFAULT_CONTENT_WEIGHT),

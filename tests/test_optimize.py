@@ -175,6 +175,21 @@ def test_a_saved_reference_is_reused_only_for_the_same_photos_and_settings(
     assert main([*other, "--style", str(weights_file), "--reference", str(report)]) == 0
 
 
+def test_pinned_loss_weights_change_the_optimization_and_not_the_network_rows(
+    tmp_path, style_image, photo_dir, weights_file
+):
+    args = ["evaluate", "--style", "optimize:3", "--style", str(weights_file), "--photos", str(photo_dir)]
+    args += ["--limit", "2", "--size", "32", "--style-image", str(style_image), "--vgg", "random", "-q"]
+    rows = []
+    for w in ("0.5", "50"):
+        assert main([*args, "--style-weight", w, "--json", str(tmp_path / f"{w}.json")]) == 0
+        rows.append(json.loads((tmp_path / f"{w}.json").read_text())["results"])
+    low, high = rows
+    assert high["optimize, 3 L-BFGS steps"]["mean"]["style"] < 0.9 * low["optimize, 3 L-BFGS steps"]["mean"]["style"]
+    for key in ("content", "style"):
+        assert high["tiny"]["mean"][key] == pytest.approx(low["tiny"]["mean"][key], rel=1e-6)
+
+
 def test_reports_of_disjoint_photos_merge_into_the_report_of_one_run(tmp_path, style_image, photo_dir, weights_file):
     from stylenet.evaluate import merge_reports
 
