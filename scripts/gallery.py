@@ -31,7 +31,7 @@ from stylenet.cli_errors import report_errors
 from stylenet.download import sha256_file
 from stylenet.evaluate import criterion_for, style_image_for
 from stylenet.imageio import list_images, open_image, save_image, split_alpha, to_pil
-from stylenet.optimize import optimize
+from stylenet.optimize import default_vgg, optimize
 
 LABEL = 22
 
@@ -49,16 +49,13 @@ def optimized_cell(net, photo_file: Path, photo: Image.Image, steps: int, a: arg
     painting = Path(a.style_image) if a.style_image else style_image_for(card, a.styles_dir)
     style_size = card.get("style_image", {}).get("size") or photo.width
     weights = {"content_weight": a.content_weight, "style_weight": a.style_weight, "tv_weight": a.tv_weight}
-    criterion = criterion_for(card, a.vgg, painting, style_size, weights=weights)
-    loss = {k: getattr(criterion, k) for k in ("content_weight", "style_weight", "tv_weight")}
-    layers = [card.get("loss", {}).get(k) for k in ("content_layers", "style_layers")]
-    key = "|".join(
-        map(str, [sha256_file(painting), sha256_file(photo_file), photo.size, steps, style_size, loss, layers])
-    )
-    digest = hashlib.sha256((key + criterion.vgg.describe()).encode()).hexdigest()[:12]
+    # everything the optimized image depends on (the loss: the card's, the pinned weights, the VGG)
+    key = [sha256_file(painting), sha256_file(photo_file), photo.size, steps, style_size, card.get("loss"), weights]
+    digest = hashlib.sha256("|".join(map(str, [*key, a.vgg or default_vgg()])).encode()).hexdigest()[:12]
     cached = Path(a.optimize_cache) / f"{painting.stem}_{photo_file.stem}_{photo.width}px_{steps}_{digest}.png"
-    if cached.is_file():
+    if cached.is_file():  # no VGG loaded for a cached cell
         return Image.open(cached).convert("RGB")
+    criterion = criterion_for(card, a.vgg, painting, style_size, weights=weights)
     out = optimize(photo, None, steps=steps, size=None, loss=criterion, progress=True)
     cached.parent.mkdir(parents=True, exist_ok=True)
     save_image(out, cached, overwrite=True)

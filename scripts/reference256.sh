@@ -33,7 +33,7 @@ for s in $styles; do
     mv $part.tmp $part
   done
   $PY -c "
-import json, sys
+import json
 from stylenet.evaluate import MethodResult, format_table, merge_reports
 report = merge_reports([json.load(open(f'$OUT/parts/$s.{k}.json')) for k in range(4)])
 print(f\"style image {report['style_image']} at {report['style_size']} px, photos at {report['size']} px, VGG {report['vgg']}\")

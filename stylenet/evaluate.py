@@ -36,6 +36,7 @@ from .photos import load_photo, split_holdout
 from .temporal import WarpingError, frame_tensor, tensor_frame
 
 METRICS = ("content", "style", "psnr", "ssim", "seconds")
+SETTINGS = ("style_image", "style_size", "size", "vgg")  # what a report measured with, besides its photos
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -133,9 +134,9 @@ def evaluate(
 
 def saved_results(report: str | Path, measured: dict) -> list[MethodResult]:
     """The method rows of an earlier ``evaluate --json`` report, labelled "(saved)", if it measured
-    what this run measures: ``measured`` holds this run's ``photos``, ``size``, ``style_image``,
-    ``style_size`` and ``vgg`` (files compared by name: the folders may be reached by other paths). An optimization reference costs minutes
-    per photo; measured once, it serves every later network on the same photos."""
+    what this run measures: ``measured`` holds this run's ``photos`` and ``SETTINGS`` (files
+    compared by name: the folders may be reached by other paths). An optimization reference
+    costs minutes per photo; measured once, it serves every later network on the same photos."""
     try:
         data = json.loads(Path(report).read_text())
         data["photos"] = [Path(p).name for p in data["photos"]]
@@ -162,7 +163,7 @@ def merge_reports(reports: list[dict]) -> dict:
     measured a few photos at a time and survive an interrupted session."""
     first = reports[0]
     for r in reports[1:]:
-        for key in ("style_image", "style_size", "size", "vgg"):
+        for key in SETTINGS:
             if r[key] != first[key]:
                 raise StylenetError(f"cannot merge reports measured with another {key} ({r[key]!r}, {first[key]!r})")
         if list(r["results"]) != list(first["results"]):
@@ -176,7 +177,7 @@ def merge_reports(reports: list[dict]) -> dict:
     for label in first["results"]:
         result = MethodResult(label, [row for r in reports for row in r["results"][label]["images"]])
         results[label] = {"mean": result.mean(), "images": result.images}
-    return {**{k: first[k] for k in ("style_image", "style_size", "size", "vgg")}, "photos": photos, "results": results}
+    return {**{k: first[k] for k in SETTINGS}, "photos": photos, "results": results}
 
 
 def format_table(results: list[MethodResult]) -> str:
