@@ -40,3 +40,29 @@ def test_the_optimized_row_is_added_cached_and_reused(gallery, tmp_path, weights
     gallery.main([*args, "--optimize", "2", "-o", str(tmp_path / "again.png")])  # from the cache
     with pytest.raises(AssertionError, match="optimized again"):  # other steps: another cell
         gallery.main([*args, "--optimize", "3", "-o", str(tmp_path / "other.png")])
+
+
+def test_a_pinned_weight_shares_the_cell_between_networks_trained_at_other_weights(
+    gallery, tmp_path, small_net, style_image, monkeypatch
+):
+    from stylenet.export import save_weights
+
+    photo = tmp_path / "c.png"
+    random_image(40, 56, seed=0).save(photo)
+    nets = [
+        save_weights(small_net, tmp_path / f"n{w}.safetensors", {"style": "n", "loss": {"style_weight": w}})
+        for w in (4.0, 6.0)
+    ]
+    cache = tmp_path / "cache"
+    args = ["--content", str(photo), "--size", "32", "--style-image", str(style_image), "--vgg", "random"]
+    args += ["--optimize", "2", "--optimize-cache", str(cache)]
+    gallery.main(["--styles", str(nets[0]), *args, "--style-weight", "5", "-o", str(tmp_path / "a.png")])
+    assert len(list(cache.glob("*.png"))) == 1
+
+    def refuse(*a, **k):
+        raise AssertionError("optimized again")
+
+    monkeypatch.setattr(gallery, "optimize", refuse)
+    gallery.main(["--styles", str(nets[1]), *args, "--style-weight", "5", "-o", str(tmp_path / "b.png")])
+    with pytest.raises(AssertionError, match="optimized again"):  # unpinned, the card's own weight counts
+        gallery.main(["--styles", str(nets[1]), *args, "-o", str(tmp_path / "c.png")])
