@@ -201,14 +201,18 @@ def criterion_for(
     device: str = "cpu",
     weights: dict[str, float | None] | None = None,
 ) -> PerceptualLoss:
-    """The loss a style was trained with (its card's layers and weights; the defaults
-    for an empty card), with ``style_image`` at ``style_size`` as its style.
+    """The loss a style was trained with (its card's layers and weights, the style's own
+    style weight over the network's; the defaults for an empty card), with ``style_image``
+    at ``style_size`` as its style.
 
     ``weights`` (``content_weight``, ``style_weight``, ``tv_weight``; None: the card's) pins
     the weights, which change only optimization's result and the total, not the content and
     style losses reported: an optimization reference stays the same whatever recipe the
     networks compared with it were trained with."""
-    trained = {**card.get("loss", {}), **{k: v for k, v in (weights or {}).items() if v is not None}}
+    trained = dict(card.get("loss", {}))
+    if card.get("style_weight") is not None:  # the style's own weight (a multi-style row's), over the shared one
+        trained["style_weight"] = card["style_weight"]
+    trained.update({k: v for k, v in (weights or {}).items() if v is not None})
     cfg = loss_config(
         vgg,
         trained.get("content_weight", DEFAULT_CONTENT_WEIGHT),

@@ -263,3 +263,14 @@ def test_a_bad_content_path_fails_before_any_vgg_is_loaded(tmp_path, capsys, mon
     )
     err = capsys.readouterr().err
     assert code == 2 and "is a folder" in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_multi_style_rows_own_style_weight_is_the_one_its_loss_uses(style_image):
+    from stylenet.evaluate import criterion_for
+    from stylenet.registry import row_card
+
+    card = {"style": "classic", "loss": {"style_weight": 5.0}, "styles": {"a": {"style_weight": 7.5}, "b": {}}}
+    assert criterion_for(row_card(card, "a"), "random", style_image, 32).style_weight == 7.5
+    assert criterion_for(row_card(card, "b"), "random", style_image, 32).style_weight == 5.0  # the network's
+    pinned = criterion_for(row_card(card, "a"), "random", style_image, 32, weights={"style_weight": 2.0})
+    assert pinned.style_weight == 2.0
