@@ -29,7 +29,7 @@ from tqdm import tqdm
 import stylenet
 from stylenet.cli_errors import report_errors
 from stylenet.download import sha256_file
-from stylenet.evaluate import criterion_for, style_image_for
+from stylenet.evaluate import criterion_for, style_image_for, trained_loss
 from stylenet.imageio import list_images, open_image, save_image, split_alpha, to_pil
 from stylenet.optimize import default_vgg, optimize
 
@@ -51,8 +51,7 @@ def optimized_cell(net, photo_file: Path, photo: Image.Image, steps: int, a: arg
     weights = {"content_weight": a.content_weight, "style_weight": a.style_weight, "tv_weight": a.tv_weight}
     # everything the optimized image depends on: the loss it runs (the card's, pinned weights over it), the VGG;
     # a pinned weight hides the card's, so networks trained at other weights share the cell
-    loss = {**(card.get("loss") or {}), **{k: v for k, v in weights.items() if v is not None}}
-    key = [sha256_file(painting), sha256_file(photo_file), photo.size, steps, style_size, loss]
+    key = [sha256_file(painting), sha256_file(photo_file), photo.size, steps, style_size, trained_loss(card, weights)]
     digest = hashlib.sha256("|".join(map(str, [*key, a.vgg or default_vgg()])).encode()).hexdigest()[:12]
     cached = Path(a.optimize_cache) / f"{painting.stem}_{photo_file.stem}_{photo.width}px_{steps}_{digest}.png"
     if cached.is_file():  # no VGG loaded for a cached cell

@@ -193,6 +193,15 @@ def format_table(results: list[MethodResult]) -> str:
     return "\n".join(lines)
 
 
+def trained_loss(card: dict, weights: dict[str, float | None] | None = None) -> dict:
+    """The card's ``loss`` block as ``criterion_for`` runs it: the style's own style weight (a
+    multi-style row's) over the network's, then the non-None ``weights`` over both."""
+    trained = dict(card.get("loss", {}))
+    if card.get("style_weight") is not None:
+        trained["style_weight"] = card["style_weight"]
+    return {**trained, **{k: v for k, v in (weights or {}).items() if v is not None}}
+
+
 def criterion_for(
     card: dict,
     vgg: str | None,
@@ -209,10 +218,7 @@ def criterion_for(
     the weights, which change only optimization's result and the total, not the content and
     style losses reported: an optimization reference stays the same whatever recipe the
     networks compared with it were trained with."""
-    trained = dict(card.get("loss", {}))
-    if card.get("style_weight") is not None:  # the style's own weight (a multi-style row's), over the shared one
-        trained["style_weight"] = card["style_weight"]
-    trained.update({k: v for k, v in (weights or {}).items() if v is not None})
+    trained = trained_loss(card, weights)
     cfg = loss_config(
         vgg,
         trained.get("content_weight", DEFAULT_CONTENT_WEIGHT),
