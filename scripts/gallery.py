@@ -49,8 +49,8 @@ def optimized_cell(net, photo_file: Path, photo: Image.Image, steps: int, a: arg
     painting = Path(a.style_image) if a.style_image else style_image_for(card, a.styles_dir)
     style_size = card.get("style_image", {}).get("size") or photo.width
     weights = {"content_weight": a.content_weight, "style_weight": a.style_weight, "tv_weight": a.tv_weight}
-    # everything the optimized image depends on: the loss it runs (the card's, pinned weights over it), the VGG;
-    # a pinned weight hides the card's, so networks trained at other weights share the cell
+    # everything the optimized image depends on: the loss it runs (its layers and weights, pinned ones over the
+    # card's), the VGG; so networks trained at other weights, or with other terms, share the cell under pinned weights
     key = [sha256_file(painting), sha256_file(photo_file), photo.size, steps, style_size, trained_loss(card, weights)]
     digest = hashlib.sha256("|".join(map(str, [*key, a.vgg or default_vgg()])).encode()).hexdigest()[:12]
     cached = Path(a.optimize_cache) / f"{painting.stem}_{photo_file.stem}_{photo.width}px_{steps}_{digest}.png"

@@ -194,12 +194,20 @@ def format_table(results: list[MethodResult]) -> str:
 
 
 def trained_loss(card: dict, weights: dict[str, float | None] | None = None) -> dict:
-    """The card's ``loss`` block as ``criterion_for`` runs it: the style's own style weight (a
+    """The loss ``criterion_for`` runs for ``card``, as ``loss_config``'s arguments: its layers
+    and weights (the defaults where the card has none), the style's own style weight (a
     multi-style row's) over the network's, then the non-None ``weights`` over both."""
     trained = dict(card.get("loss", {}))
     if card.get("style_weight") is not None:
         trained["style_weight"] = card["style_weight"]
-    return {**trained, **{k: v for k, v in (weights or {}).items() if v is not None}}
+    trained.update({k: v for k, v in (weights or {}).items() if v is not None})
+    return {
+        "content_weight": trained.get("content_weight", DEFAULT_CONTENT_WEIGHT),
+        "style_weight": trained.get("style_weight", DEFAULT_STYLE_WEIGHT),
+        "tv_weight": trained.get("tv_weight", DEFAULT_TV_WEIGHT),
+        "content_layers": trained.get("content_layers"),
+        "style_layers": trained.get("style_layers"),
+    }
 
 
 def criterion_for(
@@ -210,23 +218,15 @@ def criterion_for(
     device: str = "cpu",
     weights: dict[str, float | None] | None = None,
 ) -> PerceptualLoss:
-    """The loss a style was trained with (its card's layers and weights, the style's own
-    style weight over the network's; the defaults for an empty card), with ``style_image``
-    at ``style_size`` as its style.
+    """The loss a style was trained with (``trained_loss``: its card's layers and weights, the
+    style's own style weight over the network's; the defaults for an empty card), with
+    ``style_image`` at ``style_size`` as its style.
 
     ``weights`` (``content_weight``, ``style_weight``, ``tv_weight``; None: the card's) pins
     the weights, which change only optimization's result and the total, not the content and
     style losses reported: an optimization reference stays the same whatever recipe the
     networks compared with it were trained with."""
-    trained = trained_loss(card, weights)
-    cfg = loss_config(
-        vgg,
-        trained.get("content_weight", DEFAULT_CONTENT_WEIGHT),
-        trained.get("style_weight", DEFAULT_STYLE_WEIGHT),
-        trained.get("tv_weight", DEFAULT_TV_WEIGHT),
-        trained.get("content_layers"),
-        trained.get("style_layers"),
-    )
+    cfg = loss_config(vgg, **trained_loss(card, weights))
     criterion = build_perceptual_loss(cfg).to(device)
     criterion.set_style(load_image(style_image, style_size).to(device))
     return criterion
