@@ -81,6 +81,14 @@ def test_every_style_of_the_multi_style_network_has_its_own_evaluation():
         assert block["style_image"]["file"] == f"{name}.jpg" and block["served_by"]
 
 
+def test_the_classic_network_was_trained_and_evaluated_at_the_yardsticks_256_px():
+    card = MULTI["classic"]["card"]  # issue 14 judges the styles at 256 px; 128 px crops lost detail there
+    assert card["recipe"]["image_size"] == 256
+    for name, block in card["styles"].items():
+        assert block["style_image"]["size"] == 256, name
+        assert block["evaluation"]["photos"].endswith(", 256 px centre crops"), name
+
+
 def _photo() -> np.ndarray:
     if (SHARED_CONTENT / "tubingen.jpg").is_file():
         return np.asarray(stylenet.imageio.open_image(SHARED_CONTENT / "tubingen.jpg").resize((256, 192)))
