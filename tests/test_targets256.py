@@ -1,0 +1,74 @@
+"""scripts/targets256.py: a network's losses as multiples of its optimize:100 reference, and the verdict.
+
+A tiny random-weight multi-style network, random VGG and a made-up reference report.
+"""
+
+import json
+
+import pytest
+
+from stylenet.evaluate import criterion_for, select_photos
+from stylenet.export import save_weights
+
+from conftest import load_script, make_multi_net
+
+
+@pytest.fixture
+def targets():
+    return load_script("targets256")
+
+
+def test_the_verdict_is_met_within_both_bounds_and_names_each_bound_missed(targets):
+    ref = {"content": 0.5, "style": 0.1}
+    assert targets.verdict({"content": 0.75, "style": 0.1}, ref) == (1.5, 1.0, "met")
+    content, style, words = targets.verdict({"content": 1.0, "style": 0.12}, ref)
+    assert (content, round(style, 2)) == (2.0, 1.2)
+    assert words == "missed: content 2.00x > 1.5x, style 1.20x > 1x"
+    assert targets.verdict({"content": 0.5, "style": 0.2}, ref)[2] == "missed: style 2.00x > 1x"
+
+
+def _reference(folder, photos, image, vgg, optimized):
+    """A reference report as scripts/reference256.sh writes it, with made-up optimize:100 losses."""
+    rows = [
+        {"photo": p.name, "content": optimized[0], "style": optimized[1], "psnr": 20.0, "ssim": 0.5, "seconds": 60.0}
+        for p in photos
+    ]
+    report = {"style_image": str(image), "style_size": 32, "size": 32, "vgg": vgg, "photos": [str(p) for p in photos]}
+    report["results"] = {"optimize, 100 L-BFGS steps": {"mean": {}, "images": rows}}
+    (folder / "b.json").write_text(json.dumps(report))
+
+
+@pytest.fixture
+def setup(tmp_path, photo_dir, style_image):
+    net = make_multi_net()
+    card = {"style": "trio", "recipe": {"image_size": 32}, "styles": {}}
+    card["styles"] = {n: {"style_image": {"file": style_image.name, "size": 32}} for n in net.style_names}
+    weights = save_weights(net, tmp_path / "trio.safetensors", card)
+    photos = select_photos(photo_dir, holdout=2)
+    vgg = criterion_for(card["styles"]["b"], "random", style_image, 32).vgg.describe()
+    refs = tmp_path / "refs"
+    refs.mkdir()
+    args = ["--weights", str(weights), "--references", str(refs), "--styles-dir", str(style_image.parent)]
+    return refs, photos, style_image, vgg, args + ["--vgg", "random"]
+
+
+def test_a_row_is_measured_on_its_references_photos_and_judged(targets, setup, capsys):
+    refs, photos, image, vgg, args = setup
+    _reference(refs, photos, image, vgg, (1e9, 1e9))  # an unbeatable-to-miss reference: the row meets both
+    assert targets.main(["b", *args]) == 0
+    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("b ")]
+    assert len(line) == 1 and line[0].endswith("0.00x  met")
+    _reference(refs, photos, image, vgg, (1e-9, 1e-9))  # a perfect reference: the row misses both
+    assert targets.main(["b", *args]) == 0
+    assert "missed: content" in capsys.readouterr().out
+
+
+def test_a_reference_measured_with_another_vgg_or_missing_is_a_one_line_error(targets, setup, capsys):
+    refs, photos, image, vgg, args = setup
+    _reference(refs, photos, image, "vgg16 vgg16_other.pth (caffe input)", (1.0, 1.0))
+    with pytest.raises(SystemExit) as e:
+        targets.main(["b", *args])
+    assert e.value.code == 2 and "measured with another vgg" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        targets.main(["a", *args])
+    assert "no reference for a; run scripts/reference256.sh a" in capsys.readouterr().err
