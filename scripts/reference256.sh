@@ -4,8 +4,8 @@
 # a time (docs/bench/reference256/parts/), so an interrupted run loses at most one part;
 # rerunning continues where it stopped and skips finished styles. The optimization's loss weights
 # are pinned (content 1, style 5, TV 5: the classic recipe's), so the reference does not move with
-# the recipe of the shipped network; its layers and style size are the card's. Later runs reuse the rows with
-#   stylenet evaluate --style NEW --reference docs/bench/reference256/STYLE.json ...
+# the recipe of the shipped network; its layers and style size are the card's. Networks are measured against a report with
+#   python scripts/targets256.py [STYLE ...]   (or stylenet evaluate --style NEW --reference docs/bench/reference256/STYLE.json ...)
 #   usage: scripts/reference256.sh [STYLE ...]      (default: the ten classic styles)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +36,9 @@ for s in $styles; do
 import json
 from stylenet.evaluate import MethodResult, format_table, merge_reports
 report = merge_reports([json.load(open(f'$OUT/parts/$s.{k}.json')) for k in range(4)])
+# only the photo and optimize rows: the parts may span a new ship, so a network row could mix two networks
+# (scripts/targets256.py measures networks against this report)
+report['results'] = {k: v for k, v in report['results'].items() if k == 'photo (unstylized)' or k.startswith('optimize')}
 print(f\"style image {report['style_image']} at {report['style_size']} px, photos at {report['size']} px, VGG {report['vgg']}\")
 print(format_table([MethodResult(label, r['images']) for label, r in report['results'].items()]))
 json.dump(report, open('$OUT/$s.json', 'w'), indent=2)
