@@ -23,8 +23,6 @@ from pathlib import Path
 import stylenet
 from stylenet.cli_errors import report_errors
 from stylenet.evaluate import criterion_for, evaluate, saved_results, style_image_for
-from stylenet.export import load_weights
-from stylenet.registry import row_card, select
 
 REFERENCES = Path(__file__).resolve().parent.parent / "docs" / "bench" / "reference256"
 OPTIMIZE = "optimize, 100 L-BFGS steps (saved)"
@@ -41,14 +39,8 @@ def verdict(network: dict, reference: dict) -> tuple[float, float, str]:
 
 def measure(style: str, report: Path, a: argparse.Namespace) -> tuple[dict, dict]:
     """(the network's mean losses, optimize:100's) on ``report``'s photos and settings."""
-    if a.weights:
-        net, card = load_weights(a.weights)
-        if style not in (net.style_names or []):
-            raise stylenet.StylenetError(f"{a.weights}: no style {style!r}; it has {', '.join(net.style_names or [])}")
-        net, card = select(net, {style: 1.0}), row_card(card, style)
-    else:
-        net = stylenet.load(style)
-        card = net.card
+    net = stylenet.load(style, network=a.weights)  # the shipped style, or the row of --weights with its card
+    card = net.card
     data = json.loads(report.read_text())
     photos = [Path(a.photos) / Path(p).name if a.photos else Path(p) for p in data["photos"]]
     image = style_image_for(card, a.styles_dir)
