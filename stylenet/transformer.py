@@ -154,8 +154,14 @@ class TransformerNet(nn.Module):
 
     Any height and width of at least ``MIN_SIDE`` gives an output of exactly the
     same size: inputs are reflection-padded to a multiple of 4 and the output is
-    cropped back.
+    cropped back. In eval mode every side is first reflection-padded by ``border``
+    pixels (24; at most the shorter side less 4) and cropped back: a network trained
+    on crops draws a thin line a few pixels inside each edge of its input, which then
+    falls in the cropped margin (docs/quality.md, "Border lines"). ``net.border = 0``
+    turns it off; train mode never pads (training cost is unchanged).
     """
+
+    border: int = 24
 
     def __init__(
         self,
@@ -215,11 +221,14 @@ class TransformerNet(nn.Module):
                 raise ValueError(f"this network holds {self.num_styles} styles; pass style= (an index or weights)")
             mix = self.style_mix(style, x.shape[0]).to(x.device)
         h, w = x.shape[-2:]
-        pad_h, pad_w = (-h) % STRIDE, (-w) % STRIDE
-        if pad_h or pad_w or torch.compiler.is_compiling():  # traced graphs must pad for any size
-            x = F.pad(x, (0, pad_w, 0, pad_h), mode="reflect")
+        # reflection padding: a border in eval mode (reflect padding needs a pad below the side,
+        # sym_min keeps exported graphs dynamic), then up to a multiple of STRIDE
+        b = 0 if self.training or not self.border else torch.sym_min(self.border, torch.sym_min(h, w) - STRIDE)
+        pad_h, pad_w = (-(h + 2 * b)) % STRIDE, (-(w + 2 * b)) % STRIDE
+        if b or pad_h or pad_w or torch.compiler.is_compiling():  # traced graphs must pad for any size
+            x = F.pad(x, (b, b + pad_w, b, b + pad_h), mode="reflect")
         y = self.decoder(self.residuals(self.encoder(x, mix), mix), mix)
-        return torch.sigmoid(y[..., :h, :w])
+        return torch.sigmoid(y[..., b : b + h, b : b + w])
 
     def single(self, style: int | torch.Tensor) -> TransformerNet:
         """A one-style network (plain instance norm) equal to this one at a fixed style or mix.

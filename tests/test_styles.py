@@ -145,3 +145,27 @@ def test_shipped_styles_load_without_network(monkeypatch):
     monkeypatch.setattr(urllib.request, "urlopen", no_network)
     net = stylenet.load("mosaic")
     assert isinstance(net, stylenet.TransformerNet) and next(net.parameters()).dtype == torch.float32
+
+
+def _edge_excess(net, photo: torch.Tensor, band: int = 16) -> float:
+    """Mean change, near the edges over the interior, against the same network given a wide margin of
+    reflected photo around the image (where no edge of its input is anywhere near the picture)."""
+    m = 96
+    with torch.no_grad():
+        out = net(photo)
+        wide = net(torch.nn.functional.pad(photo, (m, m, m, m), mode="reflect"))[..., m:-m, m:-m]
+    d = (out - wide).abs().mean(1)[0]
+    edge = torch.ones_like(d, dtype=torch.bool)
+    edge[band:-band, band:-band] = False
+    return (d[edge].mean() / d[~edge].mean()).item()
+
+
+@pytest.mark.parametrize("name", ["the_scream", "mosaic"])
+def test_no_line_is_drawn_along_the_image_edges(name):
+    photo = torch.from_numpy(_photo()).permute(2, 0, 1)[None].float() / 255
+    net = stylenet.load(name)
+    assert not net.training and net.border > 0
+    net.border = 0  # the network alone draws a line a few pixels inside every edge
+    assert _edge_excess(net, photo) > 2.5
+    net.border = type(net).border  # eval mode's default margin takes it off the picture
+    assert _edge_excess(net, photo) < 1.5

@@ -17,6 +17,22 @@ def test_output_has_exactly_the_input_size(h, w):
     assert y.shape == (2, 3, h, w)
 
 
+def test_eval_mode_reflects_a_border_around_the_input_and_train_mode_does_not():
+    torch.manual_seed(0)
+    net = TransformerNet(width=8, blocks=1)
+    x = torch.rand(1, 3, 40, 52)
+    with torch.no_grad():
+        trained = net(x)  # train mode: no border, so training costs what it did
+        net.eval()
+        bordered = net(x)
+        net.border = 0
+        plain = net(x)
+        net.border = 40  # more than the side allows: clipped to the shorter side less 4
+        assert net(x).shape == x.shape
+    assert torch.equal(trained, plain) and bordered.shape == x.shape
+    assert (bordered - plain).abs().amax() > 1e-3
+
+
 def test_output_is_bounded_to_unit_range_even_for_wild_weights():
     net = TransformerNet(width=8, blocks=1).eval()
     with torch.no_grad():
