@@ -24,9 +24,9 @@ def test_eval_mode_reflects_a_border_around_the_input_and_train_mode_does_not():
     with torch.no_grad():
         trained = net(x)  # train mode: no border, so training costs what it did
         net.eval()
+        plain = net(x)  # off by default
+        net.border = 24
         bordered = net(x)
-        net.border = 0
-        plain = net(x)
         net.border = 40  # more than the side allows: clipped to the shorter side less 4
         assert net(x).shape == x.shape
     assert torch.equal(trained, plain) and bordered.shape == x.shape
