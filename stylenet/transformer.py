@@ -158,7 +158,7 @@ class TransformerNet(nn.Module):
     reflection-pads every side by that many pixels (at most the shorter side less 4)
     and crops back: a network trained on crops draws a thin line a few pixels inside
     each edge of its input, which then falls in the cropped margin; it also raised the
-    held-out content loss at 256 px by about 10% (docs/quality.md, "Border lines").
+    held-out content loss at 256 px by up to 12% (docs/quality.md, "Border lines").
     Train mode never pads.
     """
 
