@@ -3,6 +3,9 @@
 Every figure is a median over interleaved repetitions (each round runs every path
 once, so that a noisy machine slows all paths alike), and every ratio is to the
 baseline measured in the same run. Outputs are compared with the fp32 baseline's.
+Every table names the CPU and the flags that decide the precision, and marks
+"(default)" the row that ``precision="auto"`` runs on this machine; bf16 rows appear
+where the hardware computes bf16 natively, or with ``--emulated`` (slow: about 15x fp32).
 
   stylenet bench inference --size 1024 [--model compact] [--weights file]
   stylenet bench training --size 256 --batch 4 [--vgg path/to/vgg16.pth]
@@ -16,10 +19,12 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import partial
 
 import numpy as np
 import torch
 
+from . import precision as policy
 from .fast import Runner
 from .transformer import TransformerNet
 
@@ -57,6 +62,15 @@ def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int =
     return times
 
 
+def _precisions(args, device: torch.device) -> list[str]:
+    """fp32, and bf16 where the hardware computes it natively (or ``--emulated``)."""
+    return ["fp32", "bf16"] if policy.native_bf16(device) or args.emulated else ["fp32"]
+
+
+def _label(path: str, default: bool) -> str:
+    return f"{path} (default)" if default else path
+
+
 def _net(args) -> TransformerNet:
     if args.weights:
         from .registry import load
@@ -80,13 +94,16 @@ def bench_inference(args) -> list[Row]:
         with torch.inference_mode(), torch.autocast(device.type, torch.bfloat16):
             return net.to(device)(x.to(device)).float().cpu()
 
-    paths: dict[str, Callable[[], torch.Tensor]] = {"eager fp32 (baseline)": baseline, "bf16 autocast": autocast}
-    fp32_fast, bf16_fast = Runner(device, "fp32"), Runner(device, "bf16")
-    paths["stylenet fp32 (fast copy)"] = lambda: fp32_fast(net, x)
-    paths["stylenet bf16 (default)"] = lambda: bf16_fast(net, x)
-    if args.compile:
-        compiled = Runner(device, "bf16", compile=True)
-        paths["stylenet bf16 + compile"] = lambda: compiled(net, x)
+    default = policy.resolve("auto", device)
+    paths: dict[str, Callable[[], torch.Tensor]] = {"eager fp32 (baseline)": baseline}
+    for precision in _precisions(args, device):
+        if precision == "bf16":
+            paths["bf16 autocast"] = autocast
+        runner = Runner(device, precision)
+        paths[_label(f"stylenet {precision} (fast copy)", precision == default)] = partial(runner, net, x)
+        if args.compile:
+            compiled = Runner(device, precision, compile=True)
+            paths[f"stylenet {precision} + compile"] = partial(compiled, net, x)
     if args.onnx:
         paths["onnxruntime fp32"] = _onnx_path(net, x)
     ref = baseline()
@@ -179,12 +196,14 @@ def bench_training(args) -> list[Row]:
 
         return step
 
-    steps["stylenet fp32"] = recipe(False, False)
-    steps["stylenet bf16 (default)"] = recipe(True, False)
-    if args.compile:
-        steps["stylenet bf16 + compile"] = recipe(True, True)
+    default = "bf16" if policy.resolve_training("auto", args.device)[0] == "bf16-mixed" else "fp32"
+    for precision in _precisions(args, torch.device(args.device)):
+        bf16 = precision == "bf16"
+        steps[_label(f"stylenet {precision}", precision == default)] = recipe(bf16, False)
+        if args.compile:
+            steps[f"stylenet {precision} + compile"] = recipe(bf16, True)
     if args.styles:
-        steps[f"stylenet bf16, {args.styles} styles"] = recipe(True, False, args.styles)
+        steps[f"stylenet {default}, {args.styles} styles"] = recipe(default == "bf16", False, args.styles)
     times = interleaved(steps, args.rounds)
     return [Row(k, v) for k, v in times.items()]
 
@@ -259,7 +278,7 @@ def bench_video(args) -> list[tuple[str, str, Row, float | None]]:
     return out
 
 
-def print_video_table(rows: list[tuple[str, str, Row, float | None]]) -> None:
+def print_video_table(rows: list[tuple[str, str, Row, float | None]], device: str = "cpu") -> None:
     print(
         f"{'network':8s} {'frame':>9s} {'path':32s} {'ms/frame':>9s} {'frames/s':>8s} {'vs base':>8s} {'peak RSS':>9s}"
     )
@@ -273,29 +292,32 @@ def print_video_table(rows: list[tuple[str, str, Row, float | None]]) -> None:
         )
     print(
         f"(medians of {len(rows[0][2].seconds)} interleaved rounds, one frame at a time; peak RSS: a fresh process "
-        f"running that path alone; torch {torch.__version__}, {torch.get_num_threads()} threads)"
+        f"running that path alone; torch {torch.__version__}; {_machine(device)})"
     )
 
 
-def print_table(rows: list[Row], what: str, size: int, batch: int) -> None:
+def _machine(device: str) -> str:
+    gpu = f"GPU: {torch.cuda.get_device_name()}; " if torch.device(device).type == "cuda" else ""
+    return f"{gpu}CPU: {policy.describe_cpu()}"
+
+
+def print_table(rows: list[Row], what: str, size: int, batch: int, device: str = "cpu") -> None:
     base = rows[0].median
     mp = size * size * batch / 1e6
     if what == "inference":
         print(
-            f"{'path':28s} {'resolution':>11s} {'ms/image':>9s} {'MP/s':>6s} {'vs base':>8s} {'max err':>8s} {'mean err':>9s}"
+            f"{'path':36s} {'resolution':>11s} {'ms/image':>9s} {'MP/s':>6s} {'vs base':>8s} {'max err':>8s} {'mean err':>9s}"
         )
         for r in rows:
             print(
-                f"{r.path:28s} {size:>5d}x{size:<5d} {r.median * 1000:9.0f} {mp / r.median:6.2f} "
+                f"{r.path:36s} {size:>5d}x{size:<5d} {r.median * 1000:9.0f} {mp / r.median:6.2f} "
                 f"{base / r.median:7.2f}x {r.max_err:7.2f}/255 {r.mean_err:6.3f}/255"
             )
     else:
-        print(f"{'recipe':28s} {'crop':>5s} {'batch':>5s} {'s/step':>7s} {'vs base':>8s}")
+        print(f"{'recipe':36s} {'crop':>5s} {'batch':>5s} {'s/step':>7s} {'vs base':>8s}")
         for r in rows:
-            print(f"{r.path:28s} {size:5d} {batch:5d} {r.median:7.2f} {base / r.median:7.2f}x")
-    print(
-        f"(medians of {len(rows[0].seconds)} interleaved rounds; torch {torch.__version__}, {torch.get_num_threads()} threads)"
-    )
+            print(f"{r.path:36s} {size:5d} {batch:5d} {r.median:7.2f} {base / r.median:7.2f}x")
+    print(f"(medians of {len(rows[0].seconds)} interleaved rounds; torch {torch.__version__}; {_machine(device)})")
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -308,6 +330,7 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu")
     p.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
     p.add_argument("--compile", action="store_true", help="also time the torch.compile paths")
+    p.add_argument("--emulated", action="store_true", help="also time bf16 where this CPU only emulates it (slow)")
     p.add_argument("--onnx", action="store_true", help="also time ONNX Runtime (inference)")
     p.add_argument("--styles", type=int, default=0, help="training: also time a multi-style network of N styles")
     p.add_argument("--sizes", default=VIDEO_SIZES, help=f"video: frame sizes WxH (default {VIDEO_SIZES})")
@@ -316,14 +339,14 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if args.what == "video":
-        print_video_table(bench_video(args))
+        print_video_table(bench_video(args), args.device)
         return 0
     if args.what == "inference":
         args.size = args.size or 1024
         rows = bench_inference(args)
-        print_table(rows, "inference", args.size, 1)
+        print_table(rows, "inference", args.size, 1, args.device)
     else:
         args.size = args.size or 256
         rows = bench_training(args)
-        print_table(rows, "training", args.size, args.batch)
+        print_table(rows, "training", args.size, args.batch, args.device)
     return 0

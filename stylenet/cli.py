@@ -241,7 +241,14 @@ def cmd_optimize(a: argparse.Namespace) -> int:
         raise FileExistsError(f"{out}: exists; pass --overwrite to replace it")
     cfg = loss_config(a.vgg, a.content_weight, a.style_weight, a.tv_weight)
     image = optimize(
-        a.content, a.style_image, steps=a.steps, method=a.method, size=a.size, style_size=a.style_size, loss=cfg
+        a.content,
+        a.style_image,
+        steps=a.steps,
+        method=a.method,
+        size=a.size,
+        style_size=a.style_size,
+        loss=cfg,
+        precision=a.precision,
     )
     save_image(image, out, overwrite=a.overwrite)
     print(f"wrote {out}")
@@ -277,7 +284,10 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     measured = {"photos": [p.name for p in photos], "size": size, "style_image": str(style_image)}
     measured |= {"style_size": style_size, "vgg": criterion.vgg.describe()}
     saved = [row for ref in a.reference or [] for row in saved_results(ref, measured)]  # checked before any work
-    results = evaluate(methods, photos, criterion, size=size, device=a.device, progress=not a.quiet) + saved
+    results = evaluate(
+        methods, photos, criterion, size=size, device=a.device, progress=not a.quiet, precision=a.precision
+    )
+    results += saved
     print(f"style image {style_image} at {style_size} px, photos at {size} px, VGG {criterion.vgg.describe()}")
     print(format_table(results))
     if a.per_image:
@@ -327,7 +337,16 @@ def _evaluate_video(a: argparse.Namespace) -> int:
     style_image = a.style_image or style_image_for(card, a.styles_dir)
     criterion = criterion_for(card, a.vgg, style_image, style_size, a.device)
     means, warping, problem = evaluate_video(
-        a.video, net, criterion, settings, a.max_frames, a.max_side, a.device, progress=not a.quiet, flow=a.flow
+        a.video,
+        net,
+        criterion,
+        settings,
+        a.max_frames,
+        a.max_side,
+        a.device,
+        progress=not a.quiet,
+        flow=a.flow,
+        precision=a.precision,
     )
     print(
         f"{a.video}, style {a.style[0]}, style image {style_image} at {style_size} px, VGG {criterion.vgg.describe()}, "
@@ -369,6 +388,17 @@ def cmd_bench(a: argparse.Namespace) -> int:
 
 
 # -- parser ----------------------------------------------------------------------------------
+def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
+    from .precision import INFERENCE
+
+    s.add_argument(
+        "--precision",
+        choices=INFERENCE,
+        default="auto",
+        help=f"{what + ': ' if what else ''}auto (default) = bf16 where the hardware computes it natively, else fp32",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .losses import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT
@@ -395,7 +425,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--max-side", type=int, help="scale the longer side down to this before stylizing")
     s.add_argument("--device", help="cpu, cuda, cuda:1 ... (default cpu)")
-    s.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="default: auto")
+    add_precision(s)
     s.add_argument("--tile", type=int, help="tile side in pixels (default: tile only images over ~2.5 MP)")
     s.add_argument("--overwrite", action="store_true", help="replace existing output files")
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
@@ -437,7 +467,7 @@ def build_parser() -> argparse.ArgumentParser:
         help=f"weight of the previous output, warped along the optical flow; 0: off (default {DEFAULT_BLEND})",
     )
     s.add_argument("--device", help="cpu, cuda, cuda:1 ... (default cpu)")
-    s.add_argument("--precision", choices=["auto", "fp32", "bf16"], default="auto", help="default: auto")
+    add_precision(s)
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     s.set_defaults(func=cmd_video)
@@ -486,6 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--tv-weight", type=float, default=DEFAULT_TV_WEIGHT, help="default: as in training")
     s.add_argument("--vgg", help="VGG weights: a file, or IMAGENET1K_FEATURES (default: $STYLENET_VGG or that)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_precision(s, "the VGG passes' precision")
     s.set_defaults(func=cmd_optimize)
 
     s = sub.add_parser(
@@ -529,6 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
         )
     s.add_argument("--vgg", help="VGG weights (default: $STYLENET_VGG or IMAGENET1K_FEATURES)")
     s.add_argument("--device", default="cpu")
+    add_precision(s, "the networks' precision (optimize:N rows always run in fp32)")
     s.add_argument("--json", help="also write per-image results to this JSON file")
     s.add_argument("--per-image", action="store_true", help="print every photo's row")
     s.add_argument("-q", "--quiet", action="store_true", help="no progress bars")

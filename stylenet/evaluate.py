@@ -102,10 +102,13 @@ def evaluate(
     size: int = 256,
     device: str = "cpu",
     progress: bool = True,
+    precision: str = "auto",
 ) -> list[MethodResult]:
     """Evaluate ``{label: network or ("optimize", steps)}`` on ``photos``; the photos first.
 
-    ``criterion`` must have its style set (the style image at its training size).
+    ``criterion`` must have its style set (the style image at its training size). Networks
+    run at ``precision`` (``stylenet.precision``); ``optimize:N`` always runs in fp32, so
+    that a reference measured on one machine holds on another.
     """
     from tqdm.auto import tqdm
 
@@ -115,7 +118,7 @@ def evaluate(
             tensors.append((p, load_photo(p, size).float().unsqueeze(0) / 255))
         except Exception as e:
             raise ImageError(f"{p}: unreadable photo ({e})") from None
-    runner = Runner(device)
+    runner = Runner(device, precision)
     results = [MethodResult("photo (unstylized)")]
     for p, x in tensors:
         results[0].images.append({"photo": p.name, **_measure(x, x, criterion, 0.0)})
@@ -124,7 +127,9 @@ def evaluate(
         for p, x in tqdm(tensors, desc=label, unit="photo", disable=not progress):
             start = time.perf_counter()
             if isinstance(method, tuple):  # ("optimize", steps)
-                y = optimize(x, None, steps=method[1], loss=criterion, size=None, device=device, progress=False)
+                y = optimize(
+                    x, None, steps=method[1], loss=criterion, size=None, device=device, precision="fp32", progress=False
+                )
             else:
                 y = runner(method, x)
             result.images.append({"photo": p.name, **_measure(y, x, criterion, time.perf_counter() - start)})
@@ -263,6 +268,7 @@ def evaluate_video(
     device: str = "cpu",
     progress: bool = True,
     flow: str = "dis",
+    precision: str = "auto",
 ) -> tuple[dict[str, dict[str, float]], WarpingError, str | None]:
     """Temporal warping error and losses of ``net`` on a clip, for each ``{label: (stability, denoise, blend)}``
     (``stylenet.video.stylize_video``'s settings).
@@ -280,7 +286,7 @@ def evaluate_video(
     from .video import _av, fit_size, frame_to_rgb, open_clip
 
     av = _av()
-    runner = Runner(device)
+    runner = Runner(device, precision)
     stylizers = {label: ClipStylizer(net, runner, *s) for label, s in settings.items()}
     warping = WarpingError(flow)
     sums = {label: dict.fromkeys(VIDEO_METRICS, 0.0) for label in ("input clip", *settings)}

@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import precision as policy
 from .transformer import UpsampleConv
 
 
@@ -103,27 +104,6 @@ def for_inference(net: nn.Module, device: torch.device, bf16: bool) -> nn.Module
     return fast.to(memory_format=torch.channels_last)
 
 
-def cpu_has_bf16() -> bool:
-    """Whether this CPU has native bf16 arithmetic (AVX512-BF16 or AMX)."""
-    try:
-        with open("/proc/cpuinfo") as f:
-            flags = f.read()
-    except OSError:
-        return False
-    return "avx512_bf16" in flags or "amx_bf16" in flags
-
-
-def resolve_precision(precision: str, device: torch.device) -> str:
-    """``auto`` -> ``bf16`` where the hardware computes it natively, else ``fp32``."""
-    if precision not in ("auto", "fp32", "bf16"):
-        raise ValueError(f"unknown precision {precision!r}; use auto, fp32 or bf16")
-    if precision != "auto":
-        return precision
-    if device.type == "cuda":
-        return "bf16" if torch.cuda.is_bf16_supported() else "fp32"
-    return "bf16" if device.type == "cpu" and cpu_has_bf16() else "fp32"
-
-
 def _compile(module: nn.Module) -> nn.Module:
     # weights are constants: prepacked convolutions, folded norms. Set for this compile only:
     # a global inductor.freezing would also freeze (and break) a later training compile.
@@ -142,7 +122,7 @@ class Runner:
 
     def __init__(self, device: torch.device | str = "cpu", precision: str = "auto", compile: bool = False):
         self.device = torch.device(device)
-        self.precision = resolve_precision(precision, self.device)
+        self.precision = policy.resolve(precision, self.device)
         self.compile = compile
         # per network (weakly held: a network that is gone frees its copies): the versions of
         # its parameters when copied (an in-place update makes a new copy), fast, compiled

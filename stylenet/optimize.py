@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 from tqdm.auto import tqdm
 
+from . import precision as policy
 from .errors import StylenetError
 from .imageio import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor, to_uint8
 from .losses import (
@@ -82,6 +83,7 @@ def optimize(
     loss: PerceptualLoss | dict | None = None,
     lr: float | None = None,
     device: str | torch.device | None = None,
+    precision: str = "auto",
     progress: bool = True,
     callback=None,
 ):
@@ -97,6 +99,9 @@ def optimize(
         loss: a ``PerceptualLoss`` or a loss config dict (``loss_config()``'s defaults:
             content weight 1, style weight 5 as in training, VGG from ``$STYLENET_VGG`` or torchvision).
         lr: step size (L-BFGS 1.0, Adam 0.02).
+        precision: "auto" (the VGG passes under bf16 autocast where the hardware computes bf16
+            natively, else fp32; ``stylenet.precision``), "fp32" or "bf16". The image itself,
+            L-BFGS's state and the loss are always fp32.
         callback: called as ``callback(step, losses)`` after every step.
 
     Returns a PIL image for path and PIL inputs, else the input's kind.
@@ -109,6 +114,7 @@ def optimize(
         if isinstance(image, (str, os.PathLike)):
             open_image(image)
     device = torch.device(device or "cpu")
+    bf16 = policy.resolve(precision, device) == "bf16"
     criterion = loss if isinstance(loss, PerceptualLoss) else build_perceptual_loss(loss or loss_config())
     criterion = criterion.to(device)
     x = _as_tensor(content, size).to(device)
@@ -131,10 +137,12 @@ def optimize(
 
     def closure() -> torch.Tensor:
         opt.zero_grad()
-        parts = criterion(image, x)
-        parts["total"].backward()
+        with torch.autocast(device.type, torch.bfloat16, enabled=bf16):
+            parts = criterion(image, x)
+        total = parts["total"].float()
+        total.backward()
         evaluated.append({k: float(v.detach()) for k, v in parts.items()})
-        return parts["total"]
+        return total
 
     with tqdm(range(steps), desc=f"optimizing ({method})", unit="step", disable=not progress) as bar:
         for step in bar:

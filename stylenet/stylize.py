@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from . import precision as policy
 from .color import apply_controls, check_strength
 from .errors import StylenetError
 from .fast import Runner
@@ -73,8 +74,8 @@ _runners: dict[tuple[torch.device, str], Runner] = {}
 
 
 def shared_runner(device: torch.device, precision: str) -> Runner:
-    """One ``Runner`` per device and precision, so that calls with the same network reuse its fast copy."""
-    key = (device, precision)
+    """One ``Runner`` per device and resolved precision, so that calls with the same network reuse its fast copy."""
+    key = (device, policy.resolve(precision, device))
     if key not in _runners:
         _runners[key] = Runner(device, precision)
     return _runners[key]
@@ -117,7 +118,8 @@ def stylize(
             (the output is that size too). Strokes look larger relative to the image.
         device: where to run; defaults to the network's device for a loaded network,
             else the CPU.
-        precision: "auto" (bf16 where the hardware has it, else fp32), "fp32" or "bf16".
+        precision: "auto" (bf16 where the hardware computes it natively, else fp32;
+            ``stylenet.precision``), "fp32" or "bf16".
         tile: tile side for large images; ``None`` tiles only images over about 2.5 MP.
         strength: 0 (the photo) to 1 (full style): a blend of the photo and the output.
         preserve_color: keep the photo's colours, take only the style's luminance

@@ -8,21 +8,36 @@ from stylenet.cli import main
 
 
 def _rows(text: str) -> dict[str, str]:
-    return {line[:28].strip(): line for line in text.splitlines() if re.search(r"\d+\.\d+x", line)}
+    return {line[:36].strip(): line for line in text.splitlines() if re.search(r"\d+\.\d+x", line)}
 
 
-def test_inference_bench_prints_each_path_against_the_baseline(capsys):
+def _ratio_is_the_baseline_over_the_row(rows: dict[str, str], time: str) -> None:
+    """Each row's ratio column is the baseline's median over the row's (``time``: the regex of its median)."""
+    median = {k: float(re.search(time, line).group(1)) for k, line in rows.items()}
+    for k, line in rows.items():
+        ratio = float(re.search(r"\s([\d.]+)x(\s|$)", line).group(1))
+        assert ratio == pytest.approx(median["eager fp32 (baseline)"] / median[k], rel=0.15), (
+            line
+        )  # ms are printed rounded
+
+
+def test_inference_bench_prints_each_path_against_the_baseline(capsys, monkeypatch):
     pytest.importorskip("onnxruntime")
+    monkeypatch.setenv("STYLENET_CPU_FEATURES", "avx2")
     assert main(["bench", "inference", "--size", "64", "--rounds", "1", "--model", "compact", "--onnx"]) == 0
     rows = _rows(capsys.readouterr().out)
-    assert "eager fp32 (baseline)" in rows and " 1.00x" in rows["eager fp32 (baseline)"]
-    assert any("onnx" in k.lower() for k in rows) and len(rows) >= 4
+    assert set(rows) == {"eager fp32 (baseline)", "stylenet fp32 (fast copy) (default)", "onnxruntime fp32"}
+    _ratio_is_the_baseline_over_the_row(rows, r"64x64\s+(\d+)")
+    for line in rows.values():  # fp32 paths compute the same function
+        assert float(re.findall(r"([\d.]+)/255", line)[0]) < 0.1
 
 
-def test_training_bench_times_a_multi_style_step_too(capsys):
+def test_training_bench_times_a_multi_style_step_too(capsys, monkeypatch):
+    monkeypatch.setenv("STYLENET_CPU_FEATURES", "avx2")
     assert main(["bench", "training", "--size", "32", "--batch", "2", "--rounds", "1", "--styles", "3"]) == 0
     rows = _rows(capsys.readouterr().out)
-    assert set(rows) == {"eager fp32 (baseline)", "stylenet fp32", "stylenet bf16 (default)", "stylenet bf16, 3 styles"}
+    assert set(rows) == {"eager fp32 (baseline)", "stylenet fp32 (default)", "stylenet fp32, 3 styles"}
+    _ratio_is_the_baseline_over_the_row(rows, r"32\s+2\s+([\d.]+)")
 
 
 @pytest.mark.slow

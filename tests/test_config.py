@@ -51,7 +51,7 @@ def test_defaults_are_the_papers_recipe(tmp_path):
     assert cfg.data.image_size == 256 and cfg.data.batch_size == 4 and cfg.optim.lr == 1e-3
     assert list(cfg.loss.content_layers) == ["relu2_2"]
     assert list(cfg.loss.style_layers) == ["relu1_2", "relu2_2", "relu3_3", "relu4_3"]
-    assert cfg.loss.vgg.weights == "IMAGENET1K_FEATURES" and cfg.trainer.precision == "bf16-mixed"
+    assert cfg.loss.vgg.weights == "IMAGENET1K_FEATURES" and cfg.trainer.precision == "auto"
 
 
 def test_schema_rejects_unknown_keys_and_wrong_types(tmp_path):

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylenet import TransformerNet
-from stylenet.fast import FastInstanceNorm, Runner, for_inference, resolve_precision, speed_up, subpixel_kernels
+from stylenet.fast import FastInstanceNorm, Runner, for_inference, speed_up, subpixel_kernels
 
 
 def perturbed(net: nn.Module, seed: int = 0) -> nn.Module:
@@ -73,14 +73,3 @@ def test_runner_fp32_matches_and_bf16_is_within_2_over_255():
     assert (Runner("cpu", "fp32")(net, x) - ref).abs().max() < 1e-4
     err = (Runner("cpu", "bf16")(net, x) - ref).abs()
     assert err.mean() < 2 / 255
-
-
-def test_precision_auto_follows_the_hardware(monkeypatch):
-    import stylenet.fast as fast
-
-    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: False)
-    assert resolve_precision("auto", torch.device("cpu")) == "fp32"
-    monkeypatch.setattr(fast, "cpu_has_bf16", lambda: True)
-    assert resolve_precision("auto", torch.device("cpu")) == "bf16"
-    with pytest.raises(ValueError, match="unknown precision"):
-        resolve_precision("fp8", torch.device("cpu"))

@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from .. import precision as policy
 from ..download import DownloadError, download, sha256_file
 from ..errors import StylenetError
 from ..export import load_weights, save_weights
@@ -31,8 +32,6 @@ from ..transformer import TransformerNet
 from .callbacks import CheckpointOnInterrupt, PreviewImages, ReportSkippedImages, StepProgressBar
 from .data import PhotoDataModule
 from .module import StyleTransferModule
-
-SUPPORTED_PRECISIONS = ("32-true", "32", "bf16-mixed")
 
 
 class ConfigError(StylenetError):
@@ -220,12 +219,20 @@ def init_from(module: StyleTransferModule, net: TransformerNet, path: str) -> No
     print(f"initialised from {path} (style {net.card.get('style')!r}, {net.card.get('steps')} steps)")
 
 
+def resolve_precision(cfg: DictConfig) -> str:
+    """Replace ``trainer.precision`` (``auto`` by default) by what this hardware runs best, before
+    Lightning sees it (``stylenet.precision``); print it; return what was asked for (for the card)."""
+    asked = str(cfg.trainer.get("precision", "auto"))
+    try:
+        chosen, why = policy.resolve_training(asked, cfg.trainer.get("accelerator"))
+    except ValueError as e:
+        raise ConfigError(str(e)) from None
+    cfg.trainer.precision = chosen
+    print(f"precision: {chosen} ({why})")
+    return asked
+
+
 def _check_config(cfg: DictConfig) -> None:
-    precision = str(cfg.trainer.get("precision", "32-true"))
-    if precision not in SUPPORTED_PRECISIONS:
-        raise ConfigError(
-            f"trainer.precision={precision} is not supported; use one of {', '.join(SUPPORTED_PRECISIONS)}"
-        )
     for key in ("image_size", "batch_size"):
         if cfg.data[key] < 1:
             raise ConfigError(f"data.{key}={cfg.data[key]} must be positive")
@@ -255,6 +262,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     start = time.time()
     _quiet()
     _check_config(cfg)
+    asked_precision = resolve_precision(cfg)
     out = Path(cfg.paths.output_dir)
     name = run_name(cfg)
     entries = style_entries(cfg)
@@ -342,6 +350,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     if trainer.is_global_zero:
         seconds = time.time() - start
         card = model_card(cfg, module, blocks, data, init.card if init is not None else {})
+        card["recipe"]["precision_asked"] = asked_precision  # recipe.precision: what ran
         card.update(
             steps=steps,
             final_losses=losses,
