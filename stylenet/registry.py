@@ -260,6 +260,11 @@ def load(
     is_mix = isinstance(style, dict) or (
         isinstance(style, str) and ("," in style or ":" in style) and not Path(style).exists()
     )
+    if isinstance(style, TransformerNet) and network is not None:
+        raise StylenetError(
+            "style is a network object and network= is given too: network= is the multi-style network that "
+            "style names or a mix select from; pass the network object alone, or a style name with network="
+        )
     if is_mix or network is not None:
         mix = parse_mix(style) if is_mix else {os.fspath(style): 1.0}
         if network is None:

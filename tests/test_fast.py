@@ -84,3 +84,20 @@ def test_precision_auto_follows_the_hardware(monkeypatch):
     assert resolve_precision("auto", torch.device("cpu")) == "bf16"
     with pytest.raises(ValueError, match="unknown precision"):
         resolve_precision("fp8", torch.device("cpu"))
+
+
+def test_runner_makes_a_new_copy_when_the_border_changes():
+    torch.manual_seed(0)
+    net = perturbed(TransformerNet(width=8, blocks=1)).eval()
+    x, runner = torch.rand(1, 3, 40, 52), Runner("cpu", "fp32")
+    with torch.no_grad():
+        plain = net(x)
+        net.border = 24
+        bordered = net(x)
+    net.border = 0
+    assert torch.allclose(runner(net, x), plain, atol=1e-5)
+    net.border = 24
+    assert torch.allclose(runner(net, x), bordered, atol=1e-5)  # not the cached borderless copy's output
+    assert (bordered - plain).abs().amax() > 1e-3
+    net.border = 0
+    assert torch.allclose(runner(net, x), plain, atol=1e-5)

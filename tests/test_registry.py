@@ -181,3 +181,27 @@ def test_loading_a_shipped_row_by_name_scans_the_registry_once(monkeypatch):
     net = load("starry_night")
     assert net.card["style"] == "starry_night" and net.num_styles == 0
     assert sorted(scans) == ["_cache_styles", "_package_styles"]
+
+
+def test_selecting_from_a_network_object_keeps_its_border():
+    from conftest import make_multi_net
+
+    multi = make_multi_net()
+    multi.border = 24
+    x = torch.rand(1, 3, 40, 52)
+    for net in (load("b", network=multi), load({"b": 1.0}, network=multi), stylenet.registry.select(multi, {"b": 1})):
+        assert net.border == 24
+        with torch.no_grad():
+            assert torch.allclose(net(x), multi(x, 1), atol=1e-5)
+    y = stylenet.stylize(x[0], "b", network=multi, precision="fp32")
+    with torch.no_grad():
+        assert torch.allclose(y, multi(x, 1)[0], atol=1e-4)
+
+
+def test_a_network_object_with_network_is_a_clear_error(small_net):
+    from conftest import make_multi_net
+
+    with pytest.raises(stylenet.StylenetError, match="network="):
+        load(small_net, network=make_multi_net())
+    with pytest.raises(stylenet.StylenetError, match="network="):
+        stylenet.stylize(torch.rand(3, 16, 16), small_net, network=make_multi_net())

@@ -165,3 +165,14 @@ def test_conditional_norm_matches_instance_norm_with_per_sample_affine_in_value_
     grads = torch.autograd.grad(out, [x, norm.weight, norm.bias], g)
     ref_grads = torch.autograd.grad(ref, [x, norm.weight, norm.bias], g)
     assert all(torch.allclose(a, b, atol=1e-9) for a, b in zip(grads, ref_grads))
+
+
+def test_single_keeps_the_border():
+    from conftest import make_multi_net
+
+    net = make_multi_net()
+    net.border = 24
+    one = net.single(1)
+    x = torch.rand(1, 3, 40, 52)
+    with torch.no_grad():
+        assert one.border == 24 and torch.allclose(one.eval()(x), net(x, 1), atol=1e-5)
