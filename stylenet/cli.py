@@ -249,7 +249,16 @@ def cmd_optimize(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .evaluate import criterion_for, evaluate, format_table, saved_results, select_photos, style_image_for
+    from .download import sha256_file
+    from .evaluate import (
+        criterion_for,
+        evaluate,
+        format_table,
+        loss_settings,
+        saved_results,
+        select_photos,
+        style_image_for,
+    )
     from .registry import load
     from .stylize import require_one_style
 
@@ -275,7 +284,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     criterion = criterion_for(card, a.vgg, style_image, style_size, a.device, weights)
     photos = select_photos(a.photos, a.holdout, a.limit)
     measured = {"photos": [p.name for p in photos], "size": size, "style_image": str(style_image)}
-    measured |= {"style_size": style_size, "vgg": criterion.vgg.describe()}
+    measured |= {"style_size": style_size, "vgg": criterion.vgg.describe(), "loss": loss_settings(criterion)}
+    measured["style_image_sha256"] = sha256_file(style_image)
     saved = [row for ref in a.reference or [] for row in saved_results(ref, measured)]  # checked before any work
     results = evaluate(methods, photos, criterion, size=size, device=a.device, progress=not a.quiet) + saved
     print(f"style image {style_image} at {style_size} px, photos at {size} px, VGG {criterion.vgg.describe()}")
@@ -289,9 +299,11 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.json:
         report = {
             "style_image": str(style_image),
+            "style_image_sha256": measured["style_image_sha256"],
             "style_size": style_size,
             "size": size,
             "vgg": criterion.vgg.describe(),
+            "loss": measured["loss"],
             "photos": [str(p) for p in photos],
             "results": {r.label: {"mean": r.mean(), "images": r.images} for r in results},
         }

@@ -36,7 +36,29 @@ from .photos import load_photo, split_holdout
 from .temporal import WarpingError, frame_tensor, tensor_frame
 
 METRICS = ("content", "style", "psnr", "ssim", "seconds")
-SETTINGS = ("style_image", "style_size", "size", "vgg")  # what a report measured with, besides its photos
+# what a report measured with, besides its photos: the painting (its name and SHA-256), sizes, VGG and loss
+SETTINGS = ("style_image", "style_image_sha256", "style_size", "size", "vgg", "loss")
+
+
+def loss_settings(criterion: PerceptualLoss) -> dict:
+    """What defines ``criterion``'s figures, as a report records it: its layers with their weights
+    (the content and style losses) and its term weights (what ``optimize:N`` rows optimized)."""
+    return {
+        "content_layers": dict(criterion.content_layers),
+        "style_layers": dict(criterion.style_layers),
+        "content_weight": float(criterion.content_weight),
+        "style_weight": float(criterion.style_weight),
+        "tv_weight": float(criterion.tv_weight),
+    }
+
+
+def _difference(saved, value) -> str:
+    """The first difference between a saved setting and this run's, in a few words."""
+    if isinstance(saved, dict) and isinstance(value, dict):
+        for k in (*saved, *(k for k in value if k not in saved)):
+            if saved.get(k) != value.get(k):
+                return f"{k} {saved.get(k)!r}, this run {value.get(k)!r}"
+    return f"{saved!r}, this run {value!r}"
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -135,7 +157,8 @@ def evaluate(
 def saved_results(report: str | Path, measured: dict) -> list[MethodResult]:
     """The method rows of an earlier ``evaluate --json`` report, labelled "(saved)", if it measured
     what this run measures: ``measured`` holds this run's ``photos`` and ``SETTINGS`` (files
-    compared by name: the folders may be reached by other paths). An optimization reference
+    compared by name: the folders may be reached by other paths; the painting by name and
+    SHA-256; the loss by its layers and weights, ``loss_settings``). An optimization reference
     costs minutes per photo; measured once, it serves every later network on the same photos."""
     try:
         data = json.loads(Path(report).read_text())
@@ -149,10 +172,17 @@ def saved_results(report: str | Path, measured: dict) -> list[MethodResult]:
     measured = {**measured, "photos": [Path(p).name for p in measured["photos"]]}
     measured["style_image"] = Path(measured["style_image"]).name
     for key, value in measured.items():
-        if data.get(key) != value:
+        if key not in data:
             raise StylenetError(
-                f"--reference {report}: measured with another {key.replace('_', ' ')} "
-                f"({data.get(key)!r}, this run {value!r}); evaluate with the same settings or measure it again"
+                f"--reference {report}: records no {key.replace('_', ' ')} (an older report), so it cannot be "
+                "checked against this run; measure it again"
+            )
+        if data[key] != value:
+            what = "style image" if key == "style_image_sha256" else key.replace("_", " ")
+            raise StylenetError(
+                f"--reference {report}: measured with another {what} ({_difference(data[key], value)}); "
+                "evaluate with the same settings (--content-weight, --style-weight, --tv-weight pin the loss's "
+                "weights) or measure it again"
             )
     return [MethodResult(f"{label} (saved)", r["images"]) for label, r in rows.items() if label != "photo (unstylized)"]
 
@@ -164,8 +194,10 @@ def merge_reports(reports: list[dict]) -> dict:
     first = reports[0]
     for r in reports[1:]:
         for key in SETTINGS:
-            if r[key] != first[key]:
-                raise StylenetError(f"cannot merge reports measured with another {key} ({r[key]!r}, {first[key]!r})")
+            if r.get(key) != first.get(key):
+                raise StylenetError(
+                    f"cannot merge reports measured with another {key} ({_difference(r.get(key), first.get(key))})"
+                )
         if list(r["results"]) != list(first["results"]):
             raise StylenetError(
                 f"cannot merge reports of other methods ({list(r['results'])}, {list(first['results'])})"
@@ -177,7 +209,7 @@ def merge_reports(reports: list[dict]) -> dict:
     for label in first["results"]:
         result = MethodResult(label, [row for r in reports for row in r["results"][label]["images"]])
         results[label] = {"mean": result.mean(), "images": result.images}
-    return {**{k: first[k] for k in SETTINGS}, "photos": photos, "results": results}
+    return {**{k: first[k] for k in SETTINGS if k in first}, "photos": photos, "results": results}
 
 
 def format_table(results: list[MethodResult]) -> str:
