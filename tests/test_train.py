@@ -443,3 +443,25 @@ def test_the_stability_term_is_a_named_weighted_term_of_the_loss(tiny_overrides)
     assert set(terms.weighted) == {"content", "style", "tv", "stability"}
     assert torch.isclose(terms["total"], sum(terms.weighted.values()))
     assert torch.isclose(terms.weighted["stability"], 3 * terms["stability"])
+
+
+def test_a_style_weight_of_zero_is_kept_and_none_takes_the_default(style_image):
+    from stylenet.training.module import StyleTransferModule
+
+    module = StyleTransferModule(
+        net={"width": 8, "blocks": 1, "num_styles": 3},
+        loss={
+            "vgg": {"weights": "random"},
+            "content_layers": ["relu2_2"],
+            "style_layers": ["relu1_2"],
+            "style_weight": 5.0,
+        },
+        optim={"lr": 1e-3},
+        styles=[
+            {"name": n, "image": str(style_image), "row": i, "weight": w}
+            for i, (n, w) in enumerate([("a", 0.0), ("b", None), ("c", 2.5)])
+        ],
+        style_names=list("abc"),
+    )
+    module.setup("fit")
+    assert module.loss.style_scale.tolist() == [0.0, 5.0, 2.5]

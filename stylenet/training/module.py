@@ -139,7 +139,7 @@ class StyleTransferModule(pl.LightningModule):
         if not self.loss.has_style:
             styles = self.hparams.styles
             images = [load_image(s["image"], s.get("size")).to(self.device) for s in styles]
-            weights = [s.get("weight") or self.loss.style_weight for s in styles]
+            weights = [self.loss.style_weight if s.get("weight") is None else s["weight"] for s in styles]  # 0 stays 0
             self.loss.set_styles(images, weights)
             if self.disc is not None:  # the discriminator's real patches
                 self.register_buffer("style_image", images[0], persistent=False)
