@@ -336,18 +336,40 @@ def test_sweep_values_of_a_group_are_each_checked(capsys):
 
 
 def test_warmup_then_cosine_schedule_reaches_its_floor(tiny_overrides):
-    lrs = []
+    lrs, after = [], []
 
     class Spy(pl.Callback):
         def on_train_batch_start(self, trainer, module, batch, batch_idx):
             lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
 
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            after.append(trainer.optimizers[0].param_groups[0]["lr"])
+
     overrides = ["optim.schedule=cosine", "optim.warmup_steps=2", "optim.min_lr_ratio=0.1", "trainer.max_steps=6"]
     train(compose_config(tiny_overrides + overrides), extra_callbacks=[Spy()])
-    expected = [1e-3 * f for f in (0.5, 1.0)] + [
-        1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t / 4))) for t in range(0, 4)
-    ]
-    assert lrs == pytest.approx(expected, rel=1e-6)
+    # warmup 1/2, 2/2 of lr 1e-3, then 0.1 + 0.9 (1 + cos(pi t / 4)) / 2 for t = 0..3, written out
+    assert lrs == pytest.approx([5e-4, 1e-3, 1e-3, 8.681981e-4, 5.5e-4, 2.318019e-4], rel=1e-6)
+    assert after[-1] == pytest.approx(1e-4, rel=1e-6)  # the last step leaves it at the floor, 0.1 x lr
+
+
+def test_an_epoch_based_run_validates_per_epoch_and_spreads_its_cosine_over_every_step(tiny_overrides):
+    lrs, validations = [], []
+
+    class Spy(pl.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+        def on_validation_start(self, trainer, module):
+            if trainer.state.fn == "fit" and not trainer.sanity_checking:  # not the final trainer.validate
+                validations.append(trainer.global_step)
+
+    overrides = ["optim.schedule=cosine", "optim.min_lr_ratio=0.1", "trainer.max_steps=-1", "trainer.max_epochs=2"]
+    overrides += ["preview_every_n_steps=0", "checkpoint_every_n_steps=0"]
+    result = train(compose_config(tiny_overrides + overrides), extra_callbacks=[Spy()])
+    assert result.steps == len(lrs) == 10  # 10 training photos, batches of 2, two epochs
+    assert validations in ([5, 10], [10])  # per epoch or at the end, never every step
+    assert lrs[0] == pytest.approx(1e-3) and lrs[5] == pytest.approx(5.5e-4, rel=1e-6)  # half way: 0.1 + 0.9 / 2
+    assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] > 1e-4
 
 
 def test_held_out_losses_come_from_the_validation_loop_and_checkpoints_can_monitor_them(tiny_overrides, tmp_path):

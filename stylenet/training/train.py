@@ -312,8 +312,10 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     if cfg.trainer.get("enable_progress_bar", True):
         callbacks.append(StepProgressBar())
     logger = instantiate(cfg.logger) if cfg.logger else False
-    # held-out losses through Lightning's validation loop, at the preview interval (0: at the end only)
-    every = cfg.preview_every_n_steps or max(1, cfg.trainer.get("max_steps") or 1)
+    # held-out losses through Lightning's validation loop, at the preview interval (0: at the end only;
+    # an epoch-based run, max_steps=-1: at the end of each epoch)
+    max_steps = cfg.trainer.get("max_steps") or -1
+    every = cfg.preview_every_n_steps or (max_steps if max_steps > 0 else None)
     strategy = cfg.trainer.get("strategy")
     if cfg.loss.adversarial.weight and strategy == "ddp":  # its step leaves the network's parameters unused
         strategy = "ddp_find_unused_parameters_true"
@@ -323,8 +325,8 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         callbacks=callbacks,
         logger=logger,
         default_root_dir=str(out),
-        val_check_interval=every,
-        check_val_every_n_epoch=None,
+        val_check_interval=every or 1.0,
+        check_val_every_n_epoch=None if every else 1,
     )
     if ckpt:
         print(f"resuming from {ckpt}")
