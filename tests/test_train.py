@@ -237,6 +237,14 @@ def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tm
     card = net.card
     assert card["style"] == "duo" and set(card["styles"]) == {"a", "b"} and card["styles"]["b"]["style_weight"] == 2.0
     assert {"holdout_style/a", "holdout_style/b"} <= set(result.losses)
+    # its checkpoint exports (and installs) under the network's name, not the file's ("last"), wherever it lies
+    import shutil
+
+    from stylenet.export import checkpoint_to_weights
+
+    moved = shutil.copy(result.checkpoint, tmp_path / "last.ckpt")
+    exported = checkpoint_to_weights(moved, tmp_path / "exported.safetensors")
+    assert stylenet.load(exported).card["style"] == "duo" and stylenet.registry.install(exported).name == "duo"
     scalars, images = tensorboard_tags(result.output_dir / "tensorboard")
     assert {"preview/a", "preview/b"} <= images
     assert {"train/style/a", "train/style/b", "holdout/style/a"} <= scalars

@@ -104,6 +104,7 @@ class StyleTransferModule(pl.LightningModule):
         compile: bool = False,
         style_names: list[str] | None = None,
         train_only: str = "all",
+        name: str | None = None,  # the run's (network's) name; its exported checkpoint's card names it
     ):
         super().__init__()
         self.save_hyperparameters()

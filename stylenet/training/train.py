@@ -292,6 +292,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         compile=cfg.compile,
         style_names=rows,
         train_only=cfg.train_only,
+        name=run_name(cfg),
     )
     if init is not None and not ckpt:
         init_from(module, init, cfg.init_weights)
