@@ -195,7 +195,14 @@ def _open(style: str | os.PathLike | Style) -> tuple[TransformerNet, str | None]
     else:
         text = os.fspath(style)
         is_path = isinstance(style, os.PathLike) or os.sep in text or text.endswith((".safetensors", ".ckpt"))
-        entry, path = (None, Path(text)) if is_path or Path(text).is_file() else (_lookup(text), None)
+        entry, path = (None, Path(text)) if is_path else (None, None)
+        if not is_path:  # a bare name: the registry's style first, else a file of that name here
+            try:
+                entry = _lookup(text)
+            except UnknownStyleError:
+                if not Path(text).is_file():
+                    raise
+                path = Path(text)
     net, card = load_weights(path or _verified_path(entry))
     net.card = card
     return net, entry.row if entry else None

@@ -205,3 +205,15 @@ def test_a_network_object_with_network_is_a_clear_error(small_net):
         load(small_net, network=make_multi_net())
     with pytest.raises(stylenet.StylenetError, match="network="):
         stylenet.stylize(torch.rand(3, 16, 16), small_net, network=make_multi_net())
+
+
+def test_a_file_named_like_a_shipped_style_does_not_shadow_it(tmp_path, monkeypatch, weights_file):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(weights_file, tmp_path / "mosaic")  # e.g. an output saved without a suffix
+    shutil.copy(weights_file, tmp_path / "mine")
+    shipped = load("mosaic")
+    assert shipped.card["style"] == "mosaic" and shipped.config.width == 32  # the shipped style, not the tiny file
+    assert load("mine").config.width == 8  # a file that names no style still loads as a file
+    assert load("./mosaic").config.width == 8  # and a path that says so is a path
