@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> None:
             raise stylenet.StylenetError("no styles given and none shipped; pass --styles")
         contents = [f for c in a.content for f in (list_images(c) if Path(c).is_dir() else [Path(c)])]
         nets = [stylenet.load(s) for s in styles]
-        names = [Path(s).stem if Path(s).suffix else s for s in styles]
+        names = [Path(s).stem if Path(s).is_file() else s for s in styles]  # a weights file by its stem; a mix whole
         n = a.size
         rows = len(contents) + (1 if a.optimize else 0)
         grid = Image.new("RGB", ((len(nets) + 1) * n, LABEL + rows * n), "white")
