@@ -217,3 +217,27 @@ def test_a_file_named_like_a_shipped_style_does_not_shadow_it(tmp_path, monkeypa
     assert shipped.card["style"] == "mosaic" and shipped.config.width == 32  # the shipped style, not the tiny file
     assert load("mine").config.width == 8  # a file that names no style still loads as a file
     assert load("./mosaic").config.width == 8  # and a path that says so is a path
+
+
+def test_hubconf_scans_the_registry_once_and_keeps_its_own_entry_points(monkeypatch):
+    import dataclasses
+    import importlib.util
+
+    import stylenet.registry as registry
+    from conftest import ROOT
+
+    real, scans = registry._package_styles, []
+
+    def package_styles():
+        scans.append(1)
+        styles = real()  # plus a shipped style whose name is an entry point's, and one that is no identifier
+        return {**styles, **{n: dataclasses.replace(styles["mosaic"], name=n) for n in ("style", "my-style")}}
+
+    monkeypatch.setattr(registry, "_package_styles", package_styles)
+    spec = importlib.util.spec_from_file_location("hubconf_under_test", ROOT / "hubconf.py")
+    hub = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hub)
+    assert len(scans) == 1
+    assert hub.style.__doc__.startswith("A style network by name") and hub.dependencies[0] == "torch"
+    assert hub.mosaic.__doc__.startswith("The shipped style 'mosaic'") and hub.classic.__name__ == "classic"
+    assert not hasattr(hub, "my-style")
