@@ -224,6 +224,7 @@ def test_hubconf_scans_the_registry_once_and_keeps_its_own_entry_points(monkeypa
     import importlib.util
 
     import stylenet.registry as registry
+
     from conftest import ROOT
 
     real, scans = registry._package_styles, []
