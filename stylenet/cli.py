@@ -569,7 +569,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)  # usage errors exit 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # every argument is Hydra's, --help and -m included (argparse would take them)
+        args = argparse.Namespace(func=cmd_train, overrides=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)  # usage errors exit 2
     try:
         with report_errors():
             try:

@@ -286,3 +286,13 @@ def test_onnx_export_of_the_compact_network_matches_pytorch(tmp_path, capsys):
     (y,) = session.run(None, {"image": x.numpy(), **CONTROLS})
     with torch.no_grad():
         assert np.abs(y - load(compact)(x).numpy()).max() < 1e-3
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_train_help_is_hydras_help_with_the_config_groups(capsys, flag):
+    pytest.importorskip("hydra")
+    code, out, err = run(capsys, "train", flag)
+    assert code == 0, err
+    assert out.startswith("stylenet train: train a style network") and "== Configuration groups ==" in out
+    assert "style: " in out and "trainer: " in out
+    assert "unrecognized arguments" not in err
