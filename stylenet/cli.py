@@ -93,7 +93,7 @@ def _return_freed_memory() -> None:
 
 
 def cmd_stylize(a: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from .progress import progress_bar
 
     _return_freed_memory()
     from .color import check_strength
@@ -106,7 +106,7 @@ def cmd_stylize(a: argparse.Namespace) -> int:
     pairs, empty_folders = _plan_outputs(a.inputs, a.output, _label(a.style))
     failed = 0
     # a bar for batches on a terminal (None: tqdm leaves it out when stderr is a pipe or a file)
-    bar = tqdm(pairs, desc="stylizing", unit="image", disable=True if len(pairs) < 2 or a.quiet else None)
+    bar = progress_bar(pairs, desc="stylizing", unit="image", disable=True if len(pairs) < 2 or a.quiet else None)
     for src, dest in bar:
         if dest.exists() and not a.overwrite:
             _err(f"{dest}: exists; pass --overwrite to replace it (skipped {src})")

@@ -129,7 +129,7 @@ def evaluate(
 
     ``criterion`` must have its style set (the style image at its training size).
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     tensors = []
     for p in photos:
@@ -143,7 +143,7 @@ def evaluate(
         results[0].images.append({"photo": p.name, **_measure(x, x, criterion, 0.0)})
     for label, method in methods.items():
         result = MethodResult(label)
-        for p, x in tqdm(tensors, desc=label, unit="photo", disable=not progress):
+        for p, x in progress_bar(tensors, desc=label, unit="photo", disable=not progress):
             start = time.perf_counter()
             if isinstance(method, tuple):  # ("optimize", steps)
                 y = optimize(x, None, steps=method[1], loss=criterion, size=None, device=device, progress=False)
@@ -306,8 +306,7 @@ def evaluate_video(
     ("dis", the flow ``denoise`` and ``blend`` follow, or "farneback", an independent check). ``problem`` says
     why decoding stopped early, if it did.
     """
-    from tqdm.auto import tqdm
-
+    from .progress import progress_bar
     from .temporal import ClipStylizer
     from .video import _av, fit_size, frame_to_rgb, open_clip
 
@@ -320,7 +319,7 @@ def evaluate_video(
     with open_clip(clip) as container:
         stream = container.streams.video[0]
         total = min(stream.frames or max_frames or 0, max_frames or stream.frames) or None
-        bar = tqdm(total=total, desc=Path(clip).name, unit="frame", disable=not progress)
+        bar = progress_bar(total=total, desc=Path(clip).name, unit="frame", disable=not progress)
         try:
             for frame in container.decode(stream):
                 if max_frames and n >= max_frames:

@@ -14,7 +14,6 @@ import os
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
 from .errors import StylenetError
 from .imageio import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor, to_uint8
@@ -27,6 +26,7 @@ from .losses import (
     PerceptualLoss,
     build_perceptual_loss,
 )
+from .progress import progress_bar
 
 
 def default_vgg() -> str:
@@ -136,7 +136,7 @@ def optimize(
         evaluated.append({k: float(v.detach()) for k, v in parts.items()})
         return parts["total"]
 
-    with tqdm(range(steps), desc=f"optimizing ({method})", unit="step", disable=not progress) as bar:
+    with progress_bar(range(steps), desc=f"optimizing ({method})", unit="step", disable=not progress) as bar:
         for step in bar:
             evaluated.clear()
             opt.step(closure)

@@ -304,8 +304,7 @@ def stylize_video(
     ``dst`` is replaced only with ``overwrite``. A clip that breaks off is written up to
     where it decoded, then ``TruncatedVideoError`` says what was lost.
     """
-    from tqdm.auto import tqdm
-
+    from .progress import progress_bar
     from .registry import load
     from .stylize import require_one_style
 
@@ -334,7 +333,7 @@ def stylize_video(
         expected = vin.frames or None
         decoded, written, first, end = 0, 0, None, 0.0  # a frame with a repeated timestamp is decoded, not written
         start_time = time.perf_counter()
-        bar = tqdm(total=expected, unit="frame", desc=src.name, disable=None if progress else True)
+        bar = progress_bar(total=expected, unit="frame", desc=src.name, disable=None if progress else True)
         with atomic_write(dst, overwrite) as tmp:
             writer, done, problems = _Writer(tmp, fmt, vin, ain, _gif_loop(src, container)), False, []
             try:

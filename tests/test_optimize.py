@@ -308,3 +308,15 @@ def test_a_saved_reference_measured_with_another_loss_or_painting_is_refused(
     err = capsys.readouterr().err
     assert code == 2 and "measured with another style image" in err and len(err.strip().splitlines()) == 1
     assert main([*args, "--style-image", str(style_image), "--style-weight", "50", "--reference", str(report)]) == 0
+
+
+def test_evaluate_progress_in_a_log_is_a_line_or_two_per_method_not_one_per_photo(
+    capsys, style_image, photo_dir, small_net
+):
+    from stylenet.evaluate import criterion_for
+
+    photos = select_photos(photo_dir, limit=8)
+    criterion = criterion_for({}, "random", style_image, 32)
+    evaluate({"tiny": small_net}, photos, criterion, size=32, progress=True)
+    err = capsys.readouterr().err  # stderr here is not a terminal
+    assert "\r" not in err and 1 <= len(err.splitlines()) <= 2 and "8/8" in err.splitlines()[-1]
