@@ -296,3 +296,22 @@ def test_train_help_is_hydras_help_with_the_config_groups(capsys, flag):
     assert out.startswith("stylenet train: train a style network") and "== Configuration groups ==" in out
     assert "style: " in out and "trainer: " in out
     assert "unrecognized arguments" not in err
+
+
+def test_a_multi_style_onnx_export_takes_any_batch(tmp_path, capsys, multi_file):
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "trio.onnx"
+    code, _, err = run(capsys, "export", multi_file, "--format", "onnx", "-o", out)
+    assert code == 0, err
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    image = next(i for i in session.get_inputs() if i.name == "image")
+    assert isinstance(image.shape[0], str)  # a named dynamic dimension, not a fixed 2
+    from stylenet import load
+
+    net, style = load(multi_file), np.array([0.25, 0.0, 0.75], np.float32)
+    for shape in ((1, 3, 40, 52), (3, 3, 37, 53)):
+        x = torch.rand(*shape)
+        (y,) = session.run(None, {"image": x.numpy(), "style": style, **CONTROLS})
+        with torch.no_grad():
+            ref = net(x, torch.from_numpy(style)).numpy()
+        assert y.shape == ref.shape and np.abs(y - ref).max() < 1e-3
