@@ -177,6 +177,18 @@ def cmd_video(a: argparse.Namespace) -> int:
 
 
 # -- styles, install, export -----------------------------------------------------------------
+def _steps(card: dict) -> str:
+    """A card's training steps as people read them: the total behind the weights where the card
+    records it (``total_steps``), else the last run's, naming the file it fine-tuned."""
+    steps, total = card.get("steps"), card.get("total_steps")
+    if total is not None and total != steps:
+        return f"{total} ({steps} in the last run)"
+    init = card.get("recipe", {}).get("init_weights")
+    if init and total is None:
+        return f"{steps} (fine-tune of {Path(str(init).split(' ')[0]).stem})"
+    return str(steps if steps is not None else "")
+
+
 def cmd_styles(a: argparse.Namespace) -> int:
     from .registry import available_styles
 
@@ -196,7 +208,7 @@ def cmd_styles(a: argparse.Namespace) -> int:
         img = s.card.get("style_image", {})
         network = f"{s.file.stem} (multi-style)" if s.row else f"{len(s.styles)} styles" if s.styles else "own file"
         title, licence = img.get("title", "")[:40], img.get("licence", "")[:40]
-        rows.append((n, s.origin, network, title, licence, str(s.card.get("steps", ""))))
+        rows.append((n, s.origin, network, title, licence, _steps(s.card)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())

@@ -315,3 +315,26 @@ def test_a_multi_style_onnx_export_takes_any_batch(tmp_path, capsys, multi_file)
         with torch.no_grad():
             ref = net(x, torch.from_numpy(style)).numpy()
         assert y.shape == ref.shape and np.abs(y - ref).max() < 1e-3
+
+
+def test_styles_shows_a_fine_tunes_steps_with_what_came_before(tmp_path, capsys, small_net):
+    from stylenet.export import save_weights
+
+    cards = {
+        "scratch": {"style": "scratch", "steps": 2000},
+        "chained": {
+            "style": "chained",
+            "steps": 600,
+            "total_steps": 29200,
+            "recipe": {"init_weights": "x.safetensors"},
+        },
+        "tuned": {"style": "tuned", "steps": 600, "recipe": {"init_weights": "wip/run4.safetensors (run 4, SHA ...)"}},
+    }
+    for name, card in cards.items():
+        run(capsys, "install", save_weights(small_net, tmp_path / f"{name}.safetensors", card))
+    code, out, _ = run(capsys, "styles")
+    steps = {line.split()[0]: line.split("  ")[-1].strip() for line in out.splitlines()[1:]}
+    assert code == 0 and steps["scratch"] == "2000" and steps["chained"] == "29200 (600 in the last run)"
+    assert steps["tuned"] == "600 (fine-tune of run4)"
+    # the shipped classic rows: 600 steps fine-tuned from a 256 px chain whose total the card leaves out
+    assert steps["mosaic"] == "600 (fine-tune of classic256_run4)"

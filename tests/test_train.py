@@ -161,9 +161,19 @@ def test_init_weights_starts_training_from_an_exported_network(tiny_overrides, w
         def on_train_start(self, trainer, module):
             seen["state"] = {k: v.clone() for k, v in module.net.state_dict().items()}
 
-    result = train(compose_config(tiny_overrides + [f"init_weights={weights_file}"]), extra_callbacks=[Spy()])
+    from stylenet.export import save_weights
+
+    start = save_weights(small_net, weights_file.with_name("start.safetensors"), {"style": "tiny", "steps": 2000})
+    result = train(compose_config(tiny_overrides + [f"init_weights={start}"]), extra_callbacks=[Spy()])
     assert all(torch.equal(seen["state"][k], v) for k, v in small_net.state_dict().items())
-    assert stylenet.load(result.weights).card["recipe"]["init_weights"] == str(weights_file)
+    card = stylenet.load(result.weights).card
+    assert card["recipe"]["init_weights"] == str(start) and card["steps"] == 4
+    assert card["total_steps"] == 2004  # the start's 2,000 steps from random, then these 4
+    # a start that was itself a fine-tune with no recorded total: the total is unknown, so none is written
+    tuned = save_weights(small_net, weights_file.with_name("tuned.safetensors"), {**card, "total_steps": None})
+    out = f"{tiny_overrides[-2]}2"  # another run folder
+    again = train(compose_config(tiny_overrides + [f"init_weights={tuned}", out]))
+    assert "total_steps" not in stylenet.load(again.weights).card
 
 
 def test_init_weights_of_another_architecture_is_a_clear_error(tiny_overrides, weights_file):

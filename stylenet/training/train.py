@@ -64,6 +64,16 @@ def style_entries(cfg: DictConfig) -> list[tuple[str, DictConfig]]:
     return [(style_name(cfg.style), cfg.style)]
 
 
+def lineage_steps(card: dict) -> int | None:
+    """The training steps behind an ``init_weights`` file: its card's ``total_steps``, or its ``steps``
+    if it started from random weights; None if its card does not say."""
+    if card.get("total_steps") is not None:
+        return int(card["total_steps"])
+    if not card.get("recipe", {}).get("init_weights") and card.get("steps") is not None:
+        return int(card["steps"])
+    return None
+
+
 def network_rows(trained: list[str], init: TransformerNet | None) -> list[str]:
     """Style names of the network's table rows (empty: a one-style network, plain norm).
 
@@ -353,6 +363,9 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
             hardware=_hardware(trainer),
             resumed_from=str(ckpt) if ckpt else None,
         )
+        before = lineage_steps(init.card) if init is not None else 0
+        if before is not None:  # the steps behind the weights, the start's included (unknown: not written)
+            card["total_steps"] = before + steps
         weights = save_weights(module.net, out / f"{name}.safetensors", card, half=cfg.export.half)
         (out / "card.json").write_text(json.dumps(card, indent=2))
         print(
