@@ -15,17 +15,27 @@ def style(name: str = "mosaic", **kwargs):
     return _stylenet.load(name, **kwargs)
 
 
-def _entry(name: str):
+def _entry(name: str, card: dict):
     def load(**kwargs):
         return _stylenet.load(name, **kwargs)
 
-    card = _stylenet.available_styles()[name].card
     title = card.get("style_image", {}).get("title") or ", ".join(card.get("styles", {}))
     load.__name__ = name
     load.__doc__ = f"The shipped style {name!r}: {title}."
     return load
 
 
-for _name, _entry_style in _stylenet.available_styles().items():
-    if _entry_style.origin == "package":
-        globals()[_name] = _entry(_name)
+def _entries() -> dict:
+    """An entry per shipped style (one scan of the registry), except names that are not identifiers or
+    that this module already uses (``style``, ``dependencies``): ``style(name)`` loads those."""
+    import keyword
+
+    taken = set(globals())
+    return {
+        name: _entry(name, s.card)
+        for name, s in _stylenet.available_styles().items()
+        if s.origin == "package" and name.isidentifier() and not keyword.iskeyword(name) and name not in taken
+    }
+
+
+globals().update(_entries())

@@ -24,7 +24,6 @@ import sys
 from pathlib import Path
 
 from PIL import Image, ImageDraw
-from tqdm import tqdm
 
 import stylenet
 from stylenet.cli_errors import report_errors
@@ -32,6 +31,7 @@ from stylenet.download import sha256_file
 from stylenet.evaluate import criterion_for, style_image_for, trained_loss
 from stylenet.imageio import list_images, open_image, save_image, split_alpha, to_pil
 from stylenet.optimize import default_vgg, optimize
+from stylenet.progress import progress_bar
 
 LABEL = 22
 
@@ -86,14 +86,14 @@ def main(argv: list[str] | None = None) -> None:
             raise stylenet.StylenetError("no styles given and none shipped; pass --styles")
         contents = [f for c in a.content for f in (list_images(c) if Path(c).is_dir() else [Path(c)])]
         nets = [stylenet.load(s) for s in styles]
-        names = [Path(s).stem if Path(s).suffix else s for s in styles]
+        names = [Path(s).stem if Path(s).is_file() else s for s in styles]  # a weights file by its stem; a mix whole
         n = a.size
         rows = len(contents) + (1 if a.optimize else 0)
         grid = Image.new("RGB", ((len(nets) + 1) * n, LABEL + rows * n), "white")
         draw = ImageDraw.Draw(grid)
         for j, name in enumerate(["photo", *names]):
             draw.text((j * n + 4, 4), name, fill="black")
-        for i, f in enumerate(tqdm(contents, desc="gallery", unit="row")):
+        for i, f in enumerate(progress_bar(contents, desc="gallery", unit="row")):
             photo = square(to_pil(split_alpha(open_image(f))[0]), n)
             grid.paste(photo, (0, LABEL + i * n))
             for j, net in enumerate(nets):
@@ -103,7 +103,7 @@ def main(argv: list[str] | None = None) -> None:
             photo, y = square(to_pil(split_alpha(open_image(f))[0]), n), LABEL + len(contents) * n
             grid.paste(photo, (0, y))
             draw.text((4, y + 4), f"optimize:{a.optimize}", fill="white", stroke_width=2, stroke_fill="black")
-            for j, net in enumerate(tqdm(nets, desc=f"optimize:{a.optimize}", unit="style")):
+            for j, net in enumerate(progress_bar(nets, desc=f"optimize:{a.optimize}", unit="style")):
                 grid.paste(optimized_cell(net, f, photo, a.optimize, a), ((j + 1) * n, y))
         save_image(grid, a.output, overwrite=a.overwrite, quality=90)
         extra = f" and a row optimized with {a.optimize} L-BFGS steps" if a.optimize else ""

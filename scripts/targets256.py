@@ -22,7 +22,8 @@ from pathlib import Path
 
 import stylenet
 from stylenet.cli_errors import report_errors
-from stylenet.evaluate import criterion_for, evaluate, saved_results, style_image_for
+from stylenet.download import sha256_file
+from stylenet.evaluate import criterion_for, evaluate, loss_settings, saved_results, style_image_for
 
 REFERENCES = Path(__file__).resolve().parent.parent / "docs" / "bench" / "reference256"
 OPTIMIZE = "optimize, 100 L-BFGS steps (saved)"
@@ -44,8 +45,12 @@ def measure(style: str, report: Path, a: argparse.Namespace) -> tuple[dict, dict
     data = json.loads(report.read_text())
     photos = [Path(a.photos) / Path(p).name if a.photos else Path(p) for p in data["photos"]]
     image = style_image_for(card, a.styles_dir)
-    criterion = criterion_for(card, a.vgg, image, data["style_size"])
+    # the card's layers; the term weights the reference's optimization ran with (pinned by reference256.sh),
+    # which leave the network's content and style losses as they are
+    pinned = {k: data.get("loss", {}).get(k) for k in ("content_weight", "style_weight", "tv_weight")}
+    criterion = criterion_for(card, a.vgg, image, data["style_size"], weights=pinned)
     measured = {"photos": photos, "size": data["size"], "style_image": str(image), "style_size": data["style_size"]}
+    measured |= {"style_image_sha256": sha256_file(image), "loss": loss_settings(criterion)}
     saved = saved_results(report, measured | {"vgg": criterion.vgg.describe()})
     optimized = next((r for r in saved if r.label == OPTIMIZE), None)
     if optimized is None:

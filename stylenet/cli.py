@@ -93,7 +93,7 @@ def _return_freed_memory() -> None:
 
 
 def cmd_stylize(a: argparse.Namespace) -> int:
-    from tqdm import tqdm
+    from .progress import progress_bar
 
     _return_freed_memory()
     from .color import check_strength
@@ -106,7 +106,7 @@ def cmd_stylize(a: argparse.Namespace) -> int:
     pairs, empty_folders = _plan_outputs(a.inputs, a.output, _label(a.style))
     failed = 0
     # a bar for batches on a terminal (None: tqdm leaves it out when stderr is a pipe or a file)
-    bar = tqdm(pairs, desc="stylizing", unit="image", disable=True if len(pairs) < 2 or a.quiet else None)
+    bar = progress_bar(pairs, desc="stylizing", unit="image", disable=True if len(pairs) < 2 or a.quiet else None)
     for src, dest in bar:
         if dest.exists() and not a.overwrite:
             _err(f"{dest}: exists; pass --overwrite to replace it (skipped {src})")
@@ -177,6 +177,18 @@ def cmd_video(a: argparse.Namespace) -> int:
 
 
 # -- styles, install, export -----------------------------------------------------------------
+def _steps(card: dict) -> str:
+    """A card's training steps as people read them: the total behind the weights where the card
+    records it (``total_steps``), else the last run's, naming the file it fine-tuned."""
+    steps, total = card.get("steps"), card.get("total_steps")
+    if total is not None and total != steps:
+        return f"{total} ({steps} in the last run)"
+    init = card.get("recipe", {}).get("init_weights")
+    if init and total is None:
+        return f"{steps} (fine-tune of {Path(str(init).split(' ')[0]).stem})"
+    return str(steps if steps is not None else "")
+
+
 def cmd_styles(a: argparse.Namespace) -> int:
     from .registry import available_styles
 
@@ -196,7 +208,7 @@ def cmd_styles(a: argparse.Namespace) -> int:
         img = s.card.get("style_image", {})
         network = f"{s.file.stem} (multi-style)" if s.row else f"{len(s.styles)} styles" if s.styles else "own file"
         title, licence = img.get("title", "")[:40], img.get("licence", "")[:40]
-        rows.append((n, s.origin, network, title, licence, str(s.card.get("steps", ""))))
+        rows.append((n, s.origin, network, title, licence, _steps(s.card)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:
         print("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip())
@@ -256,7 +268,16 @@ def cmd_optimize(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .evaluate import criterion_for, evaluate, format_table, saved_results, select_photos, style_image_for
+    from .download import sha256_file
+    from .evaluate import (
+        criterion_for,
+        evaluate,
+        format_table,
+        loss_settings,
+        saved_results,
+        select_photos,
+        style_image_for,
+    )
     from .registry import load
     from .stylize import require_one_style
 
@@ -282,7 +303,8 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     criterion = criterion_for(card, a.vgg, style_image, style_size, a.device, weights)
     photos = select_photos(a.photos, a.holdout, a.limit)
     measured = {"photos": [p.name for p in photos], "size": size, "style_image": str(style_image)}
-    measured |= {"style_size": style_size, "vgg": criterion.vgg.describe()}
+    measured |= {"style_size": style_size, "vgg": criterion.vgg.describe(), "loss": loss_settings(criterion)}
+    measured["style_image_sha256"] = sha256_file(style_image)
     saved = [row for ref in a.reference or [] for row in saved_results(ref, measured)]  # checked before any work
     results = evaluate(
         methods, photos, criterion, size=size, device=a.device, progress=not a.quiet, precision=a.precision
@@ -299,9 +321,11 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
     if a.json:
         report = {
             "style_image": str(style_image),
+            "style_image_sha256": measured["style_image_sha256"],
             "style_size": style_size,
             "size": size,
             "vgg": criterion.vgg.describe(),
+            "loss": measured["loss"],
             "photos": [str(p) for p in photos],
             "results": {r.label: {"mean": r.mean(), "images": r.images} for r in results},
         }
@@ -589,7 +613,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)  # usage errors exit 2
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["train"]:  # every argument is Hydra's, --help and -m included (argparse would take them)
+        args = argparse.Namespace(func=cmd_train, overrides=argv[1:])
+    else:
+        args = build_parser().parse_args(argv)  # usage errors exit 2
     try:
         with report_errors():
             try:

@@ -12,10 +12,9 @@ import os
 import urllib.request
 from pathlib import Path
 
-from tqdm.auto import tqdm
-
 from .errors import StylenetError
 from .files import atomic_write
+from .progress import progress_bar
 
 CHUNK = 1 << 20
 
@@ -42,7 +41,7 @@ def download(
         try:
             with urllib.request.urlopen(url, timeout=timeout) as r:
                 total = int(r.headers.get("Content-Length") or 0) or None
-                with tqdm(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
+                with progress_bar(total=total, unit="B", unit_scale=True, desc=dest.name, disable=not progress) as bar:
                     for block in iter(lambda: r.read(CHUNK), b""):
                         out.write(block)
                         h.update(block)
@@ -71,7 +70,7 @@ def fetch_coco(dest: str | os.PathLike = "data/coco", url: str = COCO_TRAIN2014,
     try:
         with zipfile.ZipFile(archive) as z:
             members = [m for m in z.infolist() if not m.is_dir()]
-            for m in tqdm(members, desc="unpacking", unit="file"):
+            for m in progress_bar(members, desc="unpacking", unit="file"):
                 target = (dest / m.filename).resolve()
                 if dest.resolve() not in target.parents:
                     raise DownloadError(f"{archive}: refusing to unpack {m.filename!r} outside {dest}")

@@ -36,7 +36,29 @@ from .photos import load_photo, split_holdout
 from .temporal import WarpingError, frame_tensor, tensor_frame
 
 METRICS = ("content", "style", "psnr", "ssim", "seconds")
-SETTINGS = ("style_image", "style_size", "size", "vgg")  # what a report measured with, besides its photos
+# what a report measured with, besides its photos: the painting (its name and SHA-256), sizes, VGG and loss
+SETTINGS = ("style_image", "style_image_sha256", "style_size", "size", "vgg", "loss")
+
+
+def loss_settings(criterion: PerceptualLoss) -> dict:
+    """What defines ``criterion``'s figures, as a report records it: its layers with their weights
+    (the content and style losses) and its term weights (what ``optimize:N`` rows optimized)."""
+    return {
+        "content_layers": dict(criterion.content_layers),
+        "style_layers": dict(criterion.style_layers),
+        "content_weight": float(criterion.content_weight),
+        "style_weight": float(criterion.style_weight),
+        "tv_weight": float(criterion.tv_weight),
+    }
+
+
+def _difference(saved, value) -> str:
+    """The first difference between a saved setting and this run's, in a few words."""
+    if isinstance(saved, dict) and isinstance(value, dict):
+        for k in (*saved, *(k for k in value if k not in saved)):
+            if saved.get(k) != value.get(k):
+                return f"{k} {saved.get(k)!r}, this run {value.get(k)!r}"
+    return f"{saved!r}, this run {value!r}"
 
 
 def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -110,7 +132,7 @@ def evaluate(
     run at ``precision`` (``stylenet.precision``); ``optimize:N`` always runs in fp32, so
     that a reference measured on one machine holds on another.
     """
-    from tqdm.auto import tqdm
+    from .progress import progress_bar
 
     tensors = []
     for p in photos:
@@ -124,7 +146,7 @@ def evaluate(
         results[0].images.append({"photo": p.name, **_measure(x, x, criterion, 0.0)})
     for label, method in methods.items():
         result = MethodResult(label)
-        for p, x in tqdm(tensors, desc=label, unit="photo", disable=not progress):
+        for p, x in progress_bar(tensors, desc=label, unit="photo", disable=not progress):
             start = time.perf_counter()
             if isinstance(method, tuple):  # ("optimize", steps)
                 y = optimize(
@@ -140,7 +162,8 @@ def evaluate(
 def saved_results(report: str | Path, measured: dict) -> list[MethodResult]:
     """The method rows of an earlier ``evaluate --json`` report, labelled "(saved)", if it measured
     what this run measures: ``measured`` holds this run's ``photos`` and ``SETTINGS`` (files
-    compared by name: the folders may be reached by other paths). An optimization reference
+    compared by name: the folders may be reached by other paths; the painting by name and
+    SHA-256; the loss by its layers and weights, ``loss_settings``). An optimization reference
     costs minutes per photo; measured once, it serves every later network on the same photos."""
     try:
         data = json.loads(Path(report).read_text())
@@ -154,10 +177,17 @@ def saved_results(report: str | Path, measured: dict) -> list[MethodResult]:
     measured = {**measured, "photos": [Path(p).name for p in measured["photos"]]}
     measured["style_image"] = Path(measured["style_image"]).name
     for key, value in measured.items():
-        if data.get(key) != value:
+        if key not in data:
             raise StylenetError(
-                f"--reference {report}: measured with another {key.replace('_', ' ')} "
-                f"({data.get(key)!r}, this run {value!r}); evaluate with the same settings or measure it again"
+                f"--reference {report}: records no {key.replace('_', ' ')} (an older report), so it cannot be "
+                "checked against this run; measure it again"
+            )
+        if data[key] != value:
+            what = "style image" if key == "style_image_sha256" else key.replace("_", " ")
+            raise StylenetError(
+                f"--reference {report}: measured with another {what} ({_difference(data[key], value)}); "
+                "evaluate with the same settings (--content-weight, --style-weight, --tv-weight pin the loss's "
+                "weights) or measure it again"
             )
     return [MethodResult(f"{label} (saved)", r["images"]) for label, r in rows.items() if label != "photo (unstylized)"]
 
@@ -169,8 +199,10 @@ def merge_reports(reports: list[dict]) -> dict:
     first = reports[0]
     for r in reports[1:]:
         for key in SETTINGS:
-            if r[key] != first[key]:
-                raise StylenetError(f"cannot merge reports measured with another {key} ({r[key]!r}, {first[key]!r})")
+            if r.get(key) != first.get(key):
+                raise StylenetError(
+                    f"cannot merge reports measured with another {key} ({_difference(r.get(key), first.get(key))})"
+                )
         if list(r["results"]) != list(first["results"]):
             raise StylenetError(
                 f"cannot merge reports of other methods ({list(r['results'])}, {list(first['results'])})"
@@ -182,7 +214,7 @@ def merge_reports(reports: list[dict]) -> dict:
     for label in first["results"]:
         result = MethodResult(label, [row for r in reports for row in r["results"][label]["images"]])
         results[label] = {"mean": result.mean(), "images": result.images}
-    return {**{k: first[k] for k in SETTINGS}, "photos": photos, "results": results}
+    return {**{k: first[k] for k in SETTINGS if k in first}, "photos": photos, "results": results}
 
 
 def format_table(results: list[MethodResult]) -> str:
@@ -280,8 +312,7 @@ def evaluate_video(
     ("dis", the flow ``denoise`` and ``blend`` follow, or "farneback", an independent check). ``problem`` says
     why decoding stopped early, if it did.
     """
-    from tqdm.auto import tqdm
-
+    from .progress import progress_bar
     from .temporal import ClipStylizer
     from .video import _av, fit_size, frame_to_rgb, open_clip
 
@@ -294,7 +325,7 @@ def evaluate_video(
     with open_clip(clip) as container:
         stream = container.streams.video[0]
         total = min(stream.frames or max_frames or 0, max_frames or stream.frames) or None
-        bar = tqdm(total=total, desc=Path(clip).name, unit="frame", disable=not progress)
+        bar = progress_bar(total=total, desc=Path(clip).name, unit="frame", disable=not progress)
         try:
             for frame in container.decode(stream):
                 if max_frames and n >= max_frames:

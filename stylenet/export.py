@@ -149,8 +149,11 @@ def checkpoint_to_weights(ckpt: str | os.PathLike, path: str | os.PathLike, over
         raise WeightsError(f"{ckpt}: not a readable stylenet checkpoint ({e.__class__.__name__}: {e})") from None
     net = build_net(tensors, {**hp["net"], "style_names": hp.get("style_names")}, ckpt)
     trained = hp.get("styles") or [hp.get("style") or {}]  # (older checkpoints: one "style")
+    ckpt = Path(ckpt)
+    # a multi-style network's name: the run's (older checkpoints: their run folder's, runs/NAME/RUN/checkpoints/)
+    run = ckpt.parent.parent.parent.name if ckpt.parent.name == "checkpoints" else ckpt.stem
     card = {
-        "style": trained[0].get("name") if len(trained) == 1 and not net.num_styles else Path(ckpt).stem,
+        "style": trained[0].get("name") if len(trained) == 1 and not net.num_styles else hp.get("name") or run,
         "steps": state.get("global_step"),
         "from_checkpoint": str(ckpt),
     }

@@ -133,7 +133,8 @@ class Runner:
         return self.precision == "bf16"
 
     def _entry(self, net: nn.Module) -> tuple[tuple, nn.Module, nn.Module | None]:
-        versions = tuple(p._version for p in net.parameters())
+        # the parameters' versions and the border: a change to either makes a new copy
+        versions = (tuple(p._version for p in net.parameters()), getattr(net, "border", 0))
         entry = self._fast.get(net)
         if entry is None or entry[0] != versions:
             fast = for_inference(net, self.device, self.bf16)

@@ -16,11 +16,22 @@ import warnings
 from pathlib import Path
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from .color import apply_controls
 from .files import atomic_write
-from .transformer import TransformerNet
+from .transformer import ConditionalInstanceNorm2d, TransformerNet
+
+
+class _ExportedConditionalNorm(ConditionalInstanceNorm2d):
+    """The same function as ``ConditionalInstanceNorm2d``, as instance norm then each sample's affine:
+    its fused group norm takes the batch size into the group count, which fixes the graph's batch."""
+
+    def forward(self, x: torch.Tensor, mix: torch.Tensor) -> torch.Tensor:
+        m = mix.to(self.weight.dtype)[:, :, None]
+        gamma, beta = (m * self.weight).sum(1), (m * self.bias).sum(1)  # (B, C)
+        return F.instance_norm(x, eps=self.eps) * gamma[:, :, None, None] + beta[:, :, None, None]
 
 
 class Controlled(nn.Module):
@@ -45,6 +56,9 @@ def export_onnx(net: TransformerNet, path: str | os.PathLike, opset: int = 18) -
     """Write ``net`` (float32, CPU) as ONNX with the inputs and output described above."""
     path = Path(path)
     model = Controlled(copy.deepcopy(net).float().cpu().eval())  # the caller's network stays where it is
+    for m in model.modules():
+        if type(m) is ConditionalInstanceNorm2d:
+            m.__class__ = _ExportedConditionalNorm  # a dynamic batch
     example = [torch.rand(2, 3, 64, 96), torch.tensor(1.0), torch.tensor(0.0)]  # batch 2: 1 would be fixed
     names = ["image", "strength", "preserve_color"]
     if net.num_styles:

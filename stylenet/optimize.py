@@ -14,7 +14,6 @@ import os
 import numpy as np
 import torch
 from PIL import Image
-from tqdm.auto import tqdm
 
 from . import precision as policy
 from .errors import StylenetError
@@ -28,6 +27,7 @@ from .losses import (
     PerceptualLoss,
     build_perceptual_loss,
 )
+from .progress import progress_bar
 
 
 def default_vgg() -> str:
@@ -144,7 +144,7 @@ def optimize(
         evaluated.append({k: float(v.detach()) for k, v in parts.items()})
         return total
 
-    with tqdm(range(steps), desc=f"optimizing ({method})", unit="step", disable=not progress) as bar:
+    with progress_bar(range(steps), desc=f"optimizing ({method})", unit="step", disable=not progress) as bar:
         for step in bar:
             evaluated.clear()
             opt.step(closure)

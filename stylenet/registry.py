@@ -195,7 +195,14 @@ def _open(style: str | os.PathLike | Style) -> tuple[TransformerNet, str | None]
     else:
         text = os.fspath(style)
         is_path = isinstance(style, os.PathLike) or os.sep in text or text.endswith((".safetensors", ".ckpt"))
-        entry, path = (None, Path(text)) if is_path or Path(text).is_file() else (_lookup(text), None)
+        entry, path = (None, Path(text)) if is_path else (None, None)
+        if not is_path:  # a bare name: the registry's style first, else a file of that name here
+            try:
+                entry = _lookup(text)
+            except UnknownStyleError:
+                if not Path(text).is_file():
+                    raise
+                path = Path(text)
     net, card = load_weights(path or _verified_path(entry))
     net.card = card
     return net, entry.row if entry else None
@@ -260,6 +267,11 @@ def load(
     is_mix = isinstance(style, dict) or (
         isinstance(style, str) and ("," in style or ":" in style) and not Path(style).exists()
     )
+    if isinstance(style, TransformerNet) and network is not None:
+        raise StylenetError(
+            "style is a network object and network= is given too: network= is the multi-style network that "
+            "style names or a mix select from; pass the network object alone, or a style name with network="
+        )
     if is_mix or network is not None:
         mix = parse_mix(style) if is_mix else {os.fspath(style): 1.0}
         if network is None:

@@ -244,7 +244,7 @@ class TransformerNet(nn.Module):
         for k, v in self.state_dict().items():
             state[k] = (mix[:, None] * v.float()).sum(0).to(v.dtype) if v.dim() == 2 and _is_table(self, k) else v
         out.load_state_dict(state)
-        out.card = self.card
+        out.card, out.border = self.card, self.border
         return out.to(next(self.parameters()).device).train(self.training)
 
 

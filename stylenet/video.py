@@ -176,8 +176,9 @@ class _Writer:
         rgb = frame_to_rgb(frame, *self.scaled)
         return rgb if self.size == self.scaled else np.ascontiguousarray(rgb[: self.size[1], : self.size[0]])
 
-    def video(self, rgb: np.ndarray, start: float, end: float) -> None:
-        """One ``(H, W, 3)`` uint8 frame shown from ``start`` to ``end`` (seconds on the input's clock)."""
+    def video(self, rgb: np.ndarray, start: float, end: float) -> bool:
+        """One ``(H, W, 3)`` uint8 frame shown from ``start`` to ``end`` (seconds on the input's clock);
+        False if it was dropped (a repeated timestamp)."""
         av = _av()
         if self.fmt == "gif" and self.rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, self.rotation // 90))
@@ -185,7 +186,7 @@ class _Writer:
         pts, pts_end = round(start / tb), round(end / tb)
         if self.last_pts is not None and pts <= self.last_pts:
             if self.fmt != "gif":
-                return  # a repeated timestamp: the encoder needs increasing ones
+                return False  # a repeated timestamp: the encoder needs increasing ones
             pts = self.last_pts + 1
         self.last_pts = pts
         if self.fmt == "gif":
@@ -194,6 +195,7 @@ class _Writer:
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
         frame.pts, frame.time_base, frame.duration = pts, tb, max(1, pts_end - pts)
         self._mux(self.vout.encode(frame), frame.duration)
+        return True
 
     def _mux(self, packets, duration: int | None = None) -> None:
         for p in packets:
@@ -302,8 +304,7 @@ def stylize_video(
     ``dst`` is replaced only with ``overwrite``. A clip that breaks off is written up to
     where it decoded, then ``TruncatedVideoError`` says what was lost.
     """
-    from tqdm.auto import tqdm
-
+    from .progress import progress_bar
     from .registry import load
     from .stylize import require_one_style
 
@@ -330,19 +331,19 @@ def stylize_video(
         rate = float(vin.average_rate or vin.guessed_rate or 25)
         header_seconds = float(vin.duration * vin.time_base) if vin.duration else (container.duration or 0) / 1e6
         expected = vin.frames or None
-        written, first, end = 0, None, 0.0
+        decoded, written, first, end = 0, 0, None, 0.0  # a frame with a repeated timestamp is decoded, not written
         start_time = time.perf_counter()
-        bar = tqdm(total=expected, unit="frame", desc=src.name, disable=None if progress else True)
+        bar = progress_bar(total=expected, unit="frame", desc=src.name, disable=None if progress else True)
         with atomic_write(dst, overwrite) as tmp:
             writer, done, problems = _Writer(tmp, fmt, vin, ain, _gif_loop(src, container)), False, []
             try:
                 for frame in _video_frames(container, vin, ain, writer.audio, problems):
                     if writer.vout is None:
                         writer.start(frame, max_side)
-                    t0, t1 = _frame_times(frame, vin, written, rate)
+                    t0, t1 = _frame_times(frame, vin, decoded, rate)
                     first = t0 if first is None else first
-                    writer.video(_stylize_frame(writer.pixels(frame), stylizer, controls), t0, t1)
-                    written, end = written + 1, t1
+                    kept = writer.video(_stylize_frame(writer.pixels(frame), stylizer, controls), t0, t1)
+                    decoded, written, end = decoded + 1, written + kept, t1
                     bar.update(1)
                 broken = problems[0] if problems else None
                 if not written:
@@ -355,9 +356,9 @@ def stylize_video(
     covered = end - (first or 0.0)
     lost = max(0.0, header_seconds - covered) if header_seconds else 0.0
     result = VideoResult(dst, written, expected, written / seconds, seconds, covered, writer.aout is not None, lost)
-    short = expected is not None and written < expected and lost > 0.5 / rate
+    short = expected is not None and decoded < expected and lost > 0.5 / rate
     if broken or short or (expected is None and lost > 1.5 / rate):
-        missing = f"{expected - written} of {expected} frames" if expected else f"about {round(lost * rate)} frames"
+        missing = f"{expected - decoded} of {expected} frames" if expected else f"about {round(lost * rate)} frames"
         raise TruncatedVideoError(
             f"{src}: truncated or corrupt ({broken or 'the clip ends early'}): {missing} ({lost:.2f} s) lost; "
             f"wrote the {written} frames that decoded to {dst}",

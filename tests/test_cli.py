@@ -286,3 +286,55 @@ def test_onnx_export_of_the_compact_network_matches_pytorch(tmp_path, capsys):
     (y,) = session.run(None, {"image": x.numpy(), **CONTROLS})
     with torch.no_grad():
         assert np.abs(y - load(compact)(x).numpy()).max() < 1e-3
+
+
+@pytest.mark.parametrize("flag", ["--help", "-h"])
+def test_train_help_is_hydras_help_with_the_config_groups(capsys, flag):
+    pytest.importorskip("hydra")
+    code, out, err = run(capsys, "train", flag)
+    assert code == 0, err
+    assert out.startswith("stylenet train: train a style network") and "== Configuration groups ==" in out
+    assert "style: " in out and "trainer: " in out
+    assert "unrecognized arguments" not in err
+
+
+def test_a_multi_style_onnx_export_takes_any_batch(tmp_path, capsys, multi_file):
+    ort = pytest.importorskip("onnxruntime")
+    out = tmp_path / "trio.onnx"
+    code, _, err = run(capsys, "export", multi_file, "--format", "onnx", "-o", out)
+    assert code == 0, err
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    image = next(i for i in session.get_inputs() if i.name == "image")
+    assert isinstance(image.shape[0], str)  # a named dynamic dimension, not a fixed 2
+    from stylenet import load
+
+    net, style = load(multi_file), np.array([0.25, 0.0, 0.75], np.float32)
+    for shape in ((1, 3, 40, 52), (3, 3, 37, 53)):
+        x = torch.rand(*shape)
+        (y,) = session.run(None, {"image": x.numpy(), "style": style, **CONTROLS})
+        with torch.no_grad():
+            ref = net(x, torch.from_numpy(style)).numpy()
+        assert y.shape == ref.shape and np.abs(y - ref).max() < 1e-3
+
+
+def test_styles_shows_a_fine_tunes_steps_with_what_came_before(tmp_path, capsys, small_net):
+    from stylenet.export import save_weights
+
+    cards = {
+        "scratch": {"style": "scratch", "steps": 2000},
+        "chained": {
+            "style": "chained",
+            "steps": 600,
+            "total_steps": 29200,
+            "recipe": {"init_weights": "x.safetensors"},
+        },
+        "tuned": {"style": "tuned", "steps": 600, "recipe": {"init_weights": "wip/run4.safetensors (run 4, SHA ...)"}},
+    }
+    for name, card in cards.items():
+        run(capsys, "install", save_weights(small_net, tmp_path / f"{name}.safetensors", card))
+    code, out, _ = run(capsys, "styles")
+    steps = {line.split()[0]: line.split("  ")[-1].strip() for line in out.splitlines()[1:]}
+    assert code == 0 and steps["scratch"] == "2000" and steps["chained"] == "29200 (600 in the last run)"
+    assert steps["tuned"] == "600 (fine-tune of run4)"
+    # the shipped classic rows: 600 steps fine-tuned from a 256 px chain whose total the card leaves out
+    assert steps["mosaic"] == "600 (fine-tune of classic256_run4)"

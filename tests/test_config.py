@@ -123,3 +123,13 @@ def test_each_default_has_one_source(tmp_path):
     assert (crit.content_weight, crit.style_weight, crit.tv_weight) == want
     net_defaults = {k: v for k, v in NetConfig().to_dict().items() if k != "num_styles"}
     assert OmegaConf.to_container(cfg.model) == net_defaults and TransformerNet().config == NetConfig()
+
+
+def test_every_file_the_experiment_configs_point_to_exists():
+    import re
+
+    from conftest import CONFIG_DIR, ROOT
+
+    for f in sorted((CONFIG_DIR / "experiment").glob("*.yaml")):
+        for path in re.findall(r"stylenet/styles/[\w.]+", f.read_text()):
+            assert (ROOT / path).is_file(), f"{f.name} points to {path}, which does not exist"

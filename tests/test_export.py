@@ -78,3 +78,18 @@ def test_other_files_are_refused_with_the_reason(tmp_path):
 def test_a_folder_is_named_as_one(tmp_path):
     with pytest.raises(WeightsError, match="is a folder"):
         read_weights(tmp_path)
+
+
+def test_an_older_multi_style_checkpoint_exports_under_its_run_folders_name(tmp_path):
+    from stylenet.export import checkpoint_to_weights, load_weights
+
+    from conftest import make_multi_net
+
+    net = make_multi_net()
+    ckpt = tmp_path / "runs" / "classic" / "2026-01-01_00-00-00" / "checkpoints" / "last.ckpt"
+    ckpt.parent.mkdir(parents=True)
+    hp = {"net": net.config.to_dict(), "style_names": net.style_names, "styles": [{"name": n} for n in net.style_names]}
+    state = {f"net.{k}": v for k, v in net.state_dict().items()}
+    torch.save({"hyper_parameters": hp, "state_dict": state, "global_step": 7}, ckpt)  # no "name": before issue 25
+    _, card = load_weights(checkpoint_to_weights(ckpt, tmp_path / "w.safetensors"))
+    assert card["style"] == "classic" and card["steps"] == 7 and set(card["styles"]) == {"a", "b", "c"}

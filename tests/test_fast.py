@@ -73,3 +73,20 @@ def test_runner_fp32_matches_and_bf16_is_within_2_over_255():
     assert (Runner("cpu", "fp32")(net, x) - ref).abs().max() < 1e-4
     err = (Runner("cpu", "bf16")(net, x) - ref).abs()
     assert err.mean() < 2 / 255
+
+
+def test_runner_makes_a_new_copy_when_the_border_changes():
+    torch.manual_seed(0)
+    net = perturbed(TransformerNet(width=8, blocks=1)).eval()
+    x, runner = torch.rand(1, 3, 40, 52), Runner("cpu", "fp32")
+    with torch.no_grad():
+        plain = net(x)
+        net.border = 24
+        bordered = net(x)
+    net.border = 0
+    assert torch.allclose(runner(net, x), plain, atol=1e-5)
+    net.border = 24
+    assert torch.allclose(runner(net, x), bordered, atol=1e-5)  # not the cached borderless copy's output
+    assert (bordered - plain).abs().amax() > 1e-3
+    net.border = 0
+    assert torch.allclose(runner(net, x), plain, atol=1e-5)

@@ -66,3 +66,26 @@ def test_a_pinned_weight_shares_the_cell_between_networks_trained_at_other_weigh
     gallery.main(["--styles", str(nets[1]), *args, "--style-weight", "5", "-o", str(tmp_path / "b.png")])
     with pytest.raises(AssertionError, match="optimized again"):  # unpinned, the card's own weight counts
         gallery.main(["--styles", str(nets[1]), *args, "-o", str(tmp_path / "c.png")])
+
+
+def test_columns_are_labelled_with_the_style_argument_a_mix_whole_and_a_file_by_its_stem(
+    gallery, tmp_path, multi_file, weights_file, monkeypatch
+):
+    from stylenet.registry import install
+
+    install(multi_file)
+    labels = []
+    real = gallery.ImageDraw.Draw
+
+    def recording(image):
+        draw = real(image)
+        text = draw.text
+        draw.text = lambda xy, s, **k: labels.append(s) or text(xy, s, **k)
+        return draw
+
+    monkeypatch.setattr(gallery.ImageDraw, "Draw", recording)
+    content = tmp_path / "c.png"
+    random_image(40, 56).save(content)
+    styles = ["a:0.5,c:0.5", "b", str(weights_file)]
+    gallery.main(["--styles", *styles, "--content", str(content), "--size", "32", "-o", str(tmp_path / "g.png")])
+    assert labels == ["photo", "a:0.5,c:0.5", "b", "tiny"]

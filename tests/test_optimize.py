@@ -10,7 +10,7 @@ from PIL import Image
 from stylenet.cli import main
 from stylenet.errors import StylenetError
 from stylenet.evaluate import evaluate, psnr, select_photos, ssim
-from stylenet.losses import build_perceptual_loss
+from stylenet.losses import DEFAULT_STYLE_LAYERS, build_perceptual_loss
 from stylenet.optimize import loss_config, optimize
 
 from conftest import random_image
@@ -274,3 +274,49 @@ def test_a_multi_style_rows_own_style_weight_is_the_one_its_loss_uses(style_imag
     assert criterion_for(row_card(card, "b"), "random", style_image, 32).style_weight == 5.0  # the network's
     pinned = criterion_for(row_card(card, "a"), "random", style_image, 32, weights={"style_weight": 2.0})
     assert pinned.style_weight == 2.0
+
+
+def test_a_saved_reference_measured_with_another_loss_or_painting_is_refused(
+    tmp_path, capsys, style_image, photo_dir, weights_file
+):
+    report = tmp_path / "ref.json"
+    args = ["evaluate", "--photos", str(photo_dir), "--limit", "2", "--size", "32", "--vgg", "random", "-q"]
+    args += ["--style", str(weights_file)]
+    assert main([*args, "--style-image", str(style_image), "--style-weight", "50", "--json", str(report)]) == 0
+    loss = json.loads(report.read_text())["loss"]
+    assert loss["style_weight"] == 50.0 and loss["style_layers"] == {k: 1.0 for k in DEFAULT_STYLE_LAYERS}
+    capsys.readouterr()
+    assert main([*args, "--style-image", str(style_image), "--reference", str(report)]) == 2  # style weight 5
+    err = capsys.readouterr().err
+    assert "measured with another loss (style_weight 50.0, this run 5.0)" in err and len(err.strip().splitlines()) == 1
+    # another criterion: the layers (a network trained with other layers; its card says so)
+    from stylenet.export import load_weights, save_weights
+
+    net, card = load_weights(weights_file)
+    (tmp_path / "other").mkdir()
+    other = save_weights(net, tmp_path / "other" / "tiny.safetensors", {**card, "loss": {"style_layers": ["relu1_2"]}})
+    code = main(
+        [*args[:-1], str(other), "--style-image", str(style_image), "--style-weight", "50", "--reference", str(report)]
+    )
+    err = capsys.readouterr().err
+    assert code == 2 and "measured with another loss (style_layers" in err and len(err.strip().splitlines()) == 1
+    # another painting under the same file name
+    painting = tmp_path / "elsewhere" / style_image.name
+    painting.parent.mkdir()
+    random_image(64, 64, seed=5).save(painting)
+    code = main([*args, "--style-image", str(painting), "--style-weight", "50", "--reference", str(report)])
+    err = capsys.readouterr().err
+    assert code == 2 and "measured with another style image" in err and len(err.strip().splitlines()) == 1
+    assert main([*args, "--style-image", str(style_image), "--style-weight", "50", "--reference", str(report)]) == 0
+
+
+def test_evaluate_progress_in_a_log_is_a_line_or_two_per_method_not_one_per_photo(
+    capsys, style_image, photo_dir, small_net
+):
+    from stylenet.evaluate import criterion_for
+
+    photos = select_photos(photo_dir, limit=8)
+    criterion = criterion_for({}, "random", style_image, 32)
+    evaluate({"tiny": small_net}, photos, criterion, size=32, progress=True)
+    err = capsys.readouterr().err  # stderr here is not a terminal
+    assert "\r" not in err and 1 <= len(err.splitlines()) <= 2 and "8/8" in err.splitlines()[-1]

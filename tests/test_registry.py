@@ -181,3 +181,64 @@ def test_loading_a_shipped_row_by_name_scans_the_registry_once(monkeypatch):
     net = load("starry_night")
     assert net.card["style"] == "starry_night" and net.num_styles == 0
     assert sorted(scans) == ["_cache_styles", "_package_styles"]
+
+
+def test_selecting_from_a_network_object_keeps_its_border():
+    from conftest import make_multi_net
+
+    multi = make_multi_net()
+    multi.border = 24
+    x = torch.rand(1, 3, 40, 52)
+    for net in (load("b", network=multi), load({"b": 1.0}, network=multi), stylenet.registry.select(multi, {"b": 1})):
+        assert net.border == 24
+        with torch.no_grad():
+            assert torch.allclose(net(x), multi(x, 1), atol=1e-5)
+    y = stylenet.stylize(x[0], "b", network=multi, precision="fp32")
+    with torch.no_grad():
+        assert torch.allclose(y, multi(x, 1)[0], atol=1e-4)
+
+
+def test_a_network_object_with_network_is_a_clear_error(small_net):
+    from conftest import make_multi_net
+
+    with pytest.raises(stylenet.StylenetError, match="network="):
+        load(small_net, network=make_multi_net())
+    with pytest.raises(stylenet.StylenetError, match="network="):
+        stylenet.stylize(torch.rand(3, 16, 16), small_net, network=make_multi_net())
+
+
+def test_a_file_named_like_a_shipped_style_does_not_shadow_it(tmp_path, monkeypatch, weights_file):
+    import shutil
+
+    monkeypatch.chdir(tmp_path)
+    shutil.copy(weights_file, tmp_path / "mosaic")  # e.g. an output saved without a suffix
+    shutil.copy(weights_file, tmp_path / "mine")
+    shipped = load("mosaic")
+    assert shipped.card["style"] == "mosaic" and shipped.config.width == 32  # the shipped style, not the tiny file
+    assert load("mine").config.width == 8  # a file that names no style still loads as a file
+    assert load("./mosaic").config.width == 8  # and a path that says so is a path
+
+
+def test_hubconf_scans_the_registry_once_and_keeps_its_own_entry_points(monkeypatch):
+    import dataclasses
+    import importlib.util
+
+    import stylenet.registry as registry
+
+    from conftest import ROOT
+
+    real, scans = registry._package_styles, []
+
+    def package_styles():
+        scans.append(1)
+        styles = real()  # plus a shipped style whose name is an entry point's, and one that is no identifier
+        return {**styles, **{n: dataclasses.replace(styles["mosaic"], name=n) for n in ("style", "my-style")}}
+
+    monkeypatch.setattr(registry, "_package_styles", package_styles)
+    spec = importlib.util.spec_from_file_location("hubconf_under_test", ROOT / "hubconf.py")
+    hub = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(hub)
+    assert len(scans) == 1
+    assert hub.style.__doc__.startswith("A style network by name") and hub.dependencies[0] == "torch"
+    assert hub.mosaic.__doc__.startswith("The shipped style 'mosaic'") and hub.classic.__name__ == "classic"
+    assert not hasattr(hub, "my-style")

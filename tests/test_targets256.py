@@ -7,8 +7,10 @@ import json
 
 import pytest
 
+from stylenet.download import sha256_file
 from stylenet.evaluate import criterion_for, select_photos
 from stylenet.export import save_weights
+from stylenet.losses import DEFAULT_STYLE_LAYERS
 
 from conftest import load_script, make_multi_net
 
@@ -34,6 +36,9 @@ def _reference(folder, photos, image, vgg, optimized):
         for p in photos
     ]
     report = {"style_image": str(image), "style_size": 32, "size": 32, "vgg": vgg, "photos": [str(p) for p in photos]}
+    report["style_image_sha256"] = sha256_file(image)
+    report["loss"] = {"content_layers": {"relu2_2": 1.0}, "style_layers": dict.fromkeys(DEFAULT_STYLE_LAYERS, 1.0)}
+    report["loss"] |= {"content_weight": 1.0, "style_weight": 5.0, "tv_weight": 5.0}
     report["results"] = {"optimize, 100 L-BFGS steps": {"mean": {}, "images": rows}}
     (folder / "b.json").write_text(json.dumps(report))
 

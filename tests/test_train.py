@@ -161,9 +161,19 @@ def test_init_weights_starts_training_from_an_exported_network(tiny_overrides, w
         def on_train_start(self, trainer, module):
             seen["state"] = {k: v.clone() for k, v in module.net.state_dict().items()}
 
-    result = train(compose_config(tiny_overrides + [f"init_weights={weights_file}"]), extra_callbacks=[Spy()])
+    from stylenet.export import save_weights
+
+    start = save_weights(small_net, weights_file.with_name("start.safetensors"), {"style": "tiny", "steps": 2000})
+    result = train(compose_config(tiny_overrides + [f"init_weights={start}"]), extra_callbacks=[Spy()])
     assert all(torch.equal(seen["state"][k], v) for k, v in small_net.state_dict().items())
-    assert stylenet.load(result.weights).card["recipe"]["init_weights"] == str(weights_file)
+    card = stylenet.load(result.weights).card
+    assert card["recipe"]["init_weights"] == str(start) and card["steps"] == 4
+    assert card["total_steps"] == 2004  # the start's 2,000 steps from random, then these 4
+    # a start that was itself a fine-tune with no recorded total: the total is unknown, so none is written
+    tuned = save_weights(small_net, weights_file.with_name("tuned.safetensors"), {**card, "total_steps": None})
+    out = f"{tiny_overrides[-2]}2"  # another run folder
+    again = train(compose_config(tiny_overrides + [f"init_weights={tuned}", out]))
+    assert "total_steps" not in stylenet.load(again.weights).card
 
 
 def test_init_weights_of_another_architecture_is_a_clear_error(tiny_overrides, weights_file):
@@ -237,6 +247,14 @@ def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tm
     card = net.card
     assert card["style"] == "duo" and set(card["styles"]) == {"a", "b"} and card["styles"]["b"]["style_weight"] == 2.0
     assert {"holdout_style/a", "holdout_style/b"} <= set(result.losses)
+    # its checkpoint exports (and installs) under the network's name, not the file's ("last"), wherever it lies
+    import shutil
+
+    from stylenet.export import checkpoint_to_weights
+
+    moved = shutil.copy(result.checkpoint, tmp_path / "last.ckpt")
+    exported = checkpoint_to_weights(moved, tmp_path / "exported.safetensors")
+    assert stylenet.load(exported).card["style"] == "duo" and stylenet.registry.install(exported).name == "duo"
     scalars, images = tensorboard_tags(result.output_dir / "tensorboard")
     assert {"preview/a", "preview/b"} <= images
     assert {"train/style/a", "train/style/b", "holdout/style/a"} <= scalars
@@ -336,18 +354,40 @@ def test_sweep_values_of_a_group_are_each_checked(capsys):
 
 
 def test_warmup_then_cosine_schedule_reaches_its_floor(tiny_overrides):
-    lrs = []
+    lrs, after = [], []
 
     class Spy(pl.Callback):
         def on_train_batch_start(self, trainer, module, batch, batch_idx):
             lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
 
+        def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx):
+            after.append(trainer.optimizers[0].param_groups[0]["lr"])
+
     overrides = ["optim.schedule=cosine", "optim.warmup_steps=2", "optim.min_lr_ratio=0.1", "trainer.max_steps=6"]
     train(compose_config(tiny_overrides + overrides), extra_callbacks=[Spy()])
-    expected = [1e-3 * f for f in (0.5, 1.0)] + [
-        1e-3 * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * t / 4))) for t in range(0, 4)
-    ]
-    assert lrs == pytest.approx(expected, rel=1e-6)
+    # warmup 1/2, 2/2 of lr 1e-3, then 0.1 + 0.9 (1 + cos(pi t / 4)) / 2 for t = 0..3, written out
+    assert lrs == pytest.approx([5e-4, 1e-3, 1e-3, 8.681981e-4, 5.5e-4, 2.318019e-4], rel=1e-6)
+    assert after[-1] == pytest.approx(1e-4, rel=1e-6)  # the last step leaves it at the floor, 0.1 x lr
+
+
+def test_an_epoch_based_run_validates_per_epoch_and_spreads_its_cosine_over_every_step(tiny_overrides):
+    lrs, validations = [], []
+
+    class Spy(pl.Callback):
+        def on_train_batch_start(self, trainer, module, batch, batch_idx):
+            lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+
+        def on_validation_start(self, trainer, module):
+            if trainer.state.fn == "fit" and not trainer.sanity_checking:  # not the final trainer.validate
+                validations.append(trainer.global_step)
+
+    overrides = ["optim.schedule=cosine", "optim.min_lr_ratio=0.1", "trainer.max_steps=-1", "trainer.max_epochs=2"]
+    overrides += ["preview_every_n_steps=0", "checkpoint_every_n_steps=0"]
+    result = train(compose_config(tiny_overrides + overrides), extra_callbacks=[Spy()])
+    assert result.steps == len(lrs) == 10  # 10 training photos, batches of 2, two epochs
+    assert validations in ([5, 10], [10])  # per epoch or at the end, never every step
+    assert lrs[0] == pytest.approx(1e-3) and lrs[5] == pytest.approx(5.5e-4, rel=1e-6)  # half way: 0.1 + 0.9 / 2
+    assert all(a > b for a, b in zip(lrs, lrs[1:])) and lrs[-1] > 1e-4
 
 
 def test_held_out_losses_come_from_the_validation_loop_and_checkpoints_can_monitor_them(tiny_overrides, tmp_path):
@@ -443,3 +483,25 @@ def test_the_stability_term_is_a_named_weighted_term_of_the_loss(tiny_overrides)
     assert set(terms.weighted) == {"content", "style", "tv", "stability"}
     assert torch.isclose(terms["total"], sum(terms.weighted.values()))
     assert torch.isclose(terms.weighted["stability"], 3 * terms["stability"])
+
+
+def test_a_style_weight_of_zero_is_kept_and_none_takes_the_default(style_image):
+    from stylenet.training.module import StyleTransferModule
+
+    module = StyleTransferModule(
+        net={"width": 8, "blocks": 1, "num_styles": 3},
+        loss={
+            "vgg": {"weights": "random"},
+            "content_layers": ["relu2_2"],
+            "style_layers": ["relu1_2"],
+            "style_weight": 5.0,
+        },
+        optim={"lr": 1e-3},
+        styles=[
+            {"name": n, "image": str(style_image), "row": i, "weight": w}
+            for i, (n, w) in enumerate([("a", 0.0), ("b", None), ("c", 2.5)])
+        ],
+        style_names=list("abc"),
+    )
+    module.setup("fit")
+    assert module.loss.style_scale.tolist() == [0.0, 5.0, 2.5]

@@ -1,5 +1,6 @@
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from stylenet.transformer import NetConfig, TransformerNet
@@ -28,8 +29,13 @@ def test_eval_mode_reflects_a_border_around_the_input_and_train_mode_does_not():
         net.border = 24
         bordered = net(x)
         net.border = 40  # more than the side allows: clipped to the shorter side less 4
-        assert net(x).shape == x.shape
-    assert torch.equal(trained, plain) and bordered.shape == x.shape
+        clipped = net(x)
+        net.border = 0
+        # the network on the reflected input, cropped back (both padded sizes are multiples of 4)
+        margin24 = net(F.pad(x, (24,) * 4, mode="reflect"))[..., 24:64, 24:76]
+        margin36 = net(F.pad(x, (36,) * 4, mode="reflect"))[..., 36:76, 36:88]
+    assert torch.equal(trained, plain) and bordered.shape == clipped.shape == x.shape
+    assert torch.allclose(bordered, margin24, atol=1e-6) and torch.allclose(clipped, margin36, atol=1e-6)
     assert (bordered - plain).abs().amax() > 1e-3
 
 
@@ -165,3 +171,14 @@ def test_conditional_norm_matches_instance_norm_with_per_sample_affine_in_value_
     grads = torch.autograd.grad(out, [x, norm.weight, norm.bias], g)
     ref_grads = torch.autograd.grad(ref, [x, norm.weight, norm.bias], g)
     assert all(torch.allclose(a, b, atol=1e-9) for a, b in zip(grads, ref_grads))
+
+
+def test_single_keeps_the_border():
+    from conftest import make_multi_net
+
+    net = make_multi_net()
+    net.border = 24
+    one = net.single(1)
+    x = torch.rand(1, 3, 40, 52)
+    with torch.no_grad():
+        assert one.border == 24 and torch.allclose(one.eval()(x), net(x, 1), atol=1e-5)

@@ -483,3 +483,17 @@ def test_bench_video_prints_every_path_for_both_networks(capsys):
         rows = [line for line in out.splitlines() if line.startswith(model)]
         assert len(rows) == 4 and "eager fp32 (baseline)" in rows[0] and "1.00x" in rows[0]
         assert "(default)" in rows[-1]
+
+
+def test_a_frame_dropped_for_a_repeated_timestamp_is_not_counted_as_written(tmp_path, clip, small_net, monkeypatch):
+    import stylenet.video as video
+
+    real, calls = video._frame_times, []
+
+    def repeating(frame, stream, index, rate):  # the fifth frame repeats the fourth's timestamp
+        calls.append(real(frame, stream, index, rate))
+        return calls[-2] if len(calls) == 5 else calls[-1]
+
+    monkeypatch.setattr(video, "_frame_times", repeating)
+    r = stylize_video(clip, tmp_path / "out.mp4", small_net, progress=False)  # decoded 10 of 10: not truncated
+    assert r.frames == probe(tmp_path / "out.mp4")["frames"] == 9 and r.expected == 10

@@ -9,8 +9,8 @@ from pytorch_lightning.callbacks import ProgressBar
 from pytorch_lightning.utilities import rank_zero_only, rank_zero_warn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torchvision.utils import make_grid
-from tqdm.auto import tqdm
 
+from ..progress import progress_bar
 from .data import PhotoDataModule
 from .module import StyleTransferModule
 
@@ -90,7 +90,9 @@ class StepProgressBar(ProgressBar):
     def on_train_start(self, trainer, module) -> None:
         if self.enabled and trainer.is_global_zero:
             total = trainer.max_steps if trainer.max_steps > 0 else None
-            self.bar = tqdm(total=total, initial=trainer.global_step, desc="training", unit="step", dynamic_ncols=True)
+            self.bar = progress_bar(
+                total=total, initial=trainer.global_step, desc="training", unit="step", dynamic_ncols=True
+            )
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if self.bar is not None:

@@ -104,6 +104,7 @@ class StyleTransferModule(pl.LightningModule):
         compile: bool = False,
         style_names: list[str] | None = None,
         train_only: str = "all",
+        name: str | None = None,  # the run's (network's) name; its exported checkpoint's card names it
     ):
         super().__init__()
         self.save_hyperparameters()
@@ -139,7 +140,7 @@ class StyleTransferModule(pl.LightningModule):
         if not self.loss.has_style:
             styles = self.hparams.styles
             images = [load_image(s["image"], s.get("size")).to(self.device) for s in styles]
-            weights = [s.get("weight") or self.loss.style_weight for s in styles]
+            weights = [self.loss.style_weight if s.get("weight") is None else s["weight"] for s in styles]  # 0 stays 0
             self.loss.set_styles(images, weights)
             if self.disc is not None:  # the discriminator's real patches
                 self.register_buffer("style_image", images[0], persistent=False)
@@ -203,11 +204,15 @@ class StyleTransferModule(pl.LightningModule):
         if self.disc is not None:  # the discriminator's own Adam, at the usual GAN betas
             lr = self.adversarial.get("lr", adv.DEFAULTS["lr"])
             optimizers.append(torch.optim.Adam(self.disc.parameters(), lr=lr, betas=(0.5, 0.999)))
-        total = max(1, self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else 1)
+        # the run's steps: max_steps, or an epoch-based run's epochs x batches (Lightning's estimate)
+        total = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
         warmup = o.get("warmup_steps", 0)
         schedule = o.get("schedule", "constant")
         if schedule not in ("constant", "cosine"):
             raise ValueError(f"unknown optim.schedule {schedule!r}; use constant or cosine")
+        if schedule == "cosine" and not math.isfinite(total):
+            raise ValueError("optim.schedule=cosine needs a run of known length: set trainer.max_steps or max_epochs")
+        total = max(1, int(total)) if math.isfinite(total) else 1
         floor = o.get("min_lr_ratio", 0.1)
 
         def factor(step: int) -> float:

@@ -63,6 +63,16 @@ def style_entries(cfg: DictConfig) -> list[tuple[str, DictConfig]]:
     return [(style_name(cfg.style), cfg.style)]
 
 
+def lineage_steps(card: dict) -> int | None:
+    """The training steps behind an ``init_weights`` file: its card's ``total_steps``, or its ``steps``
+    if it started from random weights; None if its card does not say."""
+    if card.get("total_steps") is not None:
+        return int(card["total_steps"])
+    if not card.get("recipe", {}).get("init_weights") and card.get("steps") is not None:
+        return int(card["steps"])
+    return None
+
+
 def network_rows(trained: list[str], init: TransformerNet | None) -> list[str]:
     """Style names of the network's table rows (empty: a one-style network, plain norm).
 
@@ -300,6 +310,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         compile=cfg.compile,
         style_names=rows,
         train_only=cfg.train_only,
+        name=run_name(cfg),
     )
     if init is not None and not ckpt:
         init_from(module, init, cfg.init_weights)
@@ -320,8 +331,10 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     if cfg.trainer.get("enable_progress_bar", True):
         callbacks.append(StepProgressBar())
     logger = instantiate(cfg.logger) if cfg.logger else False
-    # held-out losses through Lightning's validation loop, at the preview interval (0: at the end only)
-    every = cfg.preview_every_n_steps or max(1, cfg.trainer.get("max_steps") or 1)
+    # held-out losses through Lightning's validation loop, at the preview interval (0: at the end only;
+    # an epoch-based run, max_steps=-1: at the end of each epoch)
+    max_steps = cfg.trainer.get("max_steps") or -1
+    every = cfg.preview_every_n_steps or (max_steps if max_steps > 0 else None)
     strategy = cfg.trainer.get("strategy")
     if cfg.loss.adversarial.weight and strategy == "ddp":  # its step leaves the network's parameters unused
         strategy = "ddp_find_unused_parameters_true"
@@ -331,8 +344,8 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         callbacks=callbacks,
         logger=logger,
         default_root_dir=str(out),
-        val_check_interval=every,
-        check_val_every_n_epoch=None,
+        val_check_interval=every or 1.0,
+        check_val_every_n_epoch=None if every else 1,
     )
     if ckpt:
         print(f"resuming from {ckpt}")
@@ -359,6 +372,9 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
             hardware=_hardware(trainer),
             resumed_from=str(ckpt) if ckpt else None,
         )
+        before = lineage_steps(init.card) if init is not None else 0
+        if before is not None:  # the steps behind the weights, the start's included (unknown: not written)
+            card["total_steps"] = before + steps
         weights = save_weights(module.net, out / f"{name}.safetensors", card, half=cfg.export.half)
         (out / "card.json").write_text(json.dumps(card, indent=2))
         print(
