@@ -31,12 +31,30 @@ from .transformer import TransformerNet
 COMPACT = {"width": 16, "blocks": 5, "depthwise": True, "edge_kernel": 5}  # configs/model/compact.yaml
 
 
+def counted_flops(fn: Callable[[], object]) -> int:
+    """Floating-point operations of one call of ``fn`` (forward and backward), by torch's counter."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def matmul_peak(device: torch.device, n: int = 2048, rounds: int = 5) -> float:
+    """This machine's fp32 matrix-product rate in GFLOP/s (an n x n product, median of ``rounds``): the
+    ceiling a convolution path can approach; a path above it does fewer operations than the baseline."""
+    a, b = torch.rand(n, n, device=device), torch.rand(n, n, device=device)
+    times = interleaved({"mm": lambda: (a @ b).sum().item()}, rounds)["mm"]
+    return 2 * n**3 / statistics.median(times) / 1e9
+
+
 @dataclass
 class Row:
     path: str
     seconds: list[float]
     max_err: float | None = None  # in 1/255 units against the fp32 baseline
     mean_err: float | None = None
+    flops: int = 0  # the baseline's operations per call (the same work for every path)
 
     @property
     def median(self) -> float:
@@ -108,11 +126,12 @@ def bench_inference(args) -> list[Row]:
         paths["onnxruntime fp32"] = _onnx_path(net, x)
     ref = baseline()
     outputs = {k: f() for k, f in paths.items()}
+    flops = counted_flops(baseline)
     times = interleaved(paths, args.rounds)
     rows = []
     for k in paths:
         err = (outputs[k] - ref).abs() * 255
-        rows.append(Row(k, times[k], float(err.max()), float(err.mean())))
+        rows.append(Row(k, times[k], float(err.max()), float(err.mean()), flops))
     return rows
 
 
@@ -204,8 +223,9 @@ def bench_training(args) -> list[Row]:
             steps[f"stylenet {precision} + compile"] = recipe(bf16, True)
     if args.styles:
         steps[f"stylenet {default}, {args.styles} styles"] = recipe(default == "bf16", False, args.styles)
+    flops = counted_flops(baseline)
     times = interleaved(steps, args.rounds)
-    return [Row(k, v) for k, v in times.items()]
+    return [Row(k, v, flops=flops) for k, v in times.items()]
 
 
 VIDEO_SIZES = "640x272,1280x720"
@@ -302,22 +322,33 @@ def _machine(device: str) -> str:
 
 
 def print_table(rows: list[Row], what: str, size: int, batch: int, device: str = "cpu") -> None:
+    """One row per path; GFLOP/s is the baseline's operations over the row's time (a path that does less work
+    than the baseline can show more than the machine's matmul peak, printed below the table)."""
     base = rows[0].median
     mp = size * size * batch / 1e6
     if what == "inference":
         print(
-            f"{'path':36s} {'resolution':>11s} {'ms/image':>9s} {'MP/s':>6s} {'vs base':>8s} {'max err':>8s} {'mean err':>9s}"
+            f"{'path':36s} {'resolution':>11s} {'ms/image':>9s} {'MP/s':>6s} {'GFLOP/s':>8s} {'vs base':>8s} "
+            f"{'max err':>8s} {'mean err':>9s}"
         )
         for r in rows:
             print(
                 f"{r.path:36s} {size:>5d}x{size:<5d} {r.median * 1000:9.0f} {mp / r.median:6.2f} "
+                f"{r.flops / r.median / 1e9:8.1f} "
                 f"{base / r.median:7.2f}x {r.max_err:7.2f}/255 {r.mean_err:6.3f}/255"
             )
     else:
-        print(f"{'recipe':36s} {'crop':>5s} {'batch':>5s} {'s/step':>7s} {'vs base':>8s}")
+        print(f"{'recipe':36s} {'crop':>5s} {'batch':>5s} {'s/step':>7s} {'GFLOP/s':>8s} {'vs base':>8s}")
         for r in rows:
-            print(f"{r.path:36s} {size:5d} {batch:5d} {r.median:7.2f} {base / r.median:7.2f}x")
-    print(f"(medians of {len(rows[0].seconds)} interleaved rounds; torch {torch.__version__}; {_machine(device)})")
+            print(
+                f"{r.path:36s} {size:5d} {batch:5d} {r.median:7.2f} {r.flops / r.median / 1e9:8.1f} "
+                f"{base / r.median:7.2f}x"
+            )
+    print(
+        f"(medians of {len(rows[0].seconds)} interleaved rounds; the baseline: {rows[0].flops / 1e9:.1f} GFLOP, "
+        f"this machine's fp32 matmul peak: {matmul_peak(torch.device(device)):.0f} GFLOP/s; torch {torch.__version__}; "
+        f"{_machine(device)})"
+    )
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
