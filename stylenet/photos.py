@@ -23,17 +23,19 @@ def split_holdout(files: list[Path], root: Path, n: int) -> tuple[list[Path], li
     return [f for f in files if f not in held], sorted(held, key=key.__getitem__)
 
 
-def load_photo(path: Path, size: int, random_crop: bool = False) -> torch.Tensor:
-    """Decode, resize the shorter side to ``size`` and crop a square; uint8 ``(3, size, size)``.
+def load_photo(path: Path, size: int, random_crop: bool = False, short_side: int | None = None) -> torch.Tensor:
+    """Decode, resize the shorter side to ``short_side`` (default ``size``) and crop a
+    ``size`` square; uint8 ``(3, size, size)``.
 
     The crop is random for training (Python's ``random``, which DataLoader seeds per
     worker) and centred otherwise.
     """
+    side = max(size, short_side or size)
     with Image.open(path) as img:
-        img.draft("RGB", (size, size))  # JPEG: decode at a reduced scale when that suffices
+        img.draft("RGB", (side, side))  # JPEG: decode at a reduced scale when that suffices
         img = img.convert("RGB")
-    scale = size / min(img.size)
-    w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
+    scale = side / min(img.size)
+    w, h = max(side, round(img.width * scale)), max(side, round(img.height * scale))
     img = img.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=3.0)
     x = random.randint(0, w - size) if random_crop else (w - size) // 2
     y = random.randint(0, h - size) if random_crop else (h - size) // 2

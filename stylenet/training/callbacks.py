@@ -123,3 +123,22 @@ class CheckpointOnInterrupt(pl.Callback):
             if trainer.global_step > 0:
                 trainer.save_checkpoint(self.path)
                 print(f"\ninterrupted at step {trainer.global_step}: saved {self.path}; continue with resume=latest")
+
+
+class AdaINPreview(PreviewImages):
+    """Every ``every_n_steps``, the held-out photos in the held-out paintings' styles: one grid,
+    ``preview``, whose top row shows the paintings (a blank corner first) and each row below
+    a photo and then its outputs, one column per painting."""
+
+    def _log(self, trainer: pl.Trainer, module) -> None:
+        if self.photos is None:
+            self.photos, self.paintings = self.data.preview_batch()
+        photos, paintings = self.photos.to(module.device), self.paintings.to(module.device)
+        outputs = module.preview(photos, paintings)  # (P, N, 3, H, W)
+        header = torch.cat([torch.ones_like(photos[:1]), paintings])
+        rows = [torch.cat([photos[i : i + 1], outputs[:, i]]) for i in range(len(photos))]
+        grid = make_grid(torch.cat([header, *rows]).cpu(), nrow=len(paintings) + 1, padding=2)
+        for logger in trainer.loggers:
+            exp = getattr(logger, "experiment", None)
+            if hasattr(exp, "add_image"):
+                exp.add_image("preview", grid, trainer.global_step)

@@ -31,6 +31,8 @@ class PathsConfig:
     data_dir: str = "data"
     photos: str = "${paths.data_dir}/coco/train2014"  # COCO as data/README.md downloads it
     styles_dir: str = "${paths.data_dir}/styles"
+    paintings: str = "${paths.data_dir}/paintings"  # many paintings, for arbitrary-style training (adain)
+    photos_more: str = "${paths.data_dir}/photos_more"  # more content photos, for arbitrary-style training
     vgg_weights: str = "IMAGENET1K_FEATURES"  # torchvision download, or a local file
     runs_dir: str = "runs"
     output_dir: str = "${hydra:runtime.output_dir}"
@@ -144,6 +146,27 @@ class ExportConfig:
 
 
 @dataclass
+class AdaINConfig:
+    """Arbitrary-style training (``arch=adain``; ``experiment=adain`` is the recipe; ``stylenet.adain``).
+
+    Also used: ``data.image_size``, ``batch_size``, ``num_workers``, ``holdout`` (per photo
+    folder), ``preview``; ``loss.vgg`` (the encoder); ``optim``, ``guard``, ``trainer``.
+    """
+
+    name: str = "adain"  # run folder (runs/<name>/...) and weights file (<name>.safetensors)
+    photos: list[str] = field(default_factory=lambda: ["${data.root}"])  # photo folders
+    paintings: list[str] = field(default_factory=lambda: ["${paths.paintings}"])  # painting folders
+    holdout_paintings: list[str] = field(default_factory=list)  # file names never trained on
+    painting_scale: list[float] = field(default_factory=lambda: [1.0, 1.5])  # shorter side / crop, random in range
+    holdout_pairs: int = 64  # held-out (photo, painting) pairs behind holdout/*
+    preview_paintings: int = 6  # held-out paintings (columns) of the preview grid
+    # the paper's loss: mean/std matching at these layers, content at the AdaIN target (relu4_1)
+    style_layers: list[str] = field(default_factory=lambda: ["relu1_1", "relu2_1", "relu3_1", "relu4_1"])
+    content_weight: float = 1.0
+    style_weight: float = 10.0
+
+
+@dataclass
 class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     style: StyleConfig = field(default_factory=StyleConfig)
@@ -154,6 +177,8 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
+    arch: str = "johnson"  # johnson: a network per style (or a multi-style table); adain: any painting (adain node)
+    adain: AdaINConfig = field(default_factory=AdaINConfig)
     trainer: dict[str, Any] = field(default_factory=dict)  # pytorch_lightning.Trainer arguments
     logger: dict[str, Any] | None = None
     seed: int = 0

@@ -269,6 +269,10 @@ def _quiet() -> None:
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
     """Train one style as ``cfg`` says; returns where the weights and checkpoints went."""
+    if cfg.arch != "johnson":  # arch=adain: arbitrary style transfer (stylenet.adain), in train_adain
+        from .train_adain import train_adain
+
+        return train_adain(cfg, extra_callbacks)
     start = time.time()
     _quiet()
     _check_config(cfg)

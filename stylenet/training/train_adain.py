@@ -1,0 +1,179 @@
+"""``train_adain(cfg)``: an arbitrary-style (AdaIN) run from a composed Hydra config to an
+exported decoder file; ``train(cfg)`` hands over to it when ``arch=adain``.
+
+Same machinery as one-style training: checks before anything runs (one-line
+``StylenetError``), Lightning checkpoints and resume (``resume=latest`` finds
+``runs/<adain.name>/*``), TensorBoard scalars and a preview grid, and at the end
+``<adain.name>.safetensors`` (the decoder; ``stylenet.adain.load_adain``) and
+``card.json`` in the run folder.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from pytorch_lightning.utilities.exceptions import SIGTERMException
+
+from ..adain import save_adain
+from .adain_data import AdaINDataModule
+from .adain_module import AdaINModule
+from .callbacks import AdaINPreview, CheckpointOnInterrupt, ReportSkippedImages, StepProgressBar
+from .train import ConfigError, TrainResult, _check_config, _command, _hardware, _quiet, find_checkpoint
+
+PAPER = "https://arxiv.org/abs/1703.06868"
+LICENCE = (
+    "research use only: trained on paintings of mixed and often unknown copyright status "
+    "(see ../shared/data/paintings/README.md); never redistribute the paintings"
+)
+
+
+def _check_adain(cfg: DictConfig) -> None:
+    a = cfg.adain
+    if cfg.arch != "adain":
+        raise ConfigError(f"unknown arch={cfg.arch}; use johnson (a network per style) or adain (any painting)")
+    low, high = (list(a.painting_scale) + [0, 0])[:2]
+    if len(a.painting_scale) != 2 or not 0 < low <= high:
+        raise ConfigError(f"adain.painting_scale={list(a.painting_scale)} must be [low, high] with 0 < low <= high")
+    if cfg.init_weights:
+        raise ConfigError("init_weights is for arch=johnson networks; continue an AdaIN run with resume=<run folder>")
+    if a.holdout_pairs < 1 or a.preview_paintings < 1:
+        raise ConfigError("adain.holdout_pairs and adain.preview_paintings must be positive")
+
+
+def adain_card(cfg: DictConfig, module: AdaINModule, data: AdaINDataModule) -> dict:
+    """What ran: recipe, loss, encoder, training data (with the held-out paintings), licence."""
+    a = cfg.adain
+    photos = {str(root): sum(f.is_relative_to(root) for f in data.train_files) for root in data.photo_roots}
+    return {
+        "command": _command(),
+        "model": "adain",
+        "name": a.name,
+        "paper": PAPER,
+        "encoder": module.net.encoder.describe(),
+        "recipe": {
+            "image_size": cfg.data.image_size,
+            "batch_size": cfg.data.batch_size,
+            "max_steps": cfg.trainer.get("max_steps"),
+            "precision": str(cfg.trainer.get("precision")),
+            "optim": OmegaConf.to_container(cfg.optim),
+            "painting_scale": list(a.painting_scale),
+            "seed": cfg.seed,
+        },
+        "loss": {
+            "content": "mean squared error of relu4_1 features against the AdaIN target",
+            "style": "mean squared error of channel means and stds, summed over the style layers",
+            "style_layers": list(a.style_layers),
+            "content_weight": a.content_weight,
+            "style_weight": a.style_weight,
+        },
+        "training_data": {
+            "photos": photos,  # folder: photos trained on
+            "photo_holdout_per_folder": cfg.data.holdout,
+            "paintings": [str(p) for p in data.painting_roots],
+            "train_paintings": len(data.train_paintings),
+            "holdout_paintings": list(data.holdout_names),
+        },
+        "licence": LICENCE,
+    }
+
+
+def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
+    """Train the AdaIN decoder as ``cfg`` says; returns where the weights and checkpoints went."""
+    start = time.time()
+    _quiet()
+    _check_config(cfg)
+    _check_adain(cfg)
+    a = cfg.adain
+    out = Path(cfg.paths.output_dir)
+    data = AdaINDataModule(
+        photos=list(a.photos),
+        paintings=list(a.paintings),
+        holdout_paintings=list(a.holdout_paintings),
+        painting_scale=tuple(a.painting_scale),
+        holdout_pairs=a.holdout_pairs,
+        preview_paintings=a.preview_paintings,
+        image_size=cfg.data.image_size,
+        batch_size=cfg.data.batch_size,
+        num_workers=cfg.data.num_workers,
+        holdout=cfg.data.holdout,
+        preview=cfg.data.preview,
+    )
+    data.scan()
+    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir), a.name)
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    module = AdaINModule(
+        vgg=OmegaConf.to_container(cfg.loss.vgg, resolve=True),
+        loss={"style_layers": list(a.style_layers), "content_weight": a.content_weight, "style_weight": a.style_weight},
+        optim=OmegaConf.to_container(cfg.optim),
+        guard=OmegaConf.to_container(cfg.guard),
+    )
+    checkpoints = ModelCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="step{step:07d}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=cfg.checkpoint_every_n_steps,
+        save_top_k=3,  # the three newest, plus last.ckpt
+        monitor="step",
+        mode="max",
+        save_last=True,
+    )
+    last = out / "checkpoints" / "last.ckpt"
+    callbacks = [
+        checkpoints,
+        AdaINPreview(data, cfg.preview_every_n_steps),
+        ReportSkippedImages(data),
+        CheckpointOnInterrupt(str(last)),
+        *(extra_callbacks or []),
+    ]
+    if cfg.trainer.get("enable_progress_bar", True):
+        callbacks.append(StepProgressBar())
+    logger = instantiate(cfg.logger) if cfg.logger else False
+    every = cfg.preview_every_n_steps or max(1, cfg.trainer.get("max_steps") or 1)
+    trainer: pl.Trainer = instantiate(
+        cfg.trainer,
+        callbacks=callbacks,
+        logger=logger,
+        default_root_dir=str(out),
+        val_check_interval=every,
+        check_val_every_n_epoch=None,
+    )
+    if ckpt:
+        print(f"resuming from {ckpt}")
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None)
+    except SIGTERMException:
+        print("stopped by SIGTERM", file=sys.stderr)
+        raise SystemExit(143) from None
+
+    steps = trainer.global_step
+    losses = {f"train_{k}": v for k, v in module.last_losses.items()}
+    held = trainer.validate(module, datamodule=data, verbose=False)
+    losses.update({k.replace("/", "_", 1): float(v) for k, v in (held[0] if held else {}).items()})
+    weights = None
+    if trainer.is_global_zero:
+        seconds = time.time() - start
+        card = adain_card(cfg, module, data)
+        card.update(
+            steps=steps,
+            final_losses=losses,
+            skipped_steps=module.guard.skipped,
+            train_seconds=round(seconds, 1),
+            hardware=_hardware(trainer),
+            resumed_from=str(ckpt) if ckpt else None,
+        )
+        weights = save_adain(module.net, out / f"{a.name}.safetensors", card)
+        (out / "card.json").write_text(json.dumps(card, indent=2))
+        print(
+            f"\nexported {weights} ({steps} steps, {seconds / 60:.1f} min)\n"
+            f"  python:  from stylenet.adain import load_adain; net = load_adain({str(weights)!r})\n"
+            f"           out = net(photo, painting)   # (B, 3, H, W) tensors in [0, 1]"
+        )
+    return TrainResult(out, weights, last if last.exists() else None, steps, losses)
