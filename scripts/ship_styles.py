@@ -179,7 +179,11 @@ def main(argv: list[str] | None = None) -> int:
             name = card["style"]
             net, _ = load_weights(run / f"{name}.safetensors")
             held = card["training_data"]["holdout"]
-            card["training_data"]["note"] = DATA_NOTE.format(n=card["training_data"]["photos"], holdout=held)
+            data = card["training_data"]
+            extra = data.get("extra_photos", 0)
+            data["note"] = DATA_NOTE.format(n=data["photos"] - extra, holdout=held)
+            if extra:  # data.extra_roots: photos_more, say
+                data["note"] += f"; and {extra} more photos from {', '.join(map(str, data['extra_roots']))}"
             card["weights"] = "float16"
             if a.note:
                 card["note"] = a.note

@@ -505,3 +505,48 @@ def test_a_style_weight_of_zero_is_kept_and_none_takes_the_default(style_image):
     )
     module.setup("fit")
     assert module.loss.style_scale.tolist() == [0.0, 5.0, 2.5]
+
+
+def test_extra_roots_are_trained_on_and_leave_the_held_out_split_of_root(tiny_overrides, photo_dir, tmp_path):
+    from stylenet.imageio import list_images
+    from stylenet.photos import split_holdout
+    from stylenet.training.data import PhotoDataModule
+
+    from conftest import random_image
+
+    more = tmp_path / "more"
+    more.mkdir()
+    for i in range(5):
+        random_image(40, 44, seed=50 + i).save(more / f"m{i}.jpg")
+    data = PhotoDataModule(str(photo_dir), 32, 2, 0, holdout=3, extra_roots=[str(more)])
+    data.scan()
+    train_alone, held_alone = split_holdout(list_images(photo_dir), photo_dir, 3)
+    assert data.holdout_files == held_alone
+    assert data.train_files == train_alone + sorted(more.glob("*.jpg")) and len(data.extra_files) == 5
+    with pytest.raises(StylenetError, match="extra_roots"):
+        PhotoDataModule(str(photo_dir), 32, 2, 0, holdout=3, extra_roots=[str(tmp_path / "nowhere")]).scan()
+    result = train(compose_config(tiny_overrides + [f"data.extra_roots=[{more}]", "data.holdout=2"]))
+    td = stylenet.load(result.weights).card["training_data"]
+    assert td["photos"] == 10 + 5 and td["extra_photos"] == 5 and td["extra_roots"] == [str(more)]
+
+
+def test_a_time_budget_fits_max_steps_and_the_cosine_to_the_time_and_still_exports(tiny_overrides):
+    import time
+
+    class Slow(pl.Callback):  # 50 ms more a step
+        def on_train_batch_end(self, trainer, module, *args):
+            time.sleep(0.05)
+            self.lr = trainer.optimizers[0].param_groups[0]["lr"]
+
+    spy = Slow()
+    overrides = ["trainer.max_steps=100000", "optim.schedule=cosine", "preview_every_n_steps=0"]
+    overrides += ["checkpoint_every_n_steps=1000", "logger=none", "time_budget=4", "time_budget_warmup_steps=4"]
+    t0 = time.time()
+    result = train(compose_config(tiny_overrides + overrides), extra_callbacks=[spy])
+    fit = time.time() - t0
+    budget = stylenet.load(result.weights).card["time_budget"]
+    assert 5 < result.steps < 100 and fit < 10
+    assert budget["planned_steps"] is not None and budget["steps_per_second"] > 0
+    # the schedule ran its course to about its floor (0.1 x lr) where the run stopped
+    assert spy.lr < 3e-4
+    assert torch.load(result.checkpoint, weights_only=False)["global_step"] == result.steps

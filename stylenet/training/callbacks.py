@@ -1,7 +1,9 @@
 """Training callbacks: TensorBoard previews, bad-file reporting, a run-long progress bar,
-a checkpoint on interruption."""
+a checkpoint on interruption, a time budget."""
 
 from __future__ import annotations
+
+import time
 
 import pytorch_lightning as pl
 import torch
@@ -142,3 +144,64 @@ class AdaINPreview(PreviewImages):
             exp = getattr(logger, "experiment", None)
             if hasattr(exp, "add_image"):
                 exp.add_image("preview", grid, trainer.global_step)
+
+
+class TimeBudget(pl.Callback):
+    """Stop training ``seconds`` after ``start`` (``time.time()`` of the run's start, setup
+    included; default: the start of training) and fit the run's length to that.
+
+    After ``warmup`` steps (compilation, cuDNN autotuning, the data workers' start) the
+    steps per second are measured over the next ``warmup`` steps, then again every
+    ``warmup`` steps over all the steps since (validation, previews and checkpoints
+    included). Each time, ``max_steps`` and the learning-rate schedule's length
+    (``StyleTransferModule.schedule_steps``) become the step that the time left reaches
+    (never more than the configured ``max_steps``), so a cosine schedule ends where the run
+    does. Whatever the estimate, training stops at the deadline; ``fit`` then returns
+    normally, so the final validation and the export still run (leave them time).
+    """
+
+    def __init__(self, seconds: float, start: float | None = None, warmup: int = 50, margin: float = 0.97):
+        if seconds <= 0:
+            raise ValueError(f"time_budget={seconds} must be positive (seconds)")
+        self.seconds, self.start, self.warmup, self.margin = float(seconds), start, max(1, warmup), margin
+        self.mark: tuple[float, int] | None = None
+        self.steps_per_second: float | None = None
+        self.planned_steps: int | None = None
+        self.stopped_at_deadline = False
+
+    def on_train_start(self, trainer, module) -> None:
+        self.deadline = (self.start if self.start is not None else time.time()) + self.seconds
+        self.first = trainer.global_step
+        self.limit = trainer.max_steps  # the configured one; -1: none
+
+    def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
+        now, step = time.time(), trainer.global_step
+        done = step - self.first
+        if done == self.warmup:
+            self.mark = (now, step)
+        elif self.mark is not None and done > self.warmup and (done - self.warmup) % self.warmup == 0:
+            if step > self.mark[1] and now > self.mark[0]:
+                rate = (step - self.mark[1]) / (now - self.mark[0])
+                target = step + int(rate * max(0.0, self.deadline - now) * self.margin)
+                if self.limit is not None and self.limit > 0:
+                    target = min(target, self.limit)
+                target = int(trainer.strategy.broadcast(max(target, step)))  # DDP: every rank the same
+                trainer.fit_loop.epoch_loop.max_steps = target
+                module.schedule_steps = target
+                if self.planned_steps is None and trainer.is_global_zero:
+                    print(
+                        f"\ntime budget: {rate:.2f} steps/s after warm-up, {target} steps fit in {self.seconds:.0f} s"
+                    )
+                self.steps_per_second, self.planned_steps = rate, target
+        if trainer.strategy.broadcast(now >= self.deadline):
+            trainer.should_stop = True
+            self.stopped_at_deadline = True
+
+    def summary(self) -> dict:
+        """For the model card."""
+        return {
+            "seconds": self.seconds,
+            "steps_per_second": round(self.steps_per_second, 3) if self.steps_per_second else None,
+            "planned_steps": self.planned_steps,
+            "stopped_at_deadline": self.stopped_at_deadline,
+        }

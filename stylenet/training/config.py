@@ -68,6 +68,7 @@ class DataConfig:
     num_workers: int = 2
     holdout: int = 16  # photos kept out of training (previews, held-out losses)
     preview: int = 4  # of which this many are shown in TensorBoard
+    extra_roots: list[str] = field(default_factory=list)  # more photo folders, all trained on (root's split stays)
 
 
 # The network's arguments, with NetConfig's defaults (their one source); num_styles is not a
@@ -188,6 +189,10 @@ class TrainConfig:
     preview_every_n_steps: int = 200
     checkpoint_every_n_steps: int = 250
     compile: bool = False  # torch.compile the network and VGG: slower start, faster steps
+    # seconds from the start of the run until training stops (then the final validation and export):
+    # the steps that fit are measured after warm-up and become max_steps and the schedule's length
+    time_budget: float | None = None
+    time_budget_warmup_steps: int = 50  # steps before the speed is measured, and between estimates
 
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"  # inside the package (configs/ links here)

@@ -1,9 +1,10 @@
 """Training photos: a folder of images (COCO train2014 or any nested JPEG/PNG folder).
 
 Each photo is resized (shorter side to ``image_size``) and cropped to a square.
-A fixed, hash-chosen set of ``holdout`` photos never enters training: the
+A fixed, hash-chosen set of ``holdout`` photos of ``root`` never enters training: the
 preview grid and held-out losses use it, and ``stylenet evaluate`` can select
-exactly the same photos with ``split_holdout``. Unreadable files are skipped with
+exactly the same photos with ``split_holdout``. Photos of ``extra_roots`` are all
+trained on; they leave ``root``'s split as it is. Unreadable files are skipped with
 a warning and counted; a run never dies on one bad JPEG.
 """
 
@@ -67,9 +68,12 @@ class PhotoDataModule(pl.LightningDataModule):
         num_workers: int = 2,
         holdout: int = 16,
         preview: int = 4,
+        extra_roots: list[str] | tuple[str, ...] = (),
     ):
         super().__init__()
         self.root, self.image_size, self.batch_size = Path(root), image_size, batch_size
+        self.extra_roots = [Path(r) for r in extra_roots or ()]
+        self.extra_files: list[Path] = []
         self.num_workers, self.holdout, self.preview = num_workers, holdout, preview
         self.skipped = mp.Value("i", 0)
         self.train_files: list[Path] = []
@@ -88,9 +92,18 @@ class PhotoDataModule(pl.LightningDataModule):
                 f"data.root {str(self.root)!r} holds {len(files)} image(s), need more than data.holdout={self.holdout}; "
                 "point data.root at a folder of JPEG/PNG photos"
             )
-        if len(files) - self.holdout < self.batch_size:
+        extra: list[Path] = []
+        for r in self.extra_roots:
+            found = list_images(r) if r.is_dir() else []
+            if not found:
+                raise DataError(f"data.extra_roots: {str(r)!r} is not a folder of photos; fix or remove it")
+            extra += found
+        if len(files) - self.holdout + len(extra) < self.batch_size:
             raise DataError(f"data.root holds too few photos for data.batch_size={self.batch_size}")
         self.train_files, self.holdout_files = split_holdout(files, self.root, self.holdout)
+        seen = set(self.train_files) | set(self.holdout_files)  # a folder inside root, or given twice: once
+        self.extra_files = [f for f in dict.fromkeys(extra) if f not in seen]
+        self.train_files += self.extra_files
 
     def setup(self, stage: str | None = None) -> None:
         if not self.train_files:

@@ -212,7 +212,8 @@ class StyleTransferModule(pl.LightningModule):
             raise ValueError(f"unknown optim.schedule {schedule!r}; use constant or cosine")
         if schedule == "cosine" and not math.isfinite(total):
             raise ValueError("optim.schedule=cosine needs a run of known length: set trainer.max_steps or max_epochs")
-        total = max(1, int(total)) if math.isfinite(total) else 1
+        # the schedule's length; a time budget (callbacks.TimeBudget) sets it to the steps that fit
+        self.schedule_steps = max(1, int(total)) if math.isfinite(total) else 1
         floor = o.get("min_lr_ratio", 0.1)
 
         def factor(step: int) -> float:
@@ -220,7 +221,7 @@ class StyleTransferModule(pl.LightningModule):
                 return (step + 1) / warmup
             if schedule == "constant":
                 return 1.0
-            t = min(1.0, (step - warmup) / max(1, total - warmup))
+            t = min(1.0, (step - warmup) / max(1, self.schedule_steps - warmup))
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)

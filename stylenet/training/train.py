@@ -29,7 +29,7 @@ from ..errors import StylenetError
 from ..export import load_weights, save_weights
 from ..imageio import ImageError, open_image
 from ..transformer import TransformerNet
-from .callbacks import CheckpointOnInterrupt, PreviewImages, ReportSkippedImages, StepProgressBar
+from .callbacks import CheckpointOnInterrupt, PreviewImages, ReportSkippedImages, StepProgressBar, TimeBudget
 from .data import PhotoDataModule
 from .module import StyleTransferModule
 
@@ -188,6 +188,9 @@ def model_card(
             "training_data": {"root": str(cfg.data.root), "photos": len(data.train_files), "holdout": cfg.data.holdout},
         }
     )
+    if data.extra_roots:  # photos of other folders, all trained on (counted in photos)
+        card["training_data"]["extra_roots"] = [str(r) for r in data.extra_roots]
+        card["training_data"]["extra_photos"] = len(data.extra_files)
     return card
 
 
@@ -332,6 +335,9 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     last = out / "checkpoints" / "last.ckpt"  # ModelCheckpoint's save_last file
     interrupt = CheckpointOnInterrupt(str(last))
     callbacks = [checkpoints, preview, ReportSkippedImages(data), interrupt, *(extra_callbacks or [])]
+    budget = TimeBudget(cfg.time_budget, start, cfg.time_budget_warmup_steps) if cfg.get("time_budget") else None
+    if budget is not None:
+        callbacks.append(budget)
     if cfg.trainer.get("enable_progress_bar", True):
         callbacks.append(StepProgressBar())
     logger = instantiate(cfg.logger) if cfg.logger else False
@@ -376,6 +382,8 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
             hardware=_hardware(trainer),
             resumed_from=str(ckpt) if ckpt else None,
         )
+        if budget is not None:
+            card["time_budget"] = budget.summary()
         before = lineage_steps(init.card) if init is not None else 0
         if before is not None:  # the steps behind the weights, the start's included (unknown: not written)
             card["total_steps"] = before + steps

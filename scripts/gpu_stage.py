@@ -1,0 +1,196 @@
+#!/usr/bin/env python
+"""Stage what scripts/gpu_classic.sh needs on the device machine into one folder that travels.
+
+The device tool sends the checkout of the session (64 MiB at most, tracked and untracked files
+that git does not ignore, plus the paths named in ``carry``); ``../shared`` stays behind and
+the machine has no registry. This writes ``<repo>/.gpu/`` (ignored by .gitignore, else added to
+.git/info/exclude, so it travels only when ``carry`` names it):
+
+  vgg/vgg16_features_hed.pth  the shared VGG16 cut after relu4_3 (the deepest layer the loss uses),
+                              in bfloat16: training on the GPU runs the VGG in bf16 anyway
+                              (bf16-mixed casts it), so its values there are the same; 15 MB, not 57
+  styles/                     the ten classic style images, byte for byte (the cards check their SHA-256)
+  photos/, photos_more/       ../shared's photos resized as training resizes them (shorter side to
+                              --size, the same PIL calls as stylenet.photos.load_photo) and saved as
+                              JPEG (--quality) under the same names, so data/photos' held-out split is
+                              the same; training at --size px then crops them exactly as the originals
+  site/                       hydra, omegaconf and antlr4 (pure Python) from this environment: the
+                              device's image has torch, Lightning and TensorBoard but no Hydra
+  src/                        this tree's stylenet/, scripts/ and pyproject.toml, so the run does not
+                              depend on which branch the travelling checkout holds (--no-src: skip)
+
+  python scripts/gpu_stage.py                        # into ./.gpu from ../shared
+  python scripts/gpu_stage.py --into /repo/.gpu      # into another checkout (the one the device sends)
+
+It prints the sizes and an estimate of the whole transfer against the 64 MiB limit.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LIMIT_MIB = 64
+VGG_LAST = 21  # features.21 is conv4_3 (relu4_3 is 22): the deepest layer of the default loss
+
+
+def classic_styles() -> list[str]:
+    text = (ROOT / "stylenet" / "configs" / "styles" / "classic.yaml").read_text()
+    return re.findall(r"/style@styles\.members\.(\w+):", text)
+
+
+def shrink(args: tuple[Path, Path, int, int]) -> int:
+    """One photo as ``load_photo`` resizes it (before its crop), saved under the same name."""
+    from PIL import Image
+
+    src, dst, size, quality = args
+    if dst.is_file():
+        return dst.stat().st_size
+    with Image.open(src) as img:
+        img.draft("RGB", (size, size))
+        img = img.convert("RGB")
+    scale = size / min(img.size)
+    w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
+    img = img.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=3.0)
+    buf = io.BytesIO()
+    fmt = "PNG" if dst.suffix.lower() == ".png" else "JPEG"
+    img.save(buf, fmt, **({"quality": quality} if fmt == "JPEG" else {}))
+    dst.write_bytes(buf.getvalue())
+    return len(buf.getvalue())
+
+
+def stage_photos(src: Path, dst: Path, size: int, quality: int, workers: int) -> int:
+    from stylenet.imageio import list_images
+
+    jobs = []
+    for f in list_images(src):
+        out = dst / f.relative_to(src)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        jobs.append((f, out, size, quality))
+    with ProcessPoolExecutor(workers) as pool:
+        sum(pool.map(shrink, jobs, chunksize=16))
+    return len(jobs)
+
+
+def stage_vgg(src: Path, dst: Path) -> None:
+    import torch
+
+    if dst.is_file():
+        return
+    sd = torch.load(src, map_location="cpu", weights_only=True)
+    keep = {}
+    for k, v in sd.items():
+        m = re.fullmatch(r"features\.(\d+)\.(weight|bias)", k)
+        if m and int(m.group(1)) <= VGG_LAST:
+            keep[k] = v.to(torch.bfloat16).contiguous()
+    dst.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(keep, dst)
+
+
+def copy_tree(src: Path, dst: Path) -> None:
+    if dst.exists():
+        shutil.rmtree(dst)
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+
+
+def size_of(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file()) if path.is_dir() else path.stat().st_size
+
+
+def exclude(repo: Path, into: Path) -> None:
+    """Unless git ignores ``into`` already (this repository's .gitignore has ``/.gpu/``), add it to
+    the repository's info/exclude, so that it travels only when ``carry`` names it."""
+    if subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", str(into)]).returncode in (0, 128):
+        return  # ignored already, or not a git checkout
+    try:
+        rel = into.resolve().relative_to(repo.resolve())
+        path = subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "--git-path", "info/exclude"], capture_output=True, text=True
+        ).stdout.strip()
+    except (ValueError, OSError):
+        return
+    if not path:
+        return
+    path = Path(path) if Path(path).is_absolute() else repo / path
+    line = f"/{rel.as_posix()}/"
+    lines = path.read_text().splitlines() if path.is_file() else []
+    if line not in lines:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as f:
+            f.write(line + "\n")
+
+
+def tree_size(repo: Path) -> int:
+    """Bytes of what the device tool sends besides carried paths: tracked and untracked-not-ignored files."""
+    out = subprocess.run(
+        ["git", "-C", str(repo), "ls-files", "-co", "--exclude-standard", "-z"], capture_output=True
+    ).stdout
+    files = [repo / p for p in out.decode().split("\0") if p]
+    return sum(f.stat().st_size for f in files if f.is_file() and not f.is_symlink())
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--into", type=Path, default=ROOT / ".gpu", help="the staging folder (default ./.gpu)")
+    p.add_argument("--shared", type=Path, default=ROOT.parent / "shared", help="../shared")
+    p.add_argument("--size", type=int, default=256, help="photos' shorter side (the recipe's crop: 256)")
+    p.add_argument("--quality", type=int, default=85, help="JPEG quality of the resized photos")
+    p.add_argument("--no-more", action="store_true", help="leave data/photos_more out")
+    p.add_argument("--no-src", action="store_true", help="leave src/ out (the travelling checkout has this code)")
+    p.add_argument("--workers", type=int, default=2)
+    a = p.parse_args(argv)
+    into, shared = a.into.resolve(), a.shared.resolve()
+    if not (shared / "weights" / "vgg16_features_hed.pth").is_file():
+        print(f"error: {shared} has no weights/vgg16_features_hed.pth; pass --shared /path/to/shared", file=sys.stderr)
+        return 2
+    into.mkdir(parents=True, exist_ok=True)
+    repo = into.parent
+    exclude(repo, into)
+    stage_vgg(shared / "weights" / "vgg16_features_hed.pth", into / "vgg" / "vgg16_features_hed.pth")
+    (into / "styles").mkdir(exist_ok=True)
+    for name in classic_styles():
+        shutil.copy2(shared / "data" / "styles" / f"{name}.jpg", into / "styles" / f"{name}.jpg")
+    n = stage_photos(shared / "data" / "photos", into / "photos", a.size, a.quality, a.workers)
+    m = (
+        0
+        if a.no_more
+        else stage_photos(shared / "data" / "photos_more", into / "photos_more", a.size, a.quality, a.workers)
+    )
+    import antlr4
+    import hydra
+    import omegaconf
+
+    for mod in (hydra, omegaconf, antlr4):
+        copy_tree(Path(mod.__file__).parent, into / "site" / Path(mod.__file__).parent.name)
+    if a.no_src:
+        shutil.rmtree(into / "src", ignore_errors=True)
+    else:
+        (into / "src").mkdir(exist_ok=True)
+        copy_tree(ROOT / "stylenet", into / "src" / "stylenet")
+        copy_tree(ROOT / "scripts", into / "src" / "scripts")
+        shutil.copy2(ROOT / "pyproject.toml", into / "src" / "pyproject.toml")
+    mib = 1 << 20
+    for part in sorted(into.iterdir()):
+        print(f"  {part.name:12s} {size_of(part) / mib:6.1f} MiB")
+    staged, tree = size_of(into), tree_size(repo)
+    total = (staged + tree) / mib
+    print(
+        f"{into}: {n} + {m} photos, {staged / mib:.1f} MiB; with the checkout {repo} ({tree / mib:.1f} MiB): {total:.1f} MiB"
+    )
+    if total > LIMIT_MIB - 2:
+        print(f"warning: over {LIMIT_MIB - 2} MiB; lower --quality, or --no-more, or --no-src", file=sys.stderr)
+        return 1
+    rel = into.relative_to(repo) if into.is_relative_to(repo) else into
+    print(f"carry=['{rel}'] and run: bash {rel}/src/scripts/gpu_classic.sh (see that script's header)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

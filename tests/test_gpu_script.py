@@ -1,0 +1,47 @@
+"""scripts/gpu_classic.sh in its tiny CPU mode (DRY=1): the device run's script, end to end, here."""
+
+import json
+import os
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SHARED, needs_shared
+
+
+@pytest.mark.slow
+@needs_shared
+def test_the_gpu_script_trains_exports_and_writes_every_file_in_its_tiny_mode(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "DRY": "1", "STAGE": "none", "SHARED": str(SHARED), "OUT": str(out), "PYTHON": sys.executable}
+    env["PYTHONPATH"] = ""  # the script puts its own tree first
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_classic.sh")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert {"run/card.json", "run/classic.safetensors", "steps_per_second.txt", "train.log", "run.tar.00"} <= files
+    assert len(files) <= 8  # what the device tool returns
+    assert all(p.stat().st_size <= 16 << 20 for p in out.rglob("*") if p.is_file())
+    card = json.loads((out / "run" / "card.json").read_text())
+    assert card["steps"] == 3 and card["recipe"]["init_weights"].endswith("classic.safetensors")
+    assert card["training_data"]["extra_photos"] == 600 and card["time_budget"]["planned_steps"] == 3
+    assert len(card["styles"]) == 10 and card["recipe"]["image_size"] == 64
+    speed = (out / "steps_per_second.txt").read_text()
+    assert "steps_per_second" in speed and "batch: 2" in speed and "frames/s" in speed and "precision: 32-true" in speed
+    parts = sorted(out.glob("run.tar.*"))
+    whole = tmp_path / "run.tar"
+    whole.write_bytes(b"".join(p.read_bytes() for p in parts))
+    with tarfile.open(whole) as tar:
+        names = tar.getnames()
+    assert "run/checkpoints/last.ckpt" in names and "run/classic.safetensors" in names
+    assert any(n.startswith("run/tensorboard/events.out.tfevents") for n in names)
+    assert "== summary" in done.stdout and "ship_styles.py" in done.stdout
+
+
+def test_the_gpu_script_is_valid_bash_and_names_its_device_command():
+    script = ROOT / "scripts" / "gpu_classic.sh"
+    assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
+    assert 'run(command="bash .gpu/src/scripts/gpu_classic.sh", carry=[".gpu"], timeout_s=540)' in script.read_text()
+    assert Path(ROOT / "scripts" / "gpu_stage.py").is_file()
