@@ -154,7 +154,7 @@ def _onnx_path(net: TransformerNet, x: torch.Tensor) -> Callable[[], torch.Tenso
 def bench_training(args) -> list[Row]:
     """Seconds per optimisation step: the canonical eager fp32 recipe against stylenet's."""
     from .losses import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, build_perceptual_loss
-    from .training.module import StyleTransferModule
+    from .training.module import StyleTransferModule, adam
 
     torch.manual_seed(0)
     loss_cfg = {
@@ -203,7 +203,7 @@ def bench_training(args) -> list[Row]:
         )
         module.loss.set_styles([torch.rand(1, 3, 384, 384) for _ in range(n)] if num_styles else [style])
         module.speed_up(bf16=bf16, compile=compile)
-        opt = torch.optim.Adam(module.net.parameters(), 1e-3)
+        opt = adam(module.net.parameters(), 1e-3)
         counter = iter(range(10**9))
 
         def step() -> None:

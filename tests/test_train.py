@@ -550,3 +550,23 @@ def test_a_time_budget_fits_max_steps_and_the_cosine_to_the_time_and_still_expor
     # the schedule ran its course to about its floor (0.1 x lr) where the run stopped
     assert spy.lr < 3e-4
     assert torch.load(result.checkpoint, weights_only=False)["global_step"] == result.steps
+
+
+def test_the_fused_adam_is_fused_and_updates_as_the_per_tensor_loop_does():
+    from stylenet.training.module import adam
+
+    torch.manual_seed(0)
+    a = list(stylenet.TransformerNet(width=8, blocks=1).parameters())
+    b = [p.detach().clone().requires_grad_() for p in a]
+    start = [p.detach().clone() for p in a]
+    fused, loop = adam(a, 1e-2), torch.optim.Adam(b, lr=1e-2, foreach=False)
+    assert fused.defaults["fused"]
+    for _ in range(3):  # the same gradients into both
+        for p, q in zip(a, b):
+            p.grad = torch.randn_like(p)
+            q.grad = p.grad.clone()
+        fused.step()
+        loop.step()
+    for p, q, s in zip(a, b, start):
+        assert torch.allclose(p, q, atol=1e-6), (p - q).abs().max()
+        assert (p - s).abs().max() > 1e-3  # and it did update

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 
 from ..adain import LAYER, AdaINNet, adain, channel_stats
 from ..losses import LossTerms
-from .module import LossGuard, TrainingDiverged
+from .module import LossGuard, TrainingDiverged, adam
 
 
 def lr_factor(step: int, schedule: str, warmup: int, total: int, floor: float) -> float:
@@ -88,7 +88,7 @@ class AdaINModule(pl.LightningModule):
     # -- training --------------------------------------------------------------------------
     def configure_optimizers(self):
         o = self.hparams.optim
-        opt = torch.optim.Adam(self.net.decoder.parameters(), lr=o["lr"])
+        opt = adam(self.net.decoder.parameters(), o["lr"])
         schedule = o.get("schedule", "constant")
         if schedule not in ("constant", "cosine"):
             raise ValueError(f"unknown optim.schedule {schedule!r}; use constant or cosine")
