@@ -233,12 +233,22 @@ def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tm
         def on_train_start(self, trainer, module):
             seen["lrs"] = sorted(g["lr"] for g in trainer.optimizers[0].param_groups)
             seen["tables"] = [p.detach().clone() for p in module.net.parameters() if p.dim() == 2]
+            # the loss weights each member's style term by its own weight (a: the default 5, b: 2)
+            seen["scale"] = module.loss.style_scale.tolist()
+            with torch.no_grad():
+                x = torch.rand(2, 3, 32, 32, device=module.device)
+                y = torch.rand(2, 3, 32, 32, device=module.device)
+                terms = module.loss(y, x, torch.tensor([0, 1], device=module.device))
+                seen["weighted"] = float(terms.weighted["style"])
+                seen["each"] = module.loss.last_style_each.tolist()
 
         def on_train_end(self, trainer, module):
             seen["after"] = [p.detach().clone() for p in module.net.parameters() if p.dim() == 2]
 
     result = train(_two_styles(tiny_overrides, tmp_path), extra_callbacks=[Spy()])
     assert seen["lrs"] == [1e-3, 0.02]  # the tables have their own learning rate
+    assert seen["scale"] == [5.0, 2.0]
+    assert seen["weighted"] == pytest.approx((5.0 * seen["each"][0] + 2.0 * seen["each"][1]) / 2, rel=1e-6)
     assert all(
         not torch.equal(b[0], a[0]) and not torch.equal(b[1], a[1]) for b, a in zip(seen["tables"], seen["after"])
     )
