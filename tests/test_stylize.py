@@ -198,3 +198,16 @@ def test_a_multi_style_network_needs_a_choice_and_mixes_on_request(multi_file):
     mid = stylize(x, {"a": 0.5, "c": 0.5}, network=multi_file, precision="fp32")
     assert (a - c).abs().mean() > 0.02
     assert (mid - a).abs().mean() > 0.005 and (mid - c).abs().mean() > 0.005
+    # weights (1, 0): exactly the first style
+    assert torch.equal(stylize(x, {"a": 1.0, "c": 0.0}, network=multi_file, precision="fp32"), a)
+    # 50/50: exactly the one-style network whose norm gamma/beta are the average of a's and c's rows
+    from stylenet import TransformerNet, load
+
+    multi = load(multi_file)
+    state = {k: (v[0] + v[2]) / 2 if v.dim() == 2 else v for k, v in multi.state_dict().items()}
+    averaged = TransformerNet(width=8, blocks=1).eval()
+    averaged.load_state_dict(state)
+    assert torch.allclose(mid, stylize(x, averaged, precision="fp32"), atol=1e-6)
+    # and the output lies between the two styles' (norms are not linear: 0.40 of the way from a to c)
+    t = float(((mid - a) * (c - a)).sum() / ((c - a) ** 2).sum())
+    assert 0.2 < t < 0.8
