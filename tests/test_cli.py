@@ -338,3 +338,121 @@ def test_styles_shows_a_fine_tunes_steps_with_what_came_before(tmp_path, capsys,
     assert steps["tuned"] == "600 (fine-tune of run4)"
     # the shipped classic rows: 600 steps fine-tuned from a 256 px chain whose total the card leaves out
     assert steps["mosaic"] == "600 (fine-tune of classic256_run4)"
+
+
+# -- stylize's size, tiling and precision options; export of a mix; install --overwrite; evaluate --per-image
+def _png(path, h, w, seed=0):
+    random_image(h, w, seed=seed).save(path)  # lossless: the values written are the values read
+    return path
+
+
+def test_stylize_max_side_scales_the_longer_side_down(tmp_path, capsys, weights_file):
+    src = _png(tmp_path / "wide.png", 48, 96)
+    code, _, err = run(capsys, "stylize", src, "--style", weights_file, "--max-side", 48, "-o", tmp_path / "o.png")
+    assert code == 0, err
+    assert Image.open(tmp_path / "o.png").size == (48, 24)
+    code, _, err = run(capsys, "stylize", src, "--style", weights_file, "--max-side", 200, "-o", tmp_path / "p.png")
+    assert code == 0 and Image.open(tmp_path / "p.png").size == (96, 48)  # never scaled up
+
+
+def test_stylize_tile_tiles_and_gives_the_untiled_output(tmp_path, capsys, weights_file, monkeypatch):
+    import importlib
+
+    api = importlib.import_module("stylenet.stylize")  # the module (stylenet.stylize is also the function)
+    tiles = []
+    real = api.stylize_tiled
+    monkeypatch.setattr(
+        api, "stylize_tiled", lambda net, x, run_, tile, *a: tiles.append(tile) or real(net, x, run_, tile, *a)
+    )
+    src = _png(tmp_path / "photo.png", 80, 100)
+    outs = {}
+    for name, extra in {"whole": [], "tiled": ["--tile", 32]}.items():
+        dest = tmp_path / f"{name}.png"
+        code, _, err = run(capsys, "stylize", src, "--style", weights_file, "--precision", "fp32", "-o", dest, *extra)
+        assert code == 0, err
+        outs[name] = np.asarray(Image.open(dest)).astype(int)
+    assert tiles == [32]  # the tiled run did tile, at the side asked for; the other did not
+    assert outs["tiled"].shape == outs["whole"].shape == (80, 100, 3)
+    assert np.abs(outs["tiled"] - outs["whole"]).max() <= 1  # the same function, up to 8-bit rounding
+
+
+def test_stylize_precision_fp32_is_the_python_api_s_output_and_bf16_differs(tmp_path, capsys, weights_file):
+    import stylenet
+
+    src = _png(tmp_path / "photo.png", 64, 80)
+    outs = {}
+    for precision in ("fp32", "bf16"):
+        dest = tmp_path / f"{precision}.png"
+        code, _, err = run(capsys, "stylize", src, "--style", weights_file, "--precision", precision, "-o", dest)
+        assert code == 0 and "Traceback" not in err, err
+        outs[precision] = np.asarray(Image.open(dest)).astype(int)
+    api = np.asarray(stylenet.stylize(src, weights_file, precision="fp32")).astype(int)
+    assert np.array_equal(outs["fp32"], api)
+    diff = np.abs(outs["bf16"] - outs["fp32"])
+    assert diff.mean() > 0.05 and diff.mean() < 3  # bf16 rounding: differs, but slightly
+
+
+def test_export_of_a_mix_is_the_one_style_network_of_that_mix(tmp_path, capsys, multi_file):
+    ort = pytest.importorskip("onnxruntime")
+    from stylenet import load
+    from stylenet.registry import select
+
+    out = tmp_path / "mix.onnx"
+    code, _, err = run(capsys, "export", "a:0.25,c:0.75", "--network", multi_file, "-o", out)
+    assert code == 0, err
+    session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == ["image", "strength", "preserve_color"]  # one style: no weights
+    multi, x = load(multi_file), torch.rand(1, 3, 40, 52)
+    (y,) = session.run(None, {"image": x.numpy(), **CONTROLS})
+    with torch.no_grad():
+        ref = select(multi, {"a": 0.25, "c": 0.75})(x).numpy()
+        a, c = multi(x, 0).numpy(), multi(x, 2).numpy()
+    assert np.abs(y - ref).max() < 1e-4
+    assert np.abs(y - a).max() > 0.01 and np.abs(y - c).max() > 0.01  # not one of its styles alone
+
+
+def test_install_refuses_to_replace_a_style_without_overwrite_and_replaces_it_with(tmp_path, capsys, small_net):
+    import json
+
+    import stylenet
+    from stylenet.download import sha256_file
+    from stylenet.export import save_weights
+    from stylenet.registry import cache_dir
+
+    first = save_weights(small_net, tmp_path / "v1.safetensors", {"style": "mine", "steps": 1})
+    other = stylenet.TransformerNet(width=8, blocks=1).eval()  # other weights, the same name
+    second = save_weights(other, tmp_path / "v2.safetensors", {"style": "mine", "steps": 2})
+    assert run(capsys, "install", first)[0] == 0
+    code, _, err = run(capsys, "install", second)
+    assert code != 0 and "already installed" in err and "--overwrite" in err and len(err.strip().splitlines()) == 1
+    index = json.loads((cache_dir() / "mine.json").read_text())
+    assert index["sha256"] == sha256_file(first) and stylenet.load("mine").card["steps"] == 1  # untouched
+    code, out, err = run(capsys, "install", second, "--overwrite")
+    assert code == 0 and "installed mine" in out, err
+    index = json.loads((cache_dir() / "mine.json").read_text())
+    assert index["sha256"] == sha256_file(second) == sha256_file(cache_dir() / "mine.safetensors")
+    assert index["card"]["steps"] == 2 and stylenet.available_styles()["mine"].sha256 == sha256_file(second)
+    loaded = stylenet.load("mine")
+    assert all(torch.equal(v, other.state_dict()[k]) for k, v in loaded.state_dict().items())
+
+
+def test_evaluate_per_image_prints_each_photo_s_row_with_the_json_report_s_values(
+    tmp_path, capsys, photo_dir, style_image, weights_file
+):
+    import json
+
+    report = tmp_path / "r.json"
+    args = ["evaluate", "--style", weights_file, "--photos", photo_dir, "--style-image", style_image, "--size", 32]
+    args += ["--vgg", "random", "--precision", "fp32", "--json", report, "--per-image", "-q"]
+    code, out, err = run(capsys, *args)
+    assert code == 0, err
+    results = json.loads(report.read_text())["results"]
+    assert list(results) == ["photo (unstylized)", "tiny"]
+    rows = [line.split() for line in out.splitlines() if line.startswith("  ")]
+    expected = [
+        [*label.split(), image["photo"], *(f"{k}={image[k]:.4g}" for k in image if k != "photo")]
+        for label, r in results.items()
+        for image in r["images"]
+    ]
+    assert len(expected) == 2 * 12  # every photo, for the photo row and the network
+    assert rows == expected  # the same figures as the report's, seconds included

@@ -64,7 +64,7 @@ def test_inference_copy_leaves_the_network_alone():
     assert all(torch.equal(v, net.state_dict()[k]) for k, v in before.items())
 
 
-def test_runner_fp32_matches_and_bf16_is_within_2_over_255():
+def test_runner_fp32_matches_and_bf16_is_within_2_over_255_on_average_and_24_over_255_everywhere():
     torch.manual_seed(0)
     net = perturbed(TransformerNet()).eval()
     x = torch.rand(1, 3, 96, 120)
@@ -72,7 +72,12 @@ def test_runner_fp32_matches_and_bf16_is_within_2_over_255():
         ref = net(x)
     assert (Runner("cpu", "fp32")(net, x) - ref).abs().max() < 1e-4
     err = (Runner("cpu", "bf16")(net, x) - ref).abs()
+    # bf16's rounding on this full-size, perturbed network at 96x120 (measured, AVX2-emulated bf16,
+    # which computes the same numbers as native): mean 1.8/255, 99th percentile 7.3/255, max 14.5/255.
+    # The mean alone lets a few wrong pixels through (16 output pixels replaced by their neighbours:
+    # mean 1.87/255, max 115/255); the max bound, 24/255 (1.65 x the measured max), does not.
     assert err.mean() < 2 / 255
+    assert err.max() < 24 / 255
 
 
 def test_runner_makes_a_new_copy_when_the_border_changes():

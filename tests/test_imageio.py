@@ -52,7 +52,29 @@ def test_16_bit_grayscale_uses_the_full_range(tmp_path):
     arr = np.linspace(0, 65535, 20 * 20).reshape(20, 20).astype(np.uint16)
     rgb, _ = split_alpha(open_image(save(Image.fromarray(arr), tmp_path / "g16.png")))
     assert rgb.max() == pytest.approx(1.0) and rgb.min() == 0.0
-    assert rgb[10, 10, 0] == pytest.approx(arr[10, 10] / 65535, abs=1e-6)
+    # every pixel, every channel: data / 65535
+    np.testing.assert_allclose(rgb, np.repeat(arr[..., None] / 65535, 3, axis=2), rtol=0, atol=1e-7)
+    # a dark 16-bit image (every value below 256) is still 16-bit data: / 65535, not / 255
+    dark = (np.arange(20 * 20).reshape(20, 20) // 2).astype(np.uint16)
+    rgb, _ = split_alpha(open_image(save(Image.fromarray(dark), tmp_path / "d16.png")))
+    np.testing.assert_allclose(rgb, np.repeat(dark[..., None] / 65535, 3, axis=2), rtol=0, atol=1e-7)
+
+
+def test_8_and_16_bit_arrays_read_as_data_over_their_peak_and_round_trip_exactly():
+    g16 = np.arange(65536, dtype=np.uint16).reshape(256, 256)  # every 16-bit value once
+    rgb, alpha = array_to_float(g16)
+    assert alpha is None
+    np.testing.assert_allclose(rgb, np.repeat(g16[..., None] / 65535, 3, axis=2), rtol=0, atol=1e-7)
+    assert np.array_equal(float_to_array(rgb, None, np.uint16), np.repeat(g16[..., None], 3, axis=2))
+    rgba16 = np.stack([g16, g16[::-1], g16.T, 65535 - g16], axis=2)
+    rgb, alpha = array_to_float(rgba16)
+    np.testing.assert_allclose(rgb, rgba16[..., :3] / 65535, rtol=0, atol=1e-7)
+    np.testing.assert_allclose(alpha, rgba16[..., 3] / 65535, rtol=0, atol=1e-7)
+    assert np.array_equal(float_to_array(rgb, alpha, np.uint16), rgba16)
+    g8 = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    rgb, _ = array_to_float(g8)
+    np.testing.assert_allclose(rgb[..., 1], g8 / 255, rtol=0, atol=1e-7)
+    assert np.array_equal(float_to_array(rgb, None, np.uint8)[..., 2], g8)
 
 
 def test_arrays_of_every_dtype_and_layout():

@@ -95,3 +95,36 @@ def test_style_must_be_set_before_use():
     loss = PerceptualLoss(vgg, {"relu1_2": 1.0}, {"relu1_2": 1.0})
     with pytest.raises(RuntimeError, match="set_style"):
         loss(torch.rand(1, 3, 16, 16), torch.rand(1, 3, 16, 16))
+
+
+def test_several_styles_score_each_sample_against_its_own_style_s_targets_and_weight():
+    """The classic network's loss: sample i is compared with the Gram targets of style[i] and its
+    style term weighted by that style's weight, as a one-style loss of that style would."""
+    layers = {"relu1_2": 1.0, "relu2_2": 2.0}
+    vgg = VGGFeatures(layers, weights="random")
+    torch.manual_seed(0)
+    paintings = [torch.rand(1, 3, 40, 40) ** 3, torch.rand(1, 3, 48, 36)]  # different targets (and sizes)
+    weights = [2.0, 7.0]
+    multi = PerceptualLoss(vgg, {"relu2_2": 1.0}, layers, content_weight=1.5, tv_weight=0.5)
+    multi.set_styles(paintings, weights)
+    x, y = torch.rand(4, 3, 32, 32), torch.rand(4, 3, 32, 32)
+    y[1] = y[1] ** 2  # samples far from each other
+    style = torch.tensor([1, 0, 1, 1])
+    terms = multi(y, x, style)
+    singles = []
+    for painting, w in zip(paintings, weights):
+        one = PerceptualLoss(vgg, {"relu2_2": 1.0}, layers, content_weight=1.5, style_weight=w, tv_weight=0.5)
+        one.set_style(painting)
+        singles.append(one)
+    each = multi.last_style_each
+    for i, k in enumerate(style.tolist()):
+        alone = singles[k](y[i : i + 1], x[i : i + 1])
+        assert torch.isclose(each[i], alone["style"], rtol=1e-5), i
+        other = singles[1 - k](y[i : i + 1], x[i : i + 1])["style"]
+        assert not torch.isclose(each[i], other, rtol=1e-2), i  # the other style's targets give another figure
+    assert torch.isclose(terms["style"], each.mean())
+    expected = sum(weights[k] * each[i] for i, k in enumerate(style.tolist())) / 4
+    assert torch.isclose(terms.weighted["style"], expected, rtol=1e-6)
+    # the rest as one style's: content and tv do not depend on the style
+    assert torch.isclose(terms["content"], singles[0](y, x)["content"], rtol=1e-6)
+    assert torch.isclose(terms["total"], 1.5 * terms["content"] + expected + 0.5 * terms["tv"], rtol=1e-6)

@@ -127,6 +127,29 @@ def test_a_mix_selects_normalised_weights_from_the_network_holding_the_styles(mu
     assert load({"a": 1, "c": 1}).card["mix"] == {"a": 0.5, "c": 0.5}
 
 
+def test_a_mix_s_norm_rows_are_the_weighted_average_of_its_styles_rows(multi_file):
+    multi = load(multi_file)
+    tables = {k for k, v in multi.state_dict().items() if v.dim() == 2}
+    assert len(tables) == 2 * 7  # gamma and beta of the 7 conditional norms
+    for spec, w in (({"a": 1, "c": 1}, [0.5, 0.0, 0.5]), ("a:0.75,b:0.25", [0.75, 0.25, 0.0])):
+        state = load(spec, network=multi_file).state_dict()
+        for k, v in multi.state_dict().items():
+            if k in tables:
+                assert torch.allclose(state[k], w[0] * v[0] + w[1] * v[1] + w[2] * v[2], rtol=0, atol=1e-7), k
+            else:  # the convolutions are shared
+                assert torch.equal(state[k], v), k
+    # weights (1, 0): exactly the first style's network, with its output
+    first, only_a, x = (
+        load({"a": 1.0, "c": 0.0}, network=multi_file),
+        load("a", network=multi_file),
+        torch.rand(1, 3, 24, 24),
+    )
+    assert all(torch.equal(v, only_a.state_dict()[k]) for k, v in first.state_dict().items())
+    assert all(torch.equal(first.state_dict()[k][None], multi.state_dict()[k][:1]) for k in tables)
+    with torch.no_grad():
+        assert torch.equal(first(x), only_a(x)) and torch.allclose(first(x), multi(x, 0), atol=1e-6)
+
+
 def test_mixes_name_the_problem(multi_file):
     with pytest.raises(UnknownStyleError, match="no multi-style network holds all of a, c"):
         load("a:0.5,c:0.5")

@@ -42,8 +42,13 @@ def test_alpha_is_carried_through_unchanged(weights_file):
 def test_grayscale_palette_cmyk_and_16_bit_inputs(weights_file, mode):
     img = random_image(32, 32)
     img = Image.fromarray(np.asarray(img.convert("L")).astype(np.uint16) * 257) if mode == "I;16" else img.convert(mode)
-    out = stylize(img, weights_file)
+    out = stylize(img, weights_file, precision="fp32")
     assert out.mode == "RGB" and out.size == (32, 32)
+    # the values: the output is the network's output for the image as RGB in [0, 1] (16-bit: / 65535)
+    rgb = np.asarray(img.convert("RGB") if mode != "I;16" else random_image(32, 32).convert("L").convert("RGB"))
+    x = torch.from_numpy(rgb.astype(np.float32) / 255).permute(2, 0, 1)
+    expected = (stylize(x, weights_file, precision="fp32").permute(1, 2, 0).numpy() * 255).round()
+    assert np.abs(np.asarray(out, np.float32) - expected).max() <= 1  # rounding to 8 bits at most
 
 
 def test_numpy_arrays_come_back_with_the_same_dtype_and_channels(weights_file):
@@ -54,6 +59,20 @@ def test_numpy_arrays_come_back_with_the_same_dtype_and_channels(weights_file):
         assert np.array_equal(arr, before)  # the caller's array is untouched
     assert np.array_equal(out[..., 3], arr[..., 3])
     assert stylize(np.zeros((24, 30), np.uint16), weights_file).shape == (24, 30, 3)
+
+
+def test_numpy_values_are_read_and_written_at_their_dtype_s_scale(weights_file):
+    """uint8 / 255, uint16 / 65535, float as is, in and out: the same photo in each dtype
+    gives the same stylized values, each in its own dtype's range."""
+    f = np.asarray(random_image(24, 30), np.float32) / 255  # exactly representable in 8 and 16 bits
+    ref = stylize(torch.from_numpy(f).permute(2, 0, 1), weights_file, precision="fp32").permute(1, 2, 0).numpy()
+    as_float = stylize(f, weights_file, precision="fp32")
+    as8 = stylize((f * 255).round().astype(np.uint8), weights_file, precision="fp32")
+    as16 = stylize((f * 65535).round().astype(np.uint16), weights_file, precision="fp32")
+    assert np.abs(as_float - ref).max() < 1e-6
+    assert np.abs(as8 / 255 - ref).max() <= 0.5 / 255 + 1e-6
+    assert np.abs(as16 / 65535 - ref).max() <= 0.5 / 65535 + 1e-6
+    assert as16.max() > 255  # the full 16-bit range, not 8-bit values in a 16-bit array
 
 
 def test_tensors_keep_shape_dtype_and_are_not_modified(weights_file):
@@ -179,3 +198,16 @@ def test_a_multi_style_network_needs_a_choice_and_mixes_on_request(multi_file):
     mid = stylize(x, {"a": 0.5, "c": 0.5}, network=multi_file, precision="fp32")
     assert (a - c).abs().mean() > 0.02
     assert (mid - a).abs().mean() > 0.005 and (mid - c).abs().mean() > 0.005
+    # weights (1, 0): exactly the first style
+    assert torch.equal(stylize(x, {"a": 1.0, "c": 0.0}, network=multi_file, precision="fp32"), a)
+    # 50/50: exactly the one-style network whose norm gamma/beta are the average of a's and c's rows
+    from stylenet import TransformerNet, load
+
+    multi = load(multi_file)
+    state = {k: (v[0] + v[2]) / 2 if v.dim() == 2 else v for k, v in multi.state_dict().items()}
+    averaged = TransformerNet(width=8, blocks=1).eval()
+    averaged.load_state_dict(state)
+    assert torch.allclose(mid, stylize(x, averaged, precision="fp32"), atol=1e-6)
+    # and the output lies between the two styles' (norms are not linear: 0.40 of the way from a to c)
+    t = float(((mid - a) * (c - a)).sum() / ((c - a) ** 2).sum())
+    assert 0.2 < t < 0.8

@@ -57,15 +57,43 @@ def setup(tmp_path, photo_dir, style_image):
     return refs, photos, style_image, vgg, args + ["--vgg", "random"]
 
 
+def _row_losses(setup, name: str) -> tuple[float, float]:
+    """Row ``name`` of the setup's network on the photos, measured here: (content, style) means."""
+    import stylenet
+    from stylenet.evaluate import evaluate
+
+    _, photos, image, _, args = setup
+    net = stylenet.load(name, network=args[args.index("--weights") + 1])
+    criterion = criterion_for(net.card, "random", image, 32)
+    mean = evaluate({name: net}, photos, criterion, size=32, progress=False, precision="fp32")[1].mean()
+    return mean["content"], mean["style"]
+
+
+def _printed_row(capsys, name: str) -> list[str]:
+    lines = [x for x in capsys.readouterr().out.splitlines() if x.startswith(f"{name} ")]
+    assert len(lines) == 1
+    return lines[0].split()
+
+
 def test_a_row_is_measured_on_its_references_photos_and_judged(targets, setup, capsys):
     refs, photos, image, vgg, args = setup
-    _reference(refs, photos, image, vgg, (1e9, 1e9))  # an unbeatable-to-miss reference: the row meets both
+    content, style = _row_losses(setup, "b")
+    assert content > 0 and style > 0
+    # a reference the row meets: its losses are 1.20x and 0.90x optimize:100's
+    _reference(refs, photos, image, vgg, (content / 1.2, style / 0.9))
     assert targets.main(["b", *args]) == 0
-    line = [x for x in capsys.readouterr().out.splitlines() if x.startswith("b ")]
-    assert len(line) == 1 and line[0].endswith("0.00x  met")
-    _reference(refs, photos, image, vgg, (1e-9, 1e-9))  # a perfect reference: the row misses both
+    row = _printed_row(capsys, "b")
+    assert row[2] == f"{content:7.3f}/{style:.3f}".strip()  # the network's own losses
+    assert row[3:] == ["1.20x", "0.90x", "met"]
+    # one it misses on both counts: 1.60x and 1.10x
+    _reference(refs, photos, image, vgg, (content / 1.6, style / 1.1))
     assert targets.main(["b", *args]) == 0
-    assert "missed: content" in capsys.readouterr().out
+    row = _printed_row(capsys, "b")
+    assert row[3:] == ["1.60x", "1.10x", "missed:", "content", "1.60x", ">", "1.5x,", "style", "1.10x", ">", "1x"]
+    # and one it misses on style alone (content 1.40x)
+    _reference(refs, photos, image, vgg, (content / 1.4, style / 1.1))
+    assert targets.main(["b", *args]) == 0
+    assert _printed_row(capsys, "b")[3:] == ["1.40x", "1.10x", "missed:", "style", "1.10x", ">", "1x"]
 
 
 def test_a_reference_measured_with_another_vgg_or_missing_is_a_one_line_error(targets, setup, capsys):

@@ -233,12 +233,22 @@ def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tm
         def on_train_start(self, trainer, module):
             seen["lrs"] = sorted(g["lr"] for g in trainer.optimizers[0].param_groups)
             seen["tables"] = [p.detach().clone() for p in module.net.parameters() if p.dim() == 2]
+            # the loss weights each member's style term by its own weight (a: the default 5, b: 2)
+            seen["scale"] = module.loss.style_scale.tolist()
+            with torch.no_grad():
+                x = torch.rand(2, 3, 32, 32, device=module.device)
+                y = torch.rand(2, 3, 32, 32, device=module.device)
+                terms = module.loss(y, x, torch.tensor([0, 1], device=module.device))
+                seen["weighted"] = float(terms.weighted["style"])
+                seen["each"] = module.loss.last_style_each.tolist()
 
         def on_train_end(self, trainer, module):
             seen["after"] = [p.detach().clone() for p in module.net.parameters() if p.dim() == 2]
 
     result = train(_two_styles(tiny_overrides, tmp_path), extra_callbacks=[Spy()])
     assert seen["lrs"] == [1e-3, 0.02]  # the tables have their own learning rate
+    assert seen["scale"] == [5.0, 2.0]
+    assert seen["weighted"] == pytest.approx((5.0 * seen["each"][0] + 2.0 * seen["each"][1]) / 2, rel=1e-6)
     assert all(
         not torch.equal(b[0], a[0]) and not torch.equal(b[1], a[1]) for b, a in zip(seen["tables"], seen["after"])
     )
@@ -391,32 +401,38 @@ def test_an_epoch_based_run_validates_per_epoch_and_spreads_its_cosine_over_ever
 
 
 def test_held_out_losses_come_from_the_validation_loop_and_checkpoints_can_monitor_them(tiny_overrides, tmp_path):
-    from pytorch_lightning.callbacks import ModelCheckpoint
-
-    best = ModelCheckpoint(dirpath=tmp_path / "best", monitor="holdout/total", mode="min", save_top_k=1)
-    result = train(compose_config(tiny_overrides), extra_callbacks=[best])
-    assert best.best_model_path and best.best_model_score is not None  # saved on a held-out loss
-    assert {"holdout_total", "holdout_content", "holdout_style"} <= set(result.losses)
-    # the logged figure is the mean over every held-out photo, not a preview subset
-    from stylenet.training.data import PhotoDataModule
-
-    cfg = compose_config(tiny_overrides)
-    data = PhotoDataModule(**cfg.data)
-    data.scan()
-    photos = torch.stack([b for batch in data.val_dataloader() for b in batch]).float() / 255
-    net = stylenet.load(result.weights)
-    module_losses = {}
     from omegaconf import OmegaConf
+    from pytorch_lightning.callbacks import ModelCheckpoint
 
     from stylenet.imageio import load_image
     from stylenet.losses import build_perceptual_loss
+    from stylenet.training.data import PhotoDataModule, PhotoDataset
 
+    # more held-out photos (5) than previews (2), in batches of 2, 2 and 1
+    # in fp32 on any CPU, so that the figures can be compared exactly
+    cfg = compose_config(tiny_overrides + ["data.holdout=5", "data.preview=2", "trainer.precision=32-true"])
+    best = ModelCheckpoint(dirpath=tmp_path / "best", monitor="holdout/total", mode="min", save_top_k=1)
+    result = train(cfg, extra_callbacks=[best])
+    assert best.best_model_path and best.best_model_score is not None  # saved on a held-out loss
+    assert {"holdout_total", "holdout_content", "holdout_style"} <= set(result.losses)
+    # the logged figure is the mean over every held-out photo, not a preview subset
+    data = PhotoDataModule(**cfg.data)
+    data.scan()
+    held = PhotoDataset(data.holdout_files, cfg.data.image_size, random_crop=False)  # centre crops
+    photos = torch.stack([held[i] for i in range(len(held))]).float() / 255
+    assert len(photos) == 5 > cfg.data.preview
+    net = stylenet.load(result.weights)
     loss = build_perceptual_loss(OmegaConf.to_container(cfg.loss, resolve=True))
     loss.set_style(load_image(cfg.style.image, cfg.style.size))
-    with torch.no_grad(), torch.autocast("cpu", torch.bfloat16):
-        module_losses = loss(net(photos).float(), photos)
-    assert len(photos) == cfg.data.holdout
-    assert result.losses["holdout_content"] == pytest.approx(float(module_losses["content"]), rel=0.05)
+    with torch.no_grad():
+        each = [loss(net(p[None]), p[None]) for p in photos]  # one photo at a time
+    for term in ("content", "style", "total"):
+        values = torch.tensor([float(e[term]) for e in each])
+        assert result.losses[f"holdout_{term}"] == pytest.approx(float(values.mean()), rel=1e-4)
+        # the preview photos alone, or an unweighted mean of the batch means, give other figures
+        assert float(values[: cfg.data.preview].mean()) != pytest.approx(float(values.mean()), rel=1e-3)
+        batch_means = torch.stack([values[:2].mean(), values[2:4].mean(), values[4:].mean()]).mean()
+        assert float(batch_means) != pytest.approx(float(values.mean()), rel=1e-3)
 
 
 ADVERSARIAL = ["loss.adversarial.weight=0.1", "loss.adversarial.crop=16", "loss.adversarial.channels=8"]

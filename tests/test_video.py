@@ -235,7 +235,12 @@ def test_ema_norms_work_on_a_multi_style_selection_and_in_bf16(precision):
     runner = Runner("cpu", precision)
     x = torch.rand(1, 3, 24, 32)
     y = runner(ema_norms(net, 0.5), x)
-    assert y.shape == x.shape and (runner(net, x) - y).abs().mean() < 0.02  # one frame: the plain network
+    err = (runner(net, x) - y).abs()  # one frame: the plain network
+    assert y.shape == x.shape
+    if precision == "fp32":  # the same function: measured max 6e-7
+        assert err.max() < 1e-5
+    else:  # float32 statistics against the plain bf16 network's bf16 ones: measured max 0.018, mean 0.0025
+        assert err.max() < 0.04 and err.mean() < 0.006
 
 
 def test_stability_keeps_the_background_still_when_a_light_blinks(tmp_path, small_net):
