@@ -157,13 +157,13 @@ def stylize(
             )
         from . import arbitrary
 
-        alpha = arbitrary.check_alpha(strength)
+        adain_alpha = arbitrary.check_alpha(strength)  # not ``alpha``: that name is the image's alpha channel
         base = arbitrary.load_decoder(network)
         net = arbitrary.prepare(base, device, precision)
         target = arbitrary.target_stats(net, style_image, style_weights, style_size)
 
         def apply(x: torch.Tensor) -> torch.Tensor:
-            return arbitrary.controls(arbitrary.stylize_photo(net, x, target, alpha, tile), x, preserve_color)
+            return arbitrary.controls(arbitrary.stylize_photo(net, x, target, adain_alpha, tile), x, preserve_color)
 
     else:
         if style is None:
