@@ -55,14 +55,16 @@ def parse_style_image(spec: str) -> tuple[str, float]:
     return path, w
 
 
+_STYLE_CHOICE = {  # usage errors: whether --style was given
+    True: "--style (a trained style) and --style-image (any painting) exclude each other; give one of them",
+    False: "give --style NAME (a trained style) or --style-image PAINTING[:WEIGHT] (any painting)",
+}
+
+
 def _style_choice(a: argparse.Namespace) -> tuple[list[str], list[float]] | None:
     """The paintings and weights of ``--style-image`` (None: ``--style`` is used); exactly one of the two."""
-    if a.style and a.style_image:
-        raise StylenetError(
-            "--style (a trained style) and --style-image (any painting) exclude each other; give one of them"
-        )
-    if not a.style and not a.style_image:
-        raise StylenetError("give --style NAME (a trained style) or --style-image PAINTING[:WEIGHT] (any painting)")
+    if bool(a.style) == bool(a.style_image):
+        raise StylenetError(_STYLE_CHOICE[bool(a.style)])
     if not a.style_image:
         return None
     pairs = [parse_style_image(s) for s in a.style_image]
@@ -707,7 +709,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["train"]:  # every argument is Hydra's, --help and -m included (argparse would take them)
         args = argparse.Namespace(func=cmd_train, overrides=argv[1:])
     else:
-        args = build_parser().parse_args(argv)  # usage errors exit 2
+        parser = build_parser()
+        args = parser.parse_args(argv)  # usage errors exit 2
+        if args.func in (cmd_stylize, cmd_video) and bool(args.style) == bool(args.style_image):
+            parser.exit(2, f"{parser.prog} {args.command}: error: {_STYLE_CHOICE[bool(args.style)]}\n")
     try:
         with report_errors():
             try:

@@ -194,10 +194,15 @@ def test_a_transformer_file_as_the_decoder_is_a_clear_error(weights_file, painti
 def test_style_and_style_image_together_are_refused(decoder, paintings, photo, capsys):
     with pytest.raises(StylenetError, match="not both"):
         stylenet.stylize(torch.rand(3, 32, 32), "mosaic", style_image=paintings[0], network=decoder)
-    code, _, err = run(capsys, "stylize", photo, "--style", "mosaic", "--style-image", paintings[0])
-    assert code == 2 and "exclude each other" in err and err.count("\n") == 1
-    code, _, err = run(capsys, "stylize", photo)
-    assert code == 2 and "--style-image" in err
+    for argv, message in (
+        (["stylize", photo, "--style", "mosaic", "--style-image", paintings[0]], "exclude each other"),
+        (["stylize", photo], "give --style NAME (a trained style) or --style-image"),
+        (["video", "clip.mp4", "-s", "mosaic", "--style-image", paintings[0]], "exclude each other"),
+    ):
+        with pytest.raises(SystemExit) as e:  # a usage error, as argparse's own
+            main([str(a) for a in argv])
+        err = capsys.readouterr().err
+        assert e.value.code == 2 and err.count("\n") == 1 and message in err and "Traceback" not in err
 
 
 # -- the CLI -----------------------------------------------------------------------------------
@@ -346,10 +351,6 @@ def test_video_with_a_painting_writes_every_frame_and_computes_its_statistics_on
     stable = tmp_path / "stable.mp4"
     code, _, err = run(capsys, "video", clip, "--style-image", paintings[1], "--network", decoder, "-o", stable, "-q")
     assert code == 0 and probe(stable)["frames"] == 6
-    code, _, err = run(
-        capsys, "video", clip, "--style", "mosaic", "--style-image", paintings[1], "-o", tmp_path / "x.mp4"
-    )
-    assert code == 2 and "exclude each other" in err
 
 
 # -- ONNX --------------------------------------------------------------------------------------
@@ -371,5 +372,7 @@ def test_onnx_export_takes_the_photo_and_the_painting_and_matches_pytorch(net, d
             "preserve_color": np.array(color, np.float32),
         }
         got = session.run(None, feed)[0]
-        expected = arbitrary.controls(net(photo, painting, alpha=strength), photo, bool(color))
-        assert got.shape == shape and np.abs(got - expected.numpy()).max() < 1e-4
+        with torch.no_grad():
+            expected = arbitrary.controls(net(photo, painting, alpha=strength), photo, bool(color))
+        diff = np.abs(got - expected.numpy())  # float reordering, through a steep random decoder
+        assert got.shape == shape and diff.max() < 1e-3 and diff.mean() < 1e-5
