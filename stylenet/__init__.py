@@ -3,10 +3,12 @@
 import stylenet
 net = stylenet.load("mosaic")                    # a shipped style, an installed one, or a file
 out = stylenet.stylize("photo.jpg", "mosaic")    # a PIL image the size of the photo
+out = stylenet.stylize("photo.jpg", style_image="painting.jpg", network="adain.safetensors")  # any painting
 stylenet.stylize_video("clip.mp4", "out.mp4", "mosaic")  # needs the [video] extra
 stylenet.available_styles()                      # {name: Style(..., card={...})}
 """
 
+from .adain import AdaINNet, load_adain
 from .errors import StylenetError
 from .registry import available_styles, install, load, register_style
 from .stylize import stylize
@@ -15,10 +17,12 @@ from .video import stylize_video  # PyAV is imported only when a clip is opened
 
 __version__ = "0.1.0"
 __all__ = [
+    "AdaINNet",
     "StylenetError",
     "TransformerNet",
     "available_styles",
     "install",
+    "load_adain",
     "load",
     "register_style",
     "stylize",

@@ -38,6 +38,43 @@ def _label(style: str) -> str:
     return re.sub(r"[^\w.-]+", "-", _style_name(style)).strip("-") or "styled"
 
 
+def parse_style_image(spec: str) -> tuple[str, float]:
+    """``painting.jpg`` or ``painting.jpg:0.7`` -> (path, weight). A path that exists is taken whole
+    (even with a colon in its name); else the part after the last colon must be a weight."""
+    if Path(spec).exists():
+        return spec, 1.0
+    path, sep, weight = spec.rpartition(":")
+    if not sep or not path:
+        return spec, 1.0
+    try:
+        w = float(weight)
+    except ValueError:
+        return spec, 1.0  # a colon in a (missing) file's name: the file check names it
+    if not w >= 0:
+        raise StylenetError(f"--style-image {spec}: the weight after ':' must be >= 0")
+    return path, w
+
+
+_STYLE_CHOICE = {  # usage errors: whether --style was given
+    True: "--style (a trained style) and --style-image (any painting) exclude each other; give one of them",
+    False: "give --style NAME (a trained style) or --style-image PAINTING[:WEIGHT] (any painting)",
+}
+
+
+def _style_choice(a: argparse.Namespace) -> tuple[list[str], list[float]] | None:
+    """The paintings and weights of ``--style-image`` (None: ``--style`` is used); exactly one of the two."""
+    if bool(a.style) == bool(a.style_image):
+        raise StylenetError(_STYLE_CHOICE[bool(a.style)])
+    if not a.style_image:
+        return None
+    pairs = [parse_style_image(s) for s in a.style_image]
+    return [p for p, _ in pairs], [w for _, w in pairs]
+
+
+def _paintings_label(paintings: list[str]) -> str:
+    return _label("-".join(Path(p).stem for p in paintings))
+
+
 def _plan_outputs(inputs: list[str], output: str | None, style_label: str) -> tuple[list[tuple[Path, Path]], list[str]]:
     """(input file, output file) pairs, and the input folders that hold no images (each
     reported on stderr); folders expand to the images inside them.
@@ -101,9 +138,21 @@ def cmd_stylize(a: argparse.Namespace) -> int:
     from .registry import load
     from .stylize import require_one_style, stylize
 
-    check_strength(a.strength)
-    net = require_one_style(load(a.style, a.device, network=a.network))
-    pairs, empty_folders = _plan_outputs(a.inputs, a.output, _label(a.style))
+    paintings = _style_choice(a)
+    if paintings is None:
+        check_strength(a.strength)
+        net = require_one_style(load(a.style, a.device, network=a.network))
+        label = _label(a.style)
+        kwargs = {}
+    else:
+        from . import arbitrary
+
+        arbitrary.check_alpha(a.strength)
+        net = arbitrary.prepare(arbitrary.load_decoder(a.network, a.vgg), a.device, a.precision)
+        arbitrary.target_stats(net, *paintings, a.style_size)  # bad paintings fail before any photo
+        label = _paintings_label(paintings[0])
+        kwargs = {"style_image": paintings[0], "style_weights": paintings[1], "style_size": a.style_size}
+    pairs, empty_folders = _plan_outputs(a.inputs, a.output, label)
     failed = 0
     # a bar for batches on a terminal (None: tqdm leaves it out when stderr is a pipe or a file)
     bar = progress_bar(pairs, desc="stylizing", unit="image", disable=True if len(pairs) < 2 or a.quiet else None)
@@ -115,7 +164,9 @@ def cmd_stylize(a: argparse.Namespace) -> int:
         try:
             out = stylize(
                 src,
-                net,
+                None if kwargs else net,
+                network=net if kwargs else None,
+                **kwargs,
                 max_side=a.max_side,
                 precision=a.precision,
                 tile=a.tile,
@@ -151,14 +202,24 @@ def cmd_video(a: argparse.Namespace) -> int:
     _return_freed_memory()
     from .video import stylize_video
 
-    dest = _video_output(Path(a.input), a.output, _label(a.style))
+    paintings = _style_choice(a)
+    label = _label(a.style) if paintings is None else _paintings_label(paintings[0])
+    dest = _video_output(Path(a.input), a.output, label)
     if dest.exists() and not a.overwrite and Path(a.input).exists():
         raise StylenetError(f"{dest}: exists; pass --overwrite to replace it")
+    if paintings is None:
+        kwargs = {"network": a.network}
+    else:
+        from . import arbitrary
+
+        network = arbitrary.load_decoder(a.network, a.vgg)
+        kwargs = {"network": network, "style_image": paintings[0], "style_weights": paintings[1]}
+        kwargs["style_size"] = a.style_size
     r = stylize_video(
         a.input,
         dest,
         a.style,
-        network=a.network,
+        **kwargs,
         strength=a.strength,
         preserve_color=a.preserve_color,
         max_side=a.max_side,
@@ -233,13 +294,17 @@ def cmd_export(a: argparse.Namespace) -> int:
         out = Path(a.output or src.with_suffix(".safetensors"))
         checkpoint_to_weights(src, out, overwrite=a.overwrite)
     else:
-        from .onnx_export import export_onnx
+        from .arbitrary import is_adain_file, load_decoder
+        from .onnx_export import export_adain_onnx, export_onnx
         from .registry import load
 
         out = Path(a.output or f"{_label(a.weights)}.onnx")
         if out.exists() and not a.overwrite:
             raise FileExistsError(f"{out}: exists; pass --overwrite to replace it")
-        export_onnx(load(a.weights, network=a.network), out, opset=a.opset)
+        if src.is_file() and is_adain_file(src):
+            export_adain_onnx(load_decoder(src, a.vgg), out, opset=a.opset)
+        else:
+            export_onnx(load(a.weights, network=a.network), out, opset=a.opset)
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -423,6 +488,18 @@ def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
     )
 
 
+def add_style_image(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--style-image",
+        action="append",
+        metavar="PAINTING[:WEIGHT]",
+        help="any painting as the style (an AdaIN decoder: --network); repeat to mix, with weights: "
+        "--style-image a.jpg:0.7 --style-image b.jpg:0.3. Not with --style",
+    )
+    s.add_argument("--style-size", type=int, default=512, help="--style-image: the painting's shorter side (512)")
+    s.add_argument("--vgg", help="--style-image: the decoder's VGG weights, if not where its file's header says")
+
+
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
     from .losses import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT
@@ -436,14 +513,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "-s",
         "--style",
-        required=True,
         help="style name (see `stylenet styles`), weights file, or a mix of one network's styles: mosaic:0.7,udnie:0.3",
     )
-    s.add_argument("--strength", type=float, default=1.0, help="0 (the photo) to 1 (full style; default)")
+    add_style_image(s)
+    s.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        help="0 (the photo; with --style-image: the decoder's reconstruction of it) to 1 (full style; default)",
+    )
     s.add_argument(
         "--preserve-color", action="store_true", help="keep the photo's colours (luminance-only style transfer)"
     )
-    s.add_argument("--network", help="the multi-style network (name or file) that --style names select from")
+    s.add_argument(
+        "--network",
+        help="the multi-style network (name or file) that --style names select from; "
+        "with --style-image, the AdaIN decoder file (adain.safetensors)",
+    )
     s.add_argument(
         "-o", "--output", help="output folder, or a file for a single input (default: INPUT_STYLE.ext beside it)"
     )
@@ -464,8 +550,13 @@ def build_parser() -> argparse.ArgumentParser:
         description="Stylize a clip (.mp4, .mov, .mkv, .gif ...): same frames, timing, rotation; audio copied.",
     )
     s.add_argument("input", metavar="INPUT", help="the clip")
-    s.add_argument("-s", "--style", required=True, help="style name, weights file, or a mix: mosaic:0.7,udnie:0.3")
-    s.add_argument("--network", help="the multi-style network (name or file) that --style names select from")
+    s.add_argument("-s", "--style", help="style name, weights file, or a mix: mosaic:0.7,udnie:0.3")
+    add_style_image(s)
+    s.add_argument(
+        "--network",
+        help="the multi-style network (name or file) that --style names select from; "
+        "with --style-image, the AdaIN decoder file (adain.safetensors)",
+    )
     s.add_argument(
         "-o", "--output", help="output file (.mp4, .mov, .mkv, .gif) or folder (default: INPUT_STYLE.ext beside it)"
     )
@@ -517,6 +608,7 @@ def build_parser() -> argparse.ArgumentParser:
         "weights", help="style name, weights file, a mix (mosaic:0.7,udnie:0.3), or .ckpt (with --format safetensors)"
     )
     s.add_argument("--network", help="the multi-style network that the style names select from")
+    s.add_argument("--vgg", help="an AdaIN decoder's VGG weights, if not where its file's header says")
     s.add_argument("--format", choices=["onnx", "safetensors"], default="onnx", help="default: onnx")
     s.add_argument("-o", "--output", help="output file")
     s.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
@@ -617,7 +709,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["train"]:  # every argument is Hydra's, --help and -m included (argparse would take them)
         args = argparse.Namespace(func=cmd_train, overrides=argv[1:])
     else:
-        args = build_parser().parse_args(argv)  # usage errors exit 2
+        parser = build_parser()
+        args = parser.parse_args(argv)  # usage errors exit 2
+        if args.func in (cmd_stylize, cmd_video) and bool(args.style) == bool(args.style_image):
+            parser.exit(2, f"{parser.prog} {args.command}: error: {_STYLE_CHOICE[bool(args.style)]}\n")
     try:
         with report_errors():
             try:

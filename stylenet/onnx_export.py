@@ -5,6 +5,10 @@ style, 0 the photo); ``preserve_color`` (a float scalar: 0 off, 1 the photo's
 colours); and, for a multi-style network, ``style``: ``(S,)`` weights over its S
 styles (one-hot for one style, a convex combination to mix; their names, in order,
 are in the model's metadata ``styles``). Output: ``stylized``, ``(N, 3, H, W)``.
+
+An AdaIN decoder (``export_adain_onnx``) exports with the painting as an input instead:
+``image``, ``style`` (the painting, ``(1, 3, Hs, Ws)``), ``strength`` (AdaIN's alpha) and
+``preserve_color``.
 """
 
 from __future__ import annotations
@@ -82,6 +86,65 @@ def export_onnx(net: TransformerNet, path: str | os.PathLike, opset: int = 18) -
             verbose=False,
         )
     program.model.metadata_props["styles"] = json.dumps(list(net.style_names))
+    with atomic_write(path, overwrite=True) as tmp:
+        program.save(str(tmp))
+    return path
+
+
+# -- AdaIN: any painting as an input ---------------------------------------------------------
+class _AdaINGraph(nn.Module):
+    """``AdaINNet`` with the painting, alpha and colour preservation as graph inputs."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(
+        self, image: torch.Tensor, style: torch.Tensor, strength: torch.Tensor, preserve_color: torch.Tensor
+    ) -> torch.Tensor:
+        from .adain import STRIDE, adain, channel_stats
+
+        h, w = image.shape[-2:]
+        x = F.pad(image, (0, (STRIDE - w % STRIDE) % STRIDE, 0, (STRIDE - h % STRIDE) % STRIDE), mode="reflect")
+        feat = self.net.encode(x)
+        t = adain(feat, *channel_stats(self.net.encode(style)))
+        t = strength * t + (1 - strength) * feat
+        y = self.net.decoder(t)[..., :h, :w]
+        return apply_controls(y, image, 1.0, preserve_color)
+
+
+def export_adain_onnx(net, path: str | os.PathLike, opset: int = 18) -> Path:
+    """Write an ``AdaINNet`` (float32, CPU) as ONNX. Inputs: ``image`` ``(N, 3, H, W)`` and ``style``
+    ``(1, 3, Hs, Ws)`` in [0, 1] (dynamic sizes; one painting for every photo; the painting as it is, not resized: scale it
+    as ``stylenet.arbitrary.read_painting`` does, shorter side 512, to match ``stylize``);
+    ``strength`` (AdaIN's alpha, a float scalar: 1 full style, 0 the decoder's reconstruction of
+    the photo) and ``preserve_color`` (0 or 1). Output: ``stylized`` ``(N, 3, H, W)``."""
+    path = Path(path)
+    model = _AdaINGraph(copy.deepcopy(net).float().cpu().eval())
+    example = (torch.rand(2, 3, 64, 72), torch.rand(1, 3, 48, 56), torch.tensor(1.0), torch.tensor(0.0))
+    n = torch.export.Dim("batch", min=1, max=1024)
+    h, w = (torch.export.Dim(name, min=16, max=16384) for name in ("height", "width"))
+    sh, sw = (torch.export.Dim(name, min=16, max=16384) for name in ("style_height", "style_width"))
+    shapes = {
+        "image": {0: n, 2: h, 3: w},
+        "style": {2: sh, 3: sw},
+        "strength": None,
+        "preserve_color": None,
+    }
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.onnx.export(
+            model,
+            example,
+            input_names=["image", "style", "strength", "preserve_color"],
+            output_names=["stylized"],
+            dynamic_shapes=shapes,
+            opset_version=opset,
+            dynamo=True,
+            verbose=False,
+        )
+    program.model.metadata_props["stylenet"] = "adain"
+    program.model.metadata_props["card"] = json.dumps(getattr(net, "card", {}))
     with atomic_write(path, overwrite=True) as tmp:
         program.save(str(tmp))
     return path

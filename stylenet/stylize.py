@@ -8,6 +8,9 @@ Large images are tiled with shared normalisation statistics (``stylenet.tiling``
 so that memory stays bounded and no seams show. ``strength`` and
 ``preserve_color`` (``stylenet.color``) work with every network; a mix of styles
 (``{"mosaic": 0.7, "udnie": 0.3}``) needs a multi-style network.
+
+``style_image=`` takes any painting instead (AdaIN, ``stylenet.arbitrary``): one decoder
+for every painting, no training per style.
 """
 
 from __future__ import annotations
@@ -58,12 +61,13 @@ def _shrink(x: torch.Tensor, max_side: int | None) -> torch.Tensor:
     return F.interpolate(x, size=size, mode="bilinear", antialias=True, align_corners=False).clamp_(0, 1)
 
 
-def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, net, runner, max_side, tile, controls) -> tuple:
-    """(H, W, 3) float RGB and optional alpha -> stylized RGB and (resized) alpha."""
+def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, apply, max_side) -> tuple:
+    """(H, W, 3) float RGB and optional alpha -> stylized RGB and (resized) alpha; ``apply(x) -> y``
+    stylizes a ``(1, 3, H, W)`` tensor, controls included."""
     x = torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0)  # a channels-last view: no copy
     x = _shrink(x, max_side)
     check_size(x.shape[-1], x.shape[-2], f"image at max_side={max_side}")
-    y = apply_controls(apply_net(net, x, runner, tile), x, *controls)[0].permute(1, 2, 0).numpy()
+    y = apply(x)[0].permute(1, 2, 0).numpy()
     if alpha is not None and alpha.shape != y.shape[:2]:
         a = _shrink(torch.from_numpy(alpha)[None, None], max_side)
         alpha = a[0, 0].numpy()
@@ -95,8 +99,10 @@ def require_one_style(net: TransformerNet) -> TransformerNet:
 
 def stylize(
     image,
-    style,
+    style=None,
     *,
+    style_image=None,
+    style_weights=None,
     max_side: int | None = None,
     device: str | torch.device | None = None,
     precision: str = "auto",
@@ -104,8 +110,9 @@ def stylize(
     strength: float = 1.0,
     preserve_color: bool = False,
     network=None,
+    style_size: int | None = 512,
 ):
-    """Stylize ``image`` with ``style``; returns the same kind of image.
+    """Stylize ``image`` with a trained ``style`` or any painting (``style_image``); returns the same kind of image.
 
     Args:
         image: a file path (returns a PIL image), a PIL image, a NumPy array
@@ -114,27 +121,66 @@ def stylize(
         style: a style name, a weights file path, a loaded ``TransformerNet``, or a
             mix of a multi-style network's styles: ``{"mosaic": 0.7, "udnie": 0.3}`` or
             ``"mosaic:0.7,udnie:0.3"`` (weights normalised to sum 1).
+        style_image: instead of ``style``, any painting (AdaIN, Huang & Belongie 2017): a
+            path, PIL image, NumPy array or tensor ``(3, H, W)``, or a list of them to mix.
+            Checked and converted as photos are (grayscale, CMYK, 16-bit; transparency on white).
+        style_weights: with a list of paintings, one weight each (normalised to sum 1;
+            default equal): ``style_image=["a.jpg", "b.jpg"], style_weights=[0.7, 0.3]``.
+            The mix is AdaIN with the weighted mean of the paintings' relu4_1 statistics.
         max_side: stylize at a smaller size: the longer side is scaled down to this
             (the output is that size too). Strokes look larger relative to the image.
         device: where to run; defaults to the network's device for a loaded network,
             else the CPU.
         precision: "auto" (bf16 where the hardware computes it natively, else fp32;
             ``stylenet.precision``), "fp32" or "bf16".
-        tile: tile side for large images; ``None`` tiles only images over about 2.5 MP.
-        strength: 0 (the photo) to 1 (full style): a blend of the photo and the output.
+        tile: tile side for large images; ``None`` tiles only images over about 2.5 MP
+            (1 MP with ``style_image``). Tiles share the whole image's statistics.
+        strength: 0 to 1 (full style). With ``style``: a pixel blend of the photo and the
+            output (0 gives the photo back). With ``style_image``: AdaIN's alpha, an
+            interpolation in feature space, ``alpha * AdaIN(f(photo)) + (1 - alpha) * f(photo)``,
+            decoded (0 gives the decoder's reconstruction of the photo, not the photo).
         preserve_color: keep the photo's colours, take only the style's luminance
             (Gatys et al. 2016, luminance-only transfer).
-        network: the multi-style network (name, file or object) that ``style``'s
-            names or mix select from; by default the registry's best for each name.
+        network: with ``style``, the multi-style network (name, file or object) that
+            ``style``'s names or mix select from (default: the registry's best for each
+            name). With ``style_image``, the AdaIN decoder: a weights file, a loaded
+            ``AdaINNet`` (``stylenet.load_adain(path, vgg=...)``) or a registry name
+            (default ``"adain"``, not shipped yet: train one, see the README).
+        style_size: with ``style_image``, the painting's shorter side is scaled to this
+            before its statistics are taken (``None``: as it is). Statistics are cached
+            by the painting's pixels, so a batch pays for them once.
     """
-    if isinstance(style, TransformerNet) and device is None:
-        device = next(style.parameters()).device
-    controls = (check_strength(strength), 1.0 if preserve_color else 0.0)
-    # a network object is used as it is: the runner applies an eval copy on the device,
-    # so the caller's network keeps its device and mode
-    direct = isinstance(style, TransformerNet) and network is None
-    net = require_one_style(style if direct else load(style, device, network=network))
-    runner = shared_runner(torch.device(device or "cpu"), precision)
+    if style_image is not None:
+        if style is not None:
+            raise StylenetError(
+                "give style (a trained style) or style_image (any painting), not both (CLI: --style or --style-image)"
+            )
+        from . import arbitrary
+
+        adain_alpha = arbitrary.check_alpha(strength)  # not ``alpha``: that name is the image's alpha channel
+        base = arbitrary.load_decoder(network)
+        net = arbitrary.prepare(base, device, precision)
+        target = arbitrary.target_stats(net, style_image, style_weights, style_size)
+
+        def apply(x: torch.Tensor) -> torch.Tensor:
+            return arbitrary.controls(arbitrary.stylize_photo(net, x, target, adain_alpha, tile), x, preserve_color)
+
+    else:
+        if style is None:
+            raise StylenetError("give a style (a trained style's name or file) or style_image (any painting)")
+        if style_weights is not None:
+            raise StylenetError("style_weights goes with style_image (paintings); mix trained styles in style=")
+        if isinstance(style, TransformerNet) and device is None:
+            device = next(style.parameters()).device
+        controls = (check_strength(strength), 1.0 if preserve_color else 0.0)
+        # a network object is used as it is: the runner applies an eval copy on the device,
+        # so the caller's network keeps its device and mode
+        direct = isinstance(style, TransformerNet) and network is None
+        net = require_one_style(style if direct else load(style, device, network=network))
+        runner = shared_runner(torch.device(device or "cpu"), precision)
+
+        def apply(x: torch.Tensor) -> torch.Tensor:
+            return apply_controls(apply_net(net, x, runner, tile), x, *controls)
 
     if isinstance(image, torch.Tensor):
         if image.dim() not in (3, 4) or image.shape[-3] != 3:
@@ -142,14 +188,13 @@ def stylize(
         x = image.detach().float().cpu().clamp(0, 1)
         x = _shrink(x if x.dim() == 4 else x.unsqueeze(0), max_side)
         check_size(x.shape[-1], x.shape[-2], f"tensor of shape {tuple(image.shape)}")
-        y = apply_controls(apply_net(net, x, runner, tile), x, *controls)
+        y = apply(x)
         return (y if image.dim() == 4 else y[0]).to(image.device, image.dtype)
 
     if isinstance(image, np.ndarray):
         rgb, alpha = array_to_float(image)
-        y, alpha = _stylize_float(rgb, alpha, net, runner, max_side, tile, controls)
-        out = float_to_array(y, alpha, image.dtype)
-        return out
+        y, alpha = _stylize_float(rgb, alpha, apply, max_side)
+        return float_to_array(y, alpha, image.dtype)
 
     if isinstance(image, (str, os.PathLike)):
         img = open_image(image)
@@ -159,5 +204,5 @@ def stylize(
     else:
         raise TypeError(f"cannot stylize a {type(image).__name__}; pass a path, PIL image, NumPy array or tensor")
     rgb, alpha = split_alpha(img)
-    y, alpha = _stylize_float(rgb, alpha, net, runner, max_side, tile, controls)
+    y, alpha = _stylize_float(rgb, alpha, apply, max_side)
     return to_pil(y, alpha)

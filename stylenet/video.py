@@ -280,8 +280,11 @@ def _frame_times(frame, stream, index: int, rate: float) -> tuple[float, float]:
 def stylize_video(
     src: str | os.PathLike,
     dst: str | os.PathLike,
-    style,
+    style=None,
     *,
+    style_image=None,
+    style_weights=None,
+    style_size: int | None = 512,
     network=None,
     strength: float = 1.0,
     preserve_color: bool = False,
@@ -303,6 +306,12 @@ def stylize_video(
     previous input and output, warped along the input's optical flow (0: off). An existing
     ``dst`` is replaced only with ``overwrite``. A clip that breaks off is written up to
     where it decoded, then ``TruncatedVideoError`` says what was lost.
+
+    ``style_image`` (and ``style_weights``, ``style_size``; ``network`` is then the AdaIN
+    decoder) takes any painting instead of ``style``, as in ``stylenet.stylize``: its
+    statistics are computed once for the clip; ``stability`` is then the momentum of a
+    moving average of the frames' relu4_1 statistics (``stylenet.arbitrary``), and
+    ``strength`` is AdaIN's alpha (feature space).
     """
     from .progress import progress_bar
     from .registry import load
@@ -310,7 +319,17 @@ def stylize_video(
 
     src, dst = Path(src), Path(dst)
     fmt = output_format(dst)
-    controls = (check_strength(strength), 1.0 if preserve_color else 0.0)
+    if style_image is not None and style is not None:
+        raise StylenetError("give style (a trained style) or style_image (any painting), not both")
+    if style_image is None and style is None:
+        raise StylenetError("give a style (a trained style's name or file) or style_image (any painting)")
+    if style_image is not None:
+        from . import arbitrary
+
+        alpha = arbitrary.check_alpha(strength)
+        controls = (1.0, 1.0 if preserve_color else 0.0)
+    else:
+        controls = (check_strength(strength), 1.0 if preserve_color else 0.0)
     stability = check_stability(stability)
     denoise, blend = check_weight(denoise, "denoise"), check_weight(blend, "blend")
     with open_clip(src) as container:
@@ -318,12 +337,17 @@ def stylize_video(
             raise StylenetError(f"{dst}: is the input clip; write the output to another file")
         if dst.exists() and not overwrite:
             raise FileExistsError(f"{dst}: exists; pass overwrite (--overwrite) to replace it")
-        if isinstance(style, TransformerNet) and device is None:
-            device = next(style.parameters()).device
-        direct = isinstance(style, TransformerNet) and network is None
-        net = require_one_style(style if direct else load(style, device, network=network))
-        runner = Runner(torch.device(device or "cpu"), precision)  # this clip's own: the norms' state is in its copy
-        stylizer = ClipStylizer(net, runner, stability, denoise, blend)
+        if style_image is not None:
+            net = arbitrary.prepare(arbitrary.load_decoder(network), device, precision)
+            target = arbitrary.target_stats(net, style_image, style_weights, style_size)  # once for the clip
+            stylizer = arbitrary.PaintingClipStylizer(net, target, alpha, stability, denoise, blend)
+        else:
+            if isinstance(style, TransformerNet) and device is None:
+                device = next(style.parameters()).device
+            direct = isinstance(style, TransformerNet) and network is None
+            net = require_one_style(style if direct else load(style, device, network=network))
+            runner = Runner(torch.device(device or "cpu"), precision)  # this clip's own: the norms' state in its copy
+            stylizer = ClipStylizer(net, runner, stability, denoise, blend)
 
         vin = container.streams.video[0]
         vin.thread_type = "AUTO"

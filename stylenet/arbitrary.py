@@ -1,0 +1,367 @@
+"""Any painting as the style: the user-facing side of AdaIN (``stylenet.adain``).
+
+What ``stylize(photo, style_image=...)``, ``stylize_video(..., style_image=...)``, the
+``--style-image`` options and ``stylenet export DECODER.safetensors`` share:
+
+* **the decoder** (``load_decoder``): a decoder weights file, a loaded ``AdaINNet``, or a
+  registry name (default ``adain``; none ships yet, so a missing default is a one-line
+  error saying how to get one);
+* **the paintings** (``read_painting``): a path, PIL image, NumPy array or tensor, checked
+  as photos are (``stylenet.imageio``: missing, broken, tiny, decompression bomb);
+  grayscale, palette, CMYK and 16-bit are converted, transparency is composited on white;
+  the shorter side is scaled to ``style_size`` (512, as in Huang & Belongie's code);
+* **their statistics** (``painting_stats``): relu4_1 channel means and deviations,
+  cached by the painting's pixels, so a batch or a clip computes them once;
+* **large photos** (``stylize_photo``): above ``TILE_ABOVE`` pixels, overlapping tiles
+  whose AdaIN uses the *whole* photo's relu4_1 statistics (from a pass over the photo
+  downscaled to ``stats_side``, exact when it is that small), so tiles agree and no
+  seams show; below it, the photo runs whole;
+* **clips** (``PaintingClipStylizer``): the painting's statistics once per clip; each
+  frame's own relu4_1 statistics are averaged over the frames as an exponential moving
+  average (``stability``, the momentum, as ``stylenet.temporal`` does for instance
+  norms; restarted at a cut), and ``denoise``/``blend`` as for the other networks.
+
+``strength`` is AdaIN's alpha: ``t = alpha * AdaIN(f(photo), painting) + (1 - alpha) * f(photo)``,
+an interpolation in feature space (0 gives the decoder's reconstruction of the photo,
+not the photo itself), unlike the other networks' pixel blend of photo and output.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import os
+import weakref
+from collections import OrderedDict
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageOps
+
+from . import precision as policy
+from .adain import FORMAT, STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
+from .color import apply_controls
+from .errors import StylenetError
+from .imageio import ImageError, array_to_float, check_size, open_image, split_alpha
+
+DEFAULT = "adain"  # the registry name of the default decoder (not shipped yet)
+STYLE_SIZE = 512  # the painting's shorter side for its statistics
+TILE_ABOVE = 1024 * 1024  # photos with more pixels are tiled (VGG's 64-channel full-size layers are large)
+TILE = 512
+STATS_SIDE = 1024
+# receptive-field radius of encoder + decoder, in pixels, with the 8-pixel grid's misalignment:
+# encoder (VGG16 to relu4_1) 30, decoder 26, nearest upsampling and pooling alignment up to 14
+RADIUS = 72
+BLEND = 16
+
+MISSING_DEFAULT = (
+    "no AdaIN decoder is installed (none ships yet; one is training): train one with "
+    "`python scripts/train.py experiment=adain paths=shared` and pass network=path/to/adain.safetensors "
+    "(CLI: --network path/to/adain.safetensors)"
+)
+
+
+# -- the decoder -------------------------------------------------------------------------------
+def is_adain_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an AdaIN decoder weights file (its header's format)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            return (f.metadata() or {}).get("format") == FORMAT
+    except Exception:
+        return False
+
+
+_loaded: OrderedDict = OrderedDict()  # (path, mtime, size, vgg) -> AdaINNet: a batch of calls loads a file once
+
+
+def load_decoder(network=None, vgg: str | None = None) -> AdaINNet:
+    """An ``AdaINNet`` from ``network``: a loaded one (returned as it is), a decoder weights file, or a
+    registry name (``None``: ``"adain"``). ``vgg`` replaces the VGG weights source the file names."""
+    if isinstance(network, AdaINNet):
+        return network
+    if network is not None and not isinstance(network, (str, os.PathLike)):
+        raise StylenetError(
+            f"network={type(network).__name__}: with style_image, network is an AdaIN decoder (a file or AdaINNet)"
+        )
+    text = os.fspath(network) if network is not None else DEFAULT
+    is_path = isinstance(network, os.PathLike) or os.sep in text or text.endswith(".safetensors")
+    if not is_path and not Path(text).is_file():
+        from .registry import available_styles, resolve
+
+        if text not in available_styles():
+            if text == DEFAULT:
+                raise StylenetError(MISSING_DEFAULT)
+            raise StylenetError(f"unknown AdaIN decoder {text!r}; pass network=path/to/adain.safetensors")
+        path = resolve(text)
+    else:
+        path = Path(text)
+        if not path.is_file():
+            raise StylenetError(f"{path}: no such AdaIN decoder file")
+    stat = path.stat()
+    key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, vgg)
+    if key not in _loaded:
+        _loaded[key] = load_adain(path, vgg=vgg)
+        while len(_loaded) > 2:
+            _loaded.popitem(last=False)
+    _loaded.move_to_end(key)
+    return _loaded[key]
+
+
+_prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def prepare(net: AdaINNet, device: torch.device | str | None, precision: str) -> AdaINNet:
+    """``net`` on ``device`` in the precision ``stylenet.precision`` resolves (fp32 or bf16), in eval mode;
+    a copy where that differs from ``net`` (made once, again after its parameters change)."""
+    device = torch.device(device) if device is not None else next(net.parameters()).device
+    dtype = torch.bfloat16 if policy.resolve(precision, device) == "bf16" else torch.float32
+    p = next(net.parameters())
+    if p.device == device and p.dtype == dtype and not net.training:
+        return net
+    versions = (device, dtype, tuple(q._version for q in net.parameters()))
+    cached = _prepared.get(net)
+    if cached is None or cached[0] != versions:
+        copied = copy.deepcopy(net).to(device, dtype).eval()
+        copied.card = net.card
+        cached = (versions, copied)
+        _prepared[net] = cached
+    return cached[1]
+
+
+# -- paintings ---------------------------------------------------------------------------------
+def _painting_rgb(painting) -> np.ndarray:
+    """Any painting -> ``(H, W, 3)`` float32 RGB in [0, 1]; transparency composited on white."""
+    try:
+        if isinstance(painting, torch.Tensor):
+            t = painting.detach().float().cpu()
+            if t.dim() == 4 and t.shape[0] == 1:
+                t = t[0]
+            if t.dim() != 3 or t.shape[0] not in (1, 3):
+                raise ImageError(f"tensor of shape {tuple(painting.shape)}: expected (3, H, W) or (1, 3, H, W)")
+            check_size(t.shape[-1], t.shape[-2], f"tensor of shape {tuple(painting.shape)}")
+            return t.expand(3, -1, -1).clamp(0, 1).permute(1, 2, 0).numpy()
+        if isinstance(painting, np.ndarray):
+            rgb, alpha = array_to_float(painting)
+        elif isinstance(painting, (str, os.PathLike)):
+            rgb, alpha = split_alpha(open_image(painting))
+        elif isinstance(painting, Image.Image):
+            img = ImageOps.exif_transpose(painting)
+            check_size(img.width, img.height, "PIL image")
+            rgb, alpha = split_alpha(img)
+        else:
+            raise StylenetError(
+                f"cannot use a {type(painting).__name__} as a painting; pass a path, PIL image, NumPy array or tensor"
+            )
+    except ImageError as e:
+        raise ImageError(f"style image {e}") from None
+    if alpha is not None:  # transparent parts: white paper
+        rgb = rgb * alpha[..., None] + (1.0 - alpha[..., None])
+    return rgb
+
+
+def read_painting(painting, style_size: int | None = STYLE_SIZE) -> torch.Tensor:
+    """A painting as ``(1, 3, H, W)`` float32 in [0, 1], its shorter side scaled to ``style_size``
+    (up or down; ``None``: as it is)."""
+    x = torch.from_numpy(np.ascontiguousarray(_painting_rgb(painting))).permute(2, 0, 1).unsqueeze(0).float()
+    h, w = x.shape[-2:]
+    if style_size and min(h, w) != style_size:
+        s = style_size / min(h, w)
+        size = (max(STRIDE, round(h * s)), max(STRIDE, round(w * s)))
+        x = F.interpolate(x, size=size, mode="bilinear", antialias=s < 1, align_corners=False).clamp_(0, 1)
+    return x.contiguous()
+
+
+_stats_cache: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # net -> {pixels digest: stats}
+CACHE_SIZE = 32
+
+
+def painting_stats(net: AdaINNet, painting: torch.Tensor) -> Stats:
+    """The relu4_1 statistics of a ``read_painting`` tensor, computed once per network and pixels."""
+    digest = hashlib.sha256(np.ascontiguousarray(painting.numpy()).tobytes()).hexdigest() + str(painting.shape)
+    cache = _stats_cache.setdefault(net, OrderedDict())
+    if digest not in cache:
+        device = next(net.parameters()).device
+        cache[digest] = tuple(s.float() for s in net.style_stats(painting.to(device)))
+        while len(cache) > CACHE_SIZE:
+            cache.popitem(last=False)
+    cache.move_to_end(digest)
+    return cache[digest]
+
+
+def paintings_list(style_image, style_weights) -> tuple[list, list[float]]:
+    """``style_image`` (one painting or a list) and ``style_weights`` -> paintings and weights summing to 1."""
+    paintings = list(style_image) if isinstance(style_image, (list, tuple)) else [style_image]
+    if not paintings:
+        raise StylenetError("style_image is an empty list; give at least one painting")
+    if style_weights is None:
+        weights = [1.0] * len(paintings)
+    else:
+        weights = [float(w) for w in (style_weights if isinstance(style_weights, Sequence) else [style_weights])]
+    if len(weights) != len(paintings):
+        raise StylenetError(f"{len(weights)} style_weights for {len(paintings)} paintings; give one weight each")
+    if any(not np.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
+        raise StylenetError(f"style_weights {weights}: weights must be >= 0 with a positive sum")
+    total = sum(weights)
+    return paintings, [w / total for w in weights]
+
+
+def target_stats(net: AdaINNet, style_image, style_weights=None, style_size: int | None = STYLE_SIZE) -> Stats:
+    """The style's statistics ``(1, 512, 1, 1)`` each: one painting's, or the weighted mix of several."""
+    paintings, weights = paintings_list(style_image, style_weights)
+    stats = [painting_stats(net, read_painting(p, style_size)) for p in paintings]
+    if len(stats) == 1:
+        return stats[0]
+    return mix_stats((torch.cat([s[0] for s in stats]), torch.cat([s[1] for s in stats])), weights)
+
+
+# -- photos ------------------------------------------------------------------------------------
+def _padded(x: torch.Tensor) -> torch.Tensor:
+    h, w = x.shape[-2:]
+    pad_h, pad_w = -h % STRIDE, -w % STRIDE
+    return F.pad(x, (0, pad_w, 0, pad_h), mode="reflect") if pad_h or pad_w else x
+
+
+def restyle(feat: torch.Tensor, content: Stats, style: Stats, alpha: float) -> torch.Tensor:
+    """AdaIN with given content statistics (the whole image's, for a tile), then alpha."""
+    t = (feat.float() - content[0]) / content[1] * style[1] + style[0]
+    if alpha < 1.0:
+        t = alpha * t + (1 - alpha) * feat.float()
+    return t.to(feat.dtype)
+
+
+def content_stats(net: AdaINNet, x: torch.Tensor, stats_side: int = STATS_SIDE) -> Stats:
+    """The relu4_1 statistics of a photo ``(1, 3, H, W)``, on a pass downscaled so that its longer side is
+    at most ``stats_side`` (exactly the untiled network's for photos that small)."""
+    scale = min(1.0, stats_side / max(x.shape[-2:]))
+    small = x if scale == 1.0 else F.interpolate(x, scale_factor=scale, mode="area")
+    return channel_stats(net.encode(_padded(small)))
+
+
+def _spans(size: int, tile: int, overlap: int):
+    """(read_start, read_end, keep_start, keep_end) along one axis; reads start on the encoder's 8-pixel grid."""
+    for start in range(0, size, tile):
+        end = min(size, start + tile)
+        yield max(0, (start - overlap) // STRIDE * STRIDE), min(size, end + overlap), start, end
+
+
+@torch.no_grad()
+def stylize_tiled(
+    net: AdaINNet,
+    x: torch.Tensor,
+    style: Stats,
+    alpha: float = 1.0,
+    tile: int = TILE,
+    overlap: int | None = None,
+    stats_side: int = STATS_SIDE,
+) -> torch.Tensor:
+    """A ``(1, 3, H, W)`` photo in overlapping tiles whose AdaIN uses the whole photo's statistics.
+
+    A tile's output equals the whole photo's except within ``RADIUS`` of its cut edges; tiles
+    overlap by more than that, and are blended with linear ramps ``BLEND`` wide where both are exact.
+    """
+    from .tiling import _ramp
+
+    need = RADIUS + BLEND // 2 + 1
+    overlap = need if overlap is None else overlap
+    if overlap < need:
+        raise ValueError(f"overlap={overlap} is too small for the AdaIN network; use at least {need}")
+    device = next(net.parameters()).device
+    _, _, h, w = x.shape
+    cstats = content_stats(net, x.to(device), stats_side)
+    out = torch.zeros(1, 3, h, w)
+    weight = torch.zeros(1, 1, h, w)
+    for y0, y1, ky0, ky1 in _spans(h, tile, overlap):
+        wy = _ramp(y1 - y0, ky0 - y0, ky1 - y0, BLEND, ky0 > 0, ky1 < h)
+        for x0, x1, kx0, kx1 in _spans(w, tile, overlap):
+            wx = _ramp(x1 - x0, kx0 - x0, kx1 - x0, BLEND, kx0 > 0, kx1 < w)
+            part = x[:, :, y0:y1, x0:x1].to(device)
+            th, tw = part.shape[-2:]
+            feat = net.encode(_padded(part))
+            y = net.decoder(restyle(feat, cstats, style, alpha))[..., :th, :tw].float().cpu()
+            mix = wy[:, None] * wx[None, :]
+            out[:, :, y0:y1, x0:x1] += y * mix
+            weight[:, :, y0:y1, x0:x1] += mix
+    return out.div_(weight)
+
+
+@torch.no_grad()
+def stylize_photo(
+    net: AdaINNet, x: torch.Tensor, style: Stats, alpha: float = 1.0, tile: int | None = None
+) -> torch.Tensor:
+    """``(B, 3, H, W)`` CPU float photos -> stylized, same shape, float32 CPU. ``tile=None``: tile only photos
+    over ``TILE_ABOVE`` pixels; each photo of a batch has its own statistics."""
+    b, _, h, w = x.shape
+    if tile is None and h * w <= TILE_ABOVE:
+        device = next(net.parameters()).device
+        dtype = next(net.parameters()).dtype
+        return net(x.to(device, dtype), style, alpha=alpha).float().cpu()
+    return torch.cat([stylize_tiled(net, x[i : i + 1], style, alpha, tile or TILE) for i in range(b)])
+
+
+def check_alpha(strength: float) -> float:
+    if not 0.0 <= float(strength) <= 1.0:
+        raise StylenetError(
+            f"strength={strength}: use a value from 0 (the decoder's reconstruction of the photo) to 1 (full style)"
+        )
+    return float(strength)
+
+
+def controls(y: torch.Tensor, x: torch.Tensor, preserve_color: bool) -> torch.Tensor:
+    """Colour preservation as for the other networks; strength has acted in feature space already."""
+    return apply_controls(y, x, 1.0, 1.0 if preserve_color else 0.0)
+
+
+# -- clips -------------------------------------------------------------------------------------
+class PaintingClipStylizer:
+    """AdaIN applied to a clip's frames in order, with the painting's statistics computed once.
+
+    ``stability`` (the momentum): each frame's relu4_1 mean and variance are averaged over the
+    frames so far, ``m_t = s m_{t-1} + (1 - s) m(frame_t)`` (0: per-frame statistics), restarted at
+    a cut; ``denoise`` and ``blend`` as in ``stylenet.temporal.FlowSmoothing``.
+    """
+
+    def __init__(
+        self,
+        net: AdaINNet,
+        style: Stats,
+        alpha: float = 1.0,
+        stability: float = 0.0,
+        denoise: float = 0.0,
+        blend: float = 0.0,
+    ):
+        from .temporal import FlowSmoothing
+
+        self.net, self.style, self.alpha, self.stability = net, style, alpha, stability
+        self.smoothing = FlowSmoothing(denoise, blend) if stability or denoise or blend else None
+        self.mean = self.var = None
+
+    @torch.no_grad()
+    def _run(self, x: torch.Tensor) -> torch.Tensor:
+        p = next(self.net.parameters())
+        h, w = x.shape[-2:]
+        feat = self.net.encode(_padded(x.to(p.device, p.dtype)))
+        mean, std = channel_stats(feat)
+        var = std.square()
+        if self.mean is None or not self.stability:
+            self.mean, self.var = mean, var
+        else:
+            self.mean = torch.lerp(mean, self.mean, self.stability)
+            self.var = torch.lerp(var, self.var, self.stability)
+        t = restyle(feat, (self.mean, self.var.sqrt()), self.style, self.alpha)
+        return self.net.decoder(t)[..., :h, :w].float().cpu()
+
+    def __call__(self, frame: np.ndarray) -> torch.Tensor:
+        """The next frame ``(H, W, 3)`` uint8 -> its stylization ``(1, 3, H, W)`` float in [0, 1] (CPU)."""
+        from .temporal import frame_tensor
+
+        if self.smoothing is None:
+            return self._run(frame_tensor(frame))
+        x = self.smoothing.input(frame)
+        if self.smoothing.cut:
+            self.mean = self.var = None
+        return self.smoothing.output(self._run(x))
