@@ -34,7 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .export import WeightsError, tensors_digest
+from .export import WeightsError, read_verified, tensors_digest
 from .files import atomic_write
 from .vgg import ARCHS, VGGFeatures
 
@@ -191,21 +191,10 @@ def save_adain(net: AdaINNet, path: str | os.PathLike, card: dict | None = None,
 def load_adain(path: str | os.PathLike, vgg: str | None = None) -> AdaINNet:
     """An ``AdaINNet`` in eval mode from a weights file; ``vgg`` replaces the VGG weights source
     its header names (a file moved to another machine). The card is ``net.card``."""
-    from safetensors import safe_open
-
     path = Path(path)
     if not path.is_file():
         raise WeightsError(f"{path}: no such AdaIN weights file")
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:
-        raise WeightsError(f"{path}: truncated or corrupt weights file ({e.__class__.__name__}: {e})") from None
-    if meta.get("format") != FORMAT:
-        raise WeightsError(f"{path}: not an AdaIN weights file (format {meta.get('format')!r}, expected {FORMAT!r})")
-    if tensors_digest(tensors) != meta.get("tensors_sha256"):
-        raise WeightsError(f"{path}: tensor data does not match the digest in its header (corrupted or tampered)")
+    tensors, meta = read_verified(path, FORMAT, "an AdaIN weights file")
     encoder, card = json.loads(meta["encoder"]), json.loads(meta.get("card", "{}"))
     net = AdaINNet(encoder["arch"], vgg or encoder["weights"], encoder["input"])
     try:

@@ -70,10 +70,26 @@ def save_weights(
     return Path(path)
 
 
-def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict, dict]:
-    """(tensors, net arguments, card) of a weights file, verified; raises ``WeightsError``."""
+def read_verified(path: Path, fmt: str, what: str) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """(tensors, header) of a safetensors file whose header says ``fmt`` and whose tensors match the
+    digest it records; anything else is a one-line ``WeightsError`` (``what`` names the kind expected)."""
     from safetensors import safe_open
 
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            tensors = {k: f.get_tensor(k) for k in f.keys()}
+    except Exception as e:
+        raise WeightsError(f"{path}: truncated or corrupt weights file ({e.__class__.__name__}: {e})") from None
+    if meta.get("format") != fmt:
+        raise WeightsError(f"{path}: not {what} (format {meta.get('format')!r}, expected {fmt!r})")
+    if tensors_digest(tensors) != meta.get("tensors_sha256"):
+        raise WeightsError(f"{path}: tensor data does not match the digest in its header (corrupted or tampered)")
+    return tensors, meta
+
+
+def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict, dict]:
+    """(tensors, net arguments, card) of a weights file, verified; raises ``WeightsError``."""
     path = Path(path)
     if path.is_dir():
         raise WeightsError(f"{path}: is a folder; give a .safetensors weights file")
@@ -84,16 +100,7 @@ def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
             f"{path}: is a Lightning checkpoint (for resuming training); use the .safetensors file "
             "exported next to it, or run: stylenet export CKPT -o weights.safetensors"
         )
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            tensors = {k: f.get_tensor(k) for k in f.keys()}
-    except Exception as e:
-        raise WeightsError(f"{path}: truncated or corrupt weights file ({e.__class__.__name__}: {e})") from None
-    if meta.get("format") != FORMAT:
-        raise WeightsError(f"{path}: not a stylenet weights file (format {meta.get('format')!r}, expected {FORMAT!r})")
-    if tensors_digest(tensors) != meta.get("tensors_sha256"):
-        raise WeightsError(f"{path}: tensor data does not match the digest in its header (corrupted or tampered)")
+    tensors, meta = read_verified(path, FORMAT, "a stylenet weights file")
     try:
         net_args = json.loads(meta["net"])
         card = json.loads(meta.get("card", "{}"))

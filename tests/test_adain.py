@@ -253,3 +253,16 @@ def test_the_experiment_composes_with_the_shared_paths(tmp_path):
     assert cfg.arch == "adain" and cfg.optim.lr == 1e-4 and cfg.data.batch_size == 8
     assert cfg.adain.content_weight == 1.0 and cfg.adain.style_weight == 10.0
     assert all(Path(p).is_dir() for p in list(cfg.adain.photos) + list(cfg.adain.paintings))
+
+
+def test_an_adain_run_resolves_precision_auto_like_every_run(adain_overrides, monkeypatch, capsys):
+    """trainer.precision=auto (the default) reaches Lightning as what this hardware runs best."""
+    from stylenet import precision as policy
+
+    monkeypatch.setattr(policy, "_warned", set())
+    monkeypatch.setenv(policy.ENV, "avx2")
+    overrides = [o for o in adain_overrides if not o.startswith("trainer.precision")]
+    result = train(compose_config(overrides + ["trainer.precision=auto", "trainer.max_steps=1"]))
+    assert "precision: 32-true (auto: " in capsys.readouterr().out
+    card = load_adain(result.weights, vgg="random").card
+    assert card["recipe"]["precision"] == "32-true" and card["recipe"]["precision_asked"] == "auto"

@@ -245,6 +245,24 @@ def resolve_precision(cfg: DictConfig) -> str:
     return asked
 
 
+def fit_and_validate(
+    trainer: pl.Trainer, module: pl.LightningModule, data: pl.LightningDataModule, ckpt: Path | None
+) -> tuple[int, dict[str, float]]:
+    """Train (from ``ckpt`` when resuming), then measure the held-out losses on every rank; returns
+    the steps and the final losses (``train_*`` of the last step, ``holdout_*``). SIGTERM exits 143."""
+    if ckpt:
+        print(f"resuming from {ckpt}")
+    try:
+        trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None)
+    except SIGTERMException:
+        print("stopped by SIGTERM", file=sys.stderr)
+        raise SystemExit(143) from None
+    losses = {f"train_{k}": v for k, v in module.last_losses.items()}
+    held = trainer.validate(module, datamodule=data, verbose=False)
+    losses.update({k.replace("/", "_", 1): float(v) for k, v in (held[0] if held else {}).items()})
+    return trainer.global_step, losses
+
+
 def _check_config(cfg: DictConfig) -> None:
     for key in ("image_size", "batch_size"):
         if cfg.data[key] < 1:
@@ -357,18 +375,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
         val_check_interval=every or 1.0,
         check_val_every_n_epoch=None if every else 1,
     )
-    if ckpt:
-        print(f"resuming from {ckpt}")
-    try:
-        trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None)
-    except SIGTERMException:
-        print("stopped by SIGTERM", file=sys.stderr)
-        raise SystemExit(143) from None
-
-    steps = trainer.global_step
-    losses = {f"train_{k}": v for k, v in module.last_losses.items()}
-    held = trainer.validate(module, datamodule=data, verbose=False)  # the final held-out losses (every rank)
-    losses.update({k.replace("/", "_", 1): float(v) for k, v in (held[0] if held else {}).items()})
+    steps, losses = fit_and_validate(trainer, module, data, ckpt)
     weights = None
     if trainer.is_global_zero:
         seconds = time.time() - start

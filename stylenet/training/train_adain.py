@@ -11,7 +11,6 @@ Same machinery as one-style training: checks before anything runs (one-line
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -19,13 +18,22 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
-from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from ..adain import save_adain
 from .adain_data import AdaINDataModule
 from .adain_module import AdaINModule
 from .callbacks import AdaINPreview, CheckpointOnInterrupt, ReportSkippedImages, StepProgressBar
-from .train import ConfigError, TrainResult, _check_config, _command, _hardware, _quiet, find_checkpoint
+from .train import (
+    ConfigError,
+    TrainResult,
+    _check_config,
+    _command,
+    _hardware,
+    _quiet,
+    find_checkpoint,
+    fit_and_validate,
+    resolve_precision,
+)
 
 PAPER = "https://arxiv.org/abs/1703.06868"
 LICENCE = (
@@ -89,6 +97,7 @@ def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = Non
     start = time.time()
     _quiet()
     _check_config(cfg)
+    asked_precision = resolve_precision(cfg)
     _check_adain(cfg)
     a = cfg.adain
     out = Path(cfg.paths.output_dir)
@@ -145,22 +154,12 @@ def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = Non
         val_check_interval=every,
         check_val_every_n_epoch=None,
     )
-    if ckpt:
-        print(f"resuming from {ckpt}")
-    try:
-        trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None)
-    except SIGTERMException:
-        print("stopped by SIGTERM", file=sys.stderr)
-        raise SystemExit(143) from None
-
-    steps = trainer.global_step
-    losses = {f"train_{k}": v for k, v in module.last_losses.items()}
-    held = trainer.validate(module, datamodule=data, verbose=False)
-    losses.update({k.replace("/", "_", 1): float(v) for k, v in (held[0] if held else {}).items()})
+    steps, losses = fit_and_validate(trainer, module, data, ckpt)
     weights = None
     if trainer.is_global_zero:
         seconds = time.time() - start
         card = adain_card(cfg, module, data)
+        card["recipe"]["precision_asked"] = asked_precision  # recipe.precision: what ran
         card.update(
             steps=steps,
             final_losses=losses,
