@@ -24,7 +24,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..imageio import list_images
 from ..photos import load_photo, split_holdout
-from .data import DataError, _init_worker
+from .data import DataError, training_loader
 
 Pair = tuple[torch.Tensor, torch.Tensor]
 
@@ -148,16 +148,7 @@ class AdaINDataModule(pl.LightningDataModule):
         ds = PairDataset(
             self.train_files, self.train_paintings, self.image_size, self.painting_scale, True, self.skipped
         )
-        return DataLoader(
-            ds,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=True,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
-            worker_init_fn=_init_worker,
-        )
+        return training_loader(ds, self.batch_size, self.num_workers)
 
     def holdout_pair_files(self) -> tuple[list[Path], list[Path]]:
         """The fixed held-out pairs: photo k mod N with painting k mod P, k < ``holdout_pairs``."""

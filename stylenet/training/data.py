@@ -59,6 +59,20 @@ class PhotoDataset(Dataset):
         raise DataError(f"no readable image among the {len(self.files)} files")
 
 
+def training_loader(ds: Dataset, batch_size: int, num_workers: int) -> DataLoader:
+    """Shuffled full batches, decoded in ``num_workers`` persistent workers, each seeded apart."""
+    return DataLoader(
+        ds,
+        batch_size=batch_size,
+        shuffle=True,
+        drop_last=True,
+        num_workers=num_workers,
+        persistent_workers=num_workers > 0,
+        pin_memory=torch.cuda.is_available(),
+        worker_init_fn=_init_worker,
+    )
+
+
 class PhotoDataModule(pl.LightningDataModule):
     def __init__(
         self,
@@ -111,16 +125,7 @@ class PhotoDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         ds = PhotoDataset(self.train_files, self.image_size, random_crop=True, skipped=self.skipped)
-        return DataLoader(
-            ds,
-            batch_size=self.batch_size,
-            shuffle=True,
-            drop_last=True,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=torch.cuda.is_available(),
-            worker_init_fn=_init_worker,
-        )
+        return training_loader(ds, self.batch_size, self.num_workers)
 
     def val_dataloader(self) -> DataLoader:
         """The held-out photos, centre crops, for the held-out losses (Lightning's validation loop)."""

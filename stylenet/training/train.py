@@ -245,6 +245,20 @@ def resolve_precision(cfg: DictConfig) -> str:
     return asked
 
 
+def step_checkpoints(out: Path, every: int) -> ModelCheckpoint:
+    """``out/checkpoints/``: ``last.ckpt`` and the three newest ``stepNNNNNNN.ckpt``, every ``every`` steps."""
+    return ModelCheckpoint(
+        dirpath=out / "checkpoints",
+        filename="step{step:07d}",
+        auto_insert_metric_name=False,
+        every_n_train_steps=every,
+        save_top_k=3,
+        monitor="step",
+        mode="max",
+        save_last=True,
+    )
+
+
 def fit_and_validate(
     trainer: pl.Trainer, module: pl.LightningModule, data: pl.LightningDataModule, ckpt: Path | None
 ) -> tuple[int, dict[str, float]]:
@@ -339,16 +353,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     )
     if init is not None and not ckpt:
         init_from(module, init, cfg.init_weights)
-    checkpoints = ModelCheckpoint(
-        dirpath=out / "checkpoints",
-        filename="step{step:07d}",
-        auto_insert_metric_name=False,
-        every_n_train_steps=cfg.checkpoint_every_n_steps,
-        save_top_k=3,  # the three newest, plus last.ckpt
-        monitor="step",
-        mode="max",
-        save_last=True,
-    )
+    checkpoints = step_checkpoints(out, cfg.checkpoint_every_n_steps)
     preview = PreviewImages(data, cfg.preview_every_n_steps)
     last = out / "checkpoints" / "last.ckpt"  # ModelCheckpoint's save_last file
     interrupt = CheckpointOnInterrupt(str(last))

@@ -17,7 +17,6 @@ from pathlib import Path
 import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
-from pytorch_lightning.callbacks import ModelCheckpoint
 
 from ..adain import save_adain
 from .adain_data import AdaINDataModule
@@ -33,6 +32,7 @@ from .train import (
     find_checkpoint,
     fit_and_validate,
     resolve_precision,
+    step_checkpoints,
 )
 
 PAPER = "https://arxiv.org/abs/1703.06868"
@@ -124,16 +124,7 @@ def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = Non
         optim=OmegaConf.to_container(cfg.optim),
         guard=OmegaConf.to_container(cfg.guard),
     )
-    checkpoints = ModelCheckpoint(
-        dirpath=out / "checkpoints",
-        filename="step{step:07d}",
-        auto_insert_metric_name=False,
-        every_n_train_steps=cfg.checkpoint_every_n_steps,
-        save_top_k=3,  # the three newest, plus last.ckpt
-        monitor="step",
-        mode="max",
-        save_last=True,
-    )
+    checkpoints = step_checkpoints(out, cfg.checkpoint_every_n_steps)
     last = out / "checkpoints" / "last.ckpt"
     callbacks = [
         checkpoints,
