@@ -207,6 +207,21 @@ def _hardware(trainer: pl.Trainer) -> str:
     return f"CPU: {cpu}, {torch.get_num_threads()} threads"
 
 
+def record_run(
+    card: dict, trainer: pl.Trainer, module, steps: int, losses: dict, seconds: float, ckpt: Path | None, asked: str
+) -> None:
+    """Add what ran to a card: steps, final losses, skipped steps, time, hardware, resume, precision asked."""
+    card["recipe"]["precision_asked"] = asked  # recipe.precision: what ran
+    card.update(
+        steps=steps,
+        final_losses=losses,
+        skipped_steps=module.guard.skipped,
+        train_seconds=round(seconds, 1),
+        hardware=_hardware(trainer),
+        resumed_from=str(ckpt) if ckpt else None,
+    )
+
+
 def init_from(module: StyleTransferModule, net: TransformerNet, path: str) -> None:
     """Start from exported weights: a trained network fine-tunes to a new style in a
     fraction of the steps it needs from random weights (same architecture only).
@@ -385,15 +400,7 @@ def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> 
     if trainer.is_global_zero:
         seconds = time.time() - start
         card = model_card(cfg, module, blocks, data, init.card if init is not None else {})
-        card["recipe"]["precision_asked"] = asked_precision  # recipe.precision: what ran
-        card.update(
-            steps=steps,
-            final_losses=losses,
-            skipped_steps=module.guard.skipped,
-            train_seconds=round(seconds, 1),
-            hardware=_hardware(trainer),
-            resumed_from=str(ckpt) if ckpt else None,
-        )
+        record_run(card, trainer, module, steps, losses, seconds, ckpt, asked_precision)
         if budget is not None:
             card["time_budget"] = budget.summary()
         before = lineage_steps(init.card) if init is not None else 0

@@ -27,10 +27,10 @@ from .train import (
     TrainResult,
     _check_config,
     _command,
-    _hardware,
     _quiet,
     find_checkpoint,
     fit_and_validate,
+    record_run,
     resolve_precision,
     step_checkpoints,
 )
@@ -150,15 +150,7 @@ def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = Non
     if trainer.is_global_zero:
         seconds = time.time() - start
         card = adain_card(cfg, module, data)
-        card["recipe"]["precision_asked"] = asked_precision  # recipe.precision: what ran
-        card.update(
-            steps=steps,
-            final_losses=losses,
-            skipped_steps=module.guard.skipped,
-            train_seconds=round(seconds, 1),
-            hardware=_hardware(trainer),
-            resumed_from=str(ckpt) if ckpt else None,
-        )
+        record_run(card, trainer, module, steps, losses, seconds, ckpt, asked_precision)
         weights = save_adain(module.net, out / f"{a.name}.safetensors", card)
         (out / "card.json").write_text(json.dumps(card, indent=2))
         print(
