@@ -9,8 +9,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from stylenet.cli_errors import report_errors
-from stylenet.download import COCO_TRAIN2014, fetch_coco, fetch_style_images
+from stylenet.cli.errors import report_errors
+from stylenet.io.download import COCO_TRAIN2014, fetch_coco, fetch_style_images
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "stylenet" / "configs"
 

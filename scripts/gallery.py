@@ -10,7 +10,7 @@ its shorter side is --size, stylized in one forward pass, centre-cropped to a sq
   python scripts/gallery.py --content ... --size 512 --optimize 100 --styles-dir ../shared/data/styles
 
 adds a last row: the first content image (or --optimize-content) by Gatys optimization with
-each style's training loss (``stylenet.evaluate.criterion_for``; --style-weight etc. pin the
+each style's training loss (``stylenet.quality.evaluate.criterion_for``; --style-weight etc. pin the
 weights, as `make gallery` does, so the reference does not move with the recipe), the quality reference. An
 optimized cell costs minutes, so each is kept in --optimize-cache and reused while its
 painting, photo, size, steps and VGG stay the same.
@@ -26,12 +26,12 @@ from pathlib import Path
 from PIL import Image, ImageDraw
 
 import stylenet
-from stylenet.cli_errors import report_errors
-from stylenet.download import sha256_file
-from stylenet.evaluate import criterion_for, style_image_for, trained_loss
-from stylenet.imageio import list_images, open_image, save_image, split_alpha, to_pil
-from stylenet.optimize import default_vgg, optimize
-from stylenet.progress import progress_bar
+from stylenet.cli.errors import report_errors
+from stylenet.io.download import sha256_file
+from stylenet.io.images import list_images, open_image, save_image, split_alpha, to_pil
+from stylenet.io.progress import progress_bar
+from stylenet.quality.evaluate import criterion_for, style_image_for, trained_loss
+from stylenet.quality.optimize import default_vgg, optimize
 
 LABEL = 22
 

@@ -11,7 +11,7 @@ the machine has no registry. This writes ``<repo>/.gpu/`` (ignored by .gitignore
                               (bf16-mixed casts it), so its values there are the same; 15 MB, not 57
   styles/                     the ten classic style images, byte for byte (the cards check their SHA-256)
   photos/, photos_more/       ../shared's photos resized as training resizes them (shorter side to
-                              --size, the same PIL calls as stylenet.photos.load_photo) and saved as
+                              --size, the same PIL calls as stylenet.io.photos.load_photo) and saved as
                               JPEG (--quality) under the same names, so data/photos' held-out split is
                               the same; training at --size px then crops them exactly as the originals
   site/                       hydra, omegaconf and antlr4 (pure Python) from this environment: the
@@ -67,7 +67,7 @@ def shrink(args: tuple[Path, Path, int, int]) -> int:
 
 
 def stage_photos(src: Path, dst: Path, size: int, quality: int, workers: int) -> int:
-    from stylenet.imageio import list_images
+    from stylenet.io.images import list_images
 
     jobs = []
     for f in list_images(src):

@@ -26,12 +26,12 @@ import json
 import sys
 from pathlib import Path
 
-from stylenet.cli_errors import report_errors
-from stylenet.download import sha256_file
+from stylenet.cli.errors import report_errors
 from stylenet.errors import StylenetError
-from stylenet.evaluate import criterion_for, evaluate, select_photos, style_image_for
-from stylenet.export import load_weights, save_weights
-from stylenet.registry import row_card, select
+from stylenet.io.download import sha256_file
+from stylenet.io.weights import load_weights, save_weights
+from stylenet.quality.evaluate import criterion_for, evaluate, select_photos, style_image_for
+from stylenet.styles.registry import row_card, select
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stylenet" / "styles"
 DATA_NOTE = (

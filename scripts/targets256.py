@@ -21,9 +21,9 @@ import sys
 from pathlib import Path
 
 import stylenet
-from stylenet.cli_errors import report_errors
-from stylenet.download import sha256_file
-from stylenet.evaluate import criterion_for, evaluate, loss_settings, saved_results, style_image_for
+from stylenet.cli.errors import report_errors
+from stylenet.io.download import sha256_file
+from stylenet.quality.evaluate import criterion_for, evaluate, loss_settings, saved_results, style_image_for
 
 REFERENCES = Path(__file__).resolve().parent.parent / "docs" / "bench" / "reference256"
 OPTIMIZE = "optimize, 100 L-BFGS steps (saved)"

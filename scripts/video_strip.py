@@ -17,10 +17,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from stylenet.cli_errors import report_errors
+from stylenet.cli.errors import report_errors
 from stylenet.errors import StylenetError
-from stylenet.imageio import save_image
-from stylenet.video import frame_to_rgb, open_clip
+from stylenet.io.images import save_image
+from stylenet.video.stylize import frame_to_rgb, open_clip
 
 
 def frames_of(clip: Path, wanted: list[int] | None, count: int) -> tuple[list[np.ndarray], list[int]]:

@@ -8,12 +8,12 @@ stylenet.stylize_video("clip.mp4", "out.mp4", "mosaic")  # needs the [video] ext
 stylenet.available_styles()                      # {name: Style(..., card={...})}
 """
 
-from .adain import AdaINNet, load_adain
 from .errors import StylenetError
-from .registry import available_styles, install, load, register_style
-from .stylize import stylize
-from .transformer import TransformerNet
-from .video import stylize_video  # PyAV is imported only when a clip is opened
+from .infer.stylize import stylize
+from .model.adain import AdaINNet, load_adain
+from .model.transformer import TransformerNet
+from .styles.registry import available_styles, install, load, register_style
+from .video.stylize import stylize_video  # PyAV is imported only when a clip is opened
 
 __version__ = "0.1.0"
 __all__ = [

@@ -113,7 +113,7 @@ def small_net() -> torch.nn.Module:
 
 @pytest.fixture
 def weights_file(tmp_path: Path, small_net) -> Path:
-    from stylenet.export import save_weights
+    from stylenet.io.weights import save_weights
 
     return save_weights(small_net, tmp_path / "tiny.safetensors", {"style": "tiny", "steps": 0})
 
@@ -134,7 +134,7 @@ def make_multi_net(names=("a", "b", "c"), seed: int = 0) -> torch.nn.Module:
 
 @pytest.fixture
 def multi_file(tmp_path: Path) -> Path:
-    from stylenet.export import save_weights
+    from stylenet.io.weights import save_weights
 
     net = make_multi_net()
     card = {"style": "trio", "steps": 0, "styles": {n: {"style_weight": 5.0} for n in net.style_names}}

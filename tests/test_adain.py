@@ -6,8 +6,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 
-from stylenet.adain import AdaINNet, adain, channel_stats, load_adain, save_adain
 from stylenet.errors import StylenetError
+from stylenet.model.adain import AdaINNet, adain, channel_stats, load_adain, save_adain
 from stylenet.training.adain_data import AdaINDataModule
 from stylenet.training.train import train
 

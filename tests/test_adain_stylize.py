@@ -11,11 +11,11 @@ import torch
 from PIL import Image
 
 import stylenet
-from stylenet import arbitrary
-from stylenet.adain import AdaINNet, adain, channel_stats, save_adain
 from stylenet.cli import main, parse_style_image
-from stylenet.color import rgb_to_yiq
 from stylenet.errors import StylenetError
+from stylenet.infer import arbitrary
+from stylenet.infer.controls import rgb_to_yiq
+from stylenet.model.adain import AdaINNet, adain, channel_stats, save_adain
 
 from conftest import random_image
 

@@ -61,10 +61,10 @@ def test_peak_memory_is_the_measuring_process_own_not_its_parents():
 
     import numpy as np
 
-    from stylenet.bench import own_peak_rss_mb
+    from stylenet.quality.bench import own_peak_rss_mb
 
     ballast = np.ones(1500 * 2**20, np.uint8)  # 1.5 GB touched in this process
-    code = "from stylenet.bench import own_peak_rss_mb; print(own_peak_rss_mb())"
+    code = "from stylenet.quality.bench import own_peak_rss_mb; print(own_peak_rss_mb())"
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert own_peak_rss_mb() > 1500 > child + 500, (own_peak_rss_mb(), child)  # the child: torch, about 0.5 GB
     del ballast

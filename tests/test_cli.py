@@ -137,7 +137,7 @@ def test_internal_errors_exit_1(tmp_path, capsys, weights_file, monkeypatch):
     def boom(*a, **k):
         raise RuntimeError("kaboom")
 
-    monkeypatch.setattr(importlib.import_module("stylenet.stylize"), "stylize", boom)
+    monkeypatch.setattr(importlib.import_module("stylenet.infer.stylize"), "stylize", boom)
     code, _, err = run(capsys, "stylize", jpeg(tmp_path / "p.jpg"), "-s", weights_file)
     assert code == 1 and "internal error" in err
 
@@ -215,7 +215,7 @@ def test_onnx_export_of_a_multi_style_network_takes_style_weights(tmp_path, caps
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image", "strength", "preserve_color", "style"]
     from stylenet import load
-    from stylenet.color import apply_controls
+    from stylenet.infer.controls import apply_controls
 
     net, x, w = load(multi_file), torch.rand(2, 3, 40, 36), torch.tensor([0.2, 0.0, 0.8])
     feed = {"image": x.numpy(), "strength": np.array(0.7, np.float32), "preserve_color": np.array(1.0, np.float32)}
@@ -275,7 +275,7 @@ def test_the_version_is_written_once():
 def test_onnx_export_of_the_compact_network_matches_pytorch(tmp_path, capsys):
     ort = pytest.importorskip("onnxruntime")
     from stylenet import TransformerNet, load
-    from stylenet.export import save_weights
+    from stylenet.io.weights import save_weights
 
     torch.manual_seed(0)
     compact = save_weights(TransformerNet(width=8, blocks=2, depthwise=True, edge_kernel=5), tmp_path / "c.safetensors")
@@ -318,7 +318,7 @@ def test_a_multi_style_onnx_export_takes_any_batch(tmp_path, capsys, multi_file)
 
 
 def test_styles_shows_a_fine_tunes_steps_with_what_came_before(tmp_path, capsys, small_net):
-    from stylenet.export import save_weights
+    from stylenet.io.weights import save_weights
 
     cards = {
         "scratch": {"style": "scratch", "steps": 2000},
@@ -358,7 +358,7 @@ def test_stylize_max_side_scales_the_longer_side_down(tmp_path, capsys, weights_
 def test_stylize_tile_tiles_and_gives_the_untiled_output(tmp_path, capsys, weights_file, monkeypatch):
     import importlib
 
-    api = importlib.import_module("stylenet.stylize")  # the module (stylenet.stylize is also the function)
+    api = importlib.import_module("stylenet.infer.stylize")  # the module (stylenet.stylize is the function)
     tiles = []
     real = api.stylize_tiled
     monkeypatch.setattr(
@@ -395,7 +395,7 @@ def test_stylize_precision_fp32_is_the_python_api_s_output_and_bf16_differs(tmp_
 def test_export_of_a_mix_is_the_one_style_network_of_that_mix(tmp_path, capsys, multi_file):
     ort = pytest.importorskip("onnxruntime")
     from stylenet import load
-    from stylenet.registry import select
+    from stylenet.styles.registry import select
 
     out = tmp_path / "mix.onnx"
     code, _, err = run(capsys, "export", "a:0.25,c:0.75", "--network", multi_file, "-o", out)
@@ -415,9 +415,9 @@ def test_install_refuses_to_replace_a_style_without_overwrite_and_replaces_it_wi
     import json
 
     import stylenet
-    from stylenet.download import sha256_file
-    from stylenet.export import save_weights
-    from stylenet.registry import cache_dir
+    from stylenet.io.download import sha256_file
+    from stylenet.io.weights import save_weights
+    from stylenet.styles.registry import cache_dir
 
     first = save_weights(small_net, tmp_path / "v1.safetensors", {"style": "mine", "steps": 1})
     other = stylenet.TransformerNet(width=8, blocks=1).eval()  # other weights, the same name

@@ -2,7 +2,7 @@
 
 import torch
 
-from stylenet.color import apply_controls, preserve_color, rgb_to_yiq, yiq_to_rgb
+from stylenet.infer.controls import apply_controls, preserve_color, rgb_to_yiq, yiq_to_rgb
 
 
 def test_yiq_round_trip():

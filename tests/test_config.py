@@ -8,7 +8,7 @@ import pytest
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from stylenet.cli_errors import check_group_overrides
+from stylenet.cli.errors import check_group_overrides
 from stylenet.training.module import StyleTransferModule
 from stylenet.training.train import resolve_style_image, run_name, style_entries, style_name
 
@@ -105,11 +105,11 @@ def test_styles_classic_lists_the_ten_shipped_styles_with_their_images(tmp_path)
 
 
 def test_each_default_has_one_source(tmp_path):
-    from stylenet import losses
     from stylenet.cli import build_parser
-    from stylenet.evaluate import criterion_for
-    from stylenet.optimize import loss_config
-    from stylenet.transformer import NetConfig, TransformerNet
+    from stylenet.loss import perceptual as losses
+    from stylenet.model.transformer import NetConfig, TransformerNet
+    from stylenet.quality.evaluate import criterion_for
+    from stylenet.quality.optimize import loss_config
 
     cfg = compose_config([f"paths.output_dir={tmp_path}"])
     want = (losses.DEFAULT_CONTENT_WEIGHT, losses.DEFAULT_STYLE_WEIGHT, losses.DEFAULT_TV_WEIGHT)

@@ -3,8 +3,8 @@ import warnings
 import pytest
 import torch
 
-from stylenet.imageio import list_images
-from stylenet.photos import load_photo, split_holdout
+from stylenet.io.images import list_images
+from stylenet.io.photos import load_photo, split_holdout
 from stylenet.training.data import DataError, PhotoDataModule, PhotoDataset
 
 

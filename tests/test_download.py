@@ -3,7 +3,7 @@ import zipfile
 
 import pytest
 
-from stylenet.download import DownloadError, download, fetch_coco, fetch_style_images
+from stylenet.io.download import DownloadError, download, fetch_coco, fetch_style_images
 
 from conftest import CONFIG_DIR, random_image
 

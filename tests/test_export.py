@@ -3,8 +3,8 @@ import json
 import pytest
 import torch
 
-from stylenet.export import WeightsError, load_weights, read_weights, save_weights
-from stylenet.transformer import TransformerNet
+from stylenet.io.weights import WeightsError, load_weights, read_weights, save_weights
+from stylenet.model.transformer import TransformerNet
 
 
 def test_round_trip_keeps_weights_arguments_and_card(tmp_path, small_net):
@@ -96,7 +96,7 @@ def test_a_folder_is_named_as_one(tmp_path):
 
 
 def test_an_older_multi_style_checkpoint_exports_under_its_run_folders_name(tmp_path):
-    from stylenet.export import checkpoint_to_weights, load_weights
+    from stylenet.io.weights import checkpoint_to_weights, load_weights
 
     from conftest import make_multi_net
 

@@ -8,7 +8,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylenet import TransformerNet
-from stylenet.fast import FastInstanceNorm, Runner, for_inference, speed_up, subpixel_kernels
+from stylenet.model.fast import FastInstanceNorm, Runner, for_inference, speed_up, subpixel_kernels
 
 
 def perturbed(net: nn.Module, seed: int = 0) -> nn.Module:

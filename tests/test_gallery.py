@@ -45,7 +45,7 @@ def test_the_optimized_row_is_added_cached_and_reused(gallery, tmp_path, weights
 def test_a_pinned_weight_shares_the_cell_between_networks_trained_at_other_weights(
     gallery, tmp_path, small_net, style_image, monkeypatch
 ):
-    from stylenet.export import save_weights
+    from stylenet.io.weights import save_weights
 
     photo = tmp_path / "c.png"
     random_image(40, 56, seed=0).save(photo)
@@ -71,7 +71,7 @@ def test_a_pinned_weight_shares_the_cell_between_networks_trained_at_other_weigh
 def test_columns_are_labelled_with_the_style_argument_a_mix_whole_and_a_file_by_its_stem(
     gallery, tmp_path, multi_file, weights_file, monkeypatch
 ):
-    from stylenet.registry import install
+    from stylenet.styles.registry import install
 
     install(multi_file)
     labels = []

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from stylenet import TransformerNet, stylize
-from stylenet.fast import Runner
+from stylenet.model.fast import Runner
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 

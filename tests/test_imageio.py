@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from stylenet.imageio import (
+from stylenet.io.images import (
     ImageError,
     array_to_float,
     float_to_array,

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
-from stylenet.losses import PerceptualLoss, content_loss, gram_matrix, parse_layer_weights, style_loss, tv_loss
-from stylenet.vgg import VGGFeatures
+from stylenet.loss.perceptual import PerceptualLoss, content_loss, gram_matrix, parse_layer_weights, style_loss, tv_loss
+from stylenet.loss.vgg import VGGFeatures
 
 
 def test_gram_matrix_matches_a_hand_computation():

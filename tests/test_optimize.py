@@ -9,9 +9,9 @@ from PIL import Image
 
 from stylenet.cli import main
 from stylenet.errors import StylenetError
-from stylenet.evaluate import evaluate, psnr, select_photos, ssim
-from stylenet.losses import DEFAULT_STYLE_LAYERS, build_perceptual_loss
-from stylenet.optimize import loss_config, optimize
+from stylenet.loss.perceptual import DEFAULT_STYLE_LAYERS, build_perceptual_loss
+from stylenet.quality.evaluate import evaluate, psnr, select_photos, ssim
+from stylenet.quality.optimize import loss_config, optimize
 
 from conftest import random_image
 
@@ -87,7 +87,7 @@ def test_psnr_and_ssim_agree_with_torchmetrics():
 
 def test_evaluate_reports_every_metric_for_networks_and_optimization(photo_dir, style_image, small_net):
     criterion = build_perceptual_loss(RANDOM)
-    from stylenet.imageio import load_image
+    from stylenet.io.images import load_image
 
     criterion.set_style(load_image(style_image, 48))
     photos = select_photos(photo_dir, limit=3)
@@ -100,8 +100,8 @@ def test_evaluate_reports_every_metric_for_networks_and_optimization(photo_dir, 
 
 
 def test_holdout_selection_matches_training(photo_dir):
-    from stylenet.imageio import list_images
-    from stylenet.photos import split_holdout
+    from stylenet.io.images import list_images
+    from stylenet.io.photos import split_holdout
 
     assert select_photos(photo_dir, holdout=3) == split_holdout(list_images(photo_dir), photo_dir, 3)[1]
     with pytest.raises(StylenetError, match="give a folder"):
@@ -191,7 +191,7 @@ def test_pinned_loss_weights_change_the_optimization_and_not_the_network_rows(
 
 
 def test_reports_of_disjoint_photos_merge_into_the_report_of_one_run(tmp_path, style_image, photo_dir, weights_file):
-    from stylenet.evaluate import merge_reports
+    from stylenet.quality.evaluate import merge_reports
 
     photos = select_photos(photo_dir, limit=4)
     lists = []
@@ -254,9 +254,11 @@ def test_cli_evaluate_takes_styles_of_a_multi_style_network(tmp_path, capsys, st
 
 
 def test_a_bad_content_path_fails_before_any_vgg_is_loaded(tmp_path, capsys, monkeypatch, style_image):
-    import stylenet.losses
+    import stylenet.loss.perceptual
 
-    monkeypatch.setattr(stylenet.losses, "VGGFeatures", lambda *a, **k: pytest.fail("VGG loaded before the check"))
+    monkeypatch.setattr(
+        stylenet.loss.perceptual, "VGGFeatures", lambda *a, **k: pytest.fail("VGG loaded before the check")
+    )
     (tmp_path / "folder").mkdir()
     code = main(
         ["optimize", str(tmp_path / "folder"), "--style-image", str(style_image), "-o", str(tmp_path / "o.png")]
@@ -266,8 +268,8 @@ def test_a_bad_content_path_fails_before_any_vgg_is_loaded(tmp_path, capsys, mon
 
 
 def test_a_multi_style_rows_own_style_weight_is_the_one_its_loss_uses(style_image):
-    from stylenet.evaluate import criterion_for
-    from stylenet.registry import row_card
+    from stylenet.quality.evaluate import criterion_for
+    from stylenet.styles.registry import row_card
 
     card = {"style": "classic", "loss": {"style_weight": 5.0}, "styles": {"a": {"style_weight": 7.5}, "b": {}}}
     assert criterion_for(row_card(card, "a"), "random", style_image, 32).style_weight == 7.5
@@ -290,7 +292,7 @@ def test_a_saved_reference_measured_with_another_loss_or_painting_is_refused(
     err = capsys.readouterr().err
     assert "measured with another loss (style_weight 50.0, this run 5.0)" in err and len(err.strip().splitlines()) == 1
     # another criterion: the layers (a network trained with other layers; its card says so)
-    from stylenet.export import load_weights, save_weights
+    from stylenet.io.weights import load_weights, save_weights
 
     net, card = load_weights(weights_file)
     (tmp_path / "other").mkdir()
@@ -313,7 +315,7 @@ def test_a_saved_reference_measured_with_another_loss_or_painting_is_refused(
 def test_evaluate_progress_in_a_log_is_a_line_or_two_per_method_not_one_per_photo(
     capsys, style_image, photo_dir, small_net
 ):
-    from stylenet.evaluate import criterion_for
+    from stylenet.quality.evaluate import criterion_for
 
     photos = select_photos(photo_dir, limit=8)
     criterion = criterion_for({}, "random", style_image, 32)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from stylenet import precision as policy
-from stylenet.fast import Runner
+from stylenet.model.fast import Runner
 
 AVX2 = "avx2"
 BF16 = "avx2,avx512f,avx512_bf16"
@@ -85,7 +85,7 @@ def test_unknown_precisions_name_the_choices(cpu):
 @pytest.mark.parametrize(("flags", "dtype"), [(AVX2, torch.float32), (BF16, torch.bfloat16)])
 def test_stylize_runs_the_network_at_the_resolved_precision(cpu, small_net, flags, dtype):
     import stylenet
-    from stylenet.stylize import shared_runner
+    from stylenet.infer.stylize import shared_runner
 
     cpu(flags)
     stylenet.stylize(torch.rand(3, 16, 16), small_net)
@@ -94,7 +94,7 @@ def test_stylize_runs_the_network_at_the_resolved_precision(cpu, small_net, flag
 
 
 def test_optimize_auto_is_fp32_exactly_where_bf16_is_emulated(cpu):
-    from stylenet.optimize import loss_config, optimize
+    from stylenet.quality.optimize import loss_config, optimize
 
     cpu(AVX2)
     torch.manual_seed(0)
@@ -115,7 +115,7 @@ def test_training_resolves_auto_before_lightning_prints_it_and_records_it_in_the
 ):
     import pytorch_lightning as pl
 
-    from stylenet.export import read_weights
+    from stylenet.io.weights import read_weights
     from stylenet.training.train import train
 
     from conftest import compose_config

@@ -4,8 +4,8 @@ import io
 
 import pytest
 
-from stylenet import progress
-from stylenet.progress import progress_bar
+from stylenet.io import progress
+from stylenet.io.progress import progress_bar
 
 
 class Terminal(io.StringIO):

@@ -8,9 +8,9 @@ import torch
 from omegaconf import OmegaConf
 
 import stylenet
-from stylenet.imageio import list_images, load_image
-from stylenet.losses import build_perceptual_loss
-from stylenet.photos import load_photo, split_holdout
+from stylenet.io.images import list_images, load_image
+from stylenet.io.photos import load_photo, split_holdout
+from stylenet.loss.perceptual import build_perceptual_loss
 from stylenet.training.train import train
 
 from conftest import ROOT, SHARED_PHOTOS, compose_config, needs_shared
@@ -90,7 +90,7 @@ def test_a_4000x3000_photo_with_exif_rotation_stays_under_2_gb(tmp_path):
     from PIL import Image
 
     from stylenet import TransformerNet
-    from stylenet.export import save_weights
+    from stylenet.io.weights import save_weights
 
     from conftest import random_image
 
@@ -101,7 +101,7 @@ def test_a_4000x3000_photo_with_exif_rotation_stays_under_2_gb(tmp_path):
     src = tmp_path / "big.jpg"
     random_image(750, 1000).resize((4000, 3000)).save(src, quality=90, exif=exif.tobytes())
     script = (
-        "import sys; from stylenet.cli import main; from stylenet.bench import own_peak_rss_mb; "
+        "import sys; from stylenet.cli import main; from stylenet.quality.bench import own_peak_rss_mb; "
         "code = main(sys.argv[1:]); print('peak_mb', own_peak_rss_mb()); sys.exit(code)"
     )
     out = tmp_path / "out.jpg"

@@ -5,8 +5,8 @@ import pytest
 import torch
 
 import stylenet
-from stylenet.export import WeightsError
-from stylenet.registry import UnknownStyleError, available_styles, install, load, register_style, resolve
+from stylenet.io.weights import WeightsError
+from stylenet.styles.registry import UnknownStyleError, available_styles, install, load, register_style, resolve
 
 
 def test_load_a_path_returns_an_eval_network_with_its_card(weights_file):
@@ -87,7 +87,7 @@ def test_damaged_cache_records_are_ignored(isolated_home):
 
 
 def test_package_index_entries_are_listed_and_verified(tmp_path, weights_file, monkeypatch):
-    import stylenet.registry as registry
+    import stylenet.styles.registry as registry
 
     pkg = tmp_path / "pkg"
     pkg.mkdir()
@@ -176,7 +176,7 @@ def test_loading_a_network_object_leaves_the_callers_network_alone(small_net):
 
 
 def test_install_refuses_names_that_are_not_plain(tmp_path, small_net, isolated_home):
-    from stylenet.export import save_weights
+    from stylenet.io.weights import save_weights
 
     evil = save_weights(small_net, tmp_path / "evil.safetensors", {"style": "../escape"})
     with pytest.raises(ValueError, match=r"style name '../escape' is not a plain name"):
@@ -195,7 +195,7 @@ def test_torch_hub_loads_shipped_styles_from_a_local_clone():
 
 
 def test_loading_a_shipped_row_by_name_scans_the_registry_once(monkeypatch):
-    import stylenet.registry as registry
+    import stylenet.styles.registry as registry
 
     scans = []
     for scan in ("_package_styles", "_cache_styles"):
@@ -212,7 +212,11 @@ def test_selecting_from_a_network_object_keeps_its_border():
     multi = make_multi_net()
     multi.border = 24
     x = torch.rand(1, 3, 40, 52)
-    for net in (load("b", network=multi), load({"b": 1.0}, network=multi), stylenet.registry.select(multi, {"b": 1})):
+    for net in (
+        load("b", network=multi),
+        load({"b": 1.0}, network=multi),
+        stylenet.styles.registry.select(multi, {"b": 1}),
+    ):
         assert net.border == 24
         with torch.no_grad():
             assert torch.allclose(net(x), multi(x, 1), atol=1e-5)
@@ -246,7 +250,7 @@ def test_hubconf_scans_the_registry_once_and_keeps_its_own_entry_points(monkeypa
     import dataclasses
     import importlib.util
 
-    import stylenet.registry as registry
+    import stylenet.styles.registry as registry
 
     from conftest import ROOT
 

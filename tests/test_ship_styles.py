@@ -9,8 +9,8 @@ import json
 import pytest
 
 from stylenet.errors import StylenetError
-from stylenet.export import load_weights, save_weights
-from stylenet.registry import row_card
+from stylenet.io.weights import load_weights, save_weights
+from stylenet.styles.registry import row_card
 
 from conftest import load_script, make_multi_net
 

@@ -7,8 +7,8 @@ import pytest
 import torch
 
 import stylenet
-from stylenet.download import sha256_file
-from stylenet.registry import PACKAGE_DIR
+from stylenet.io.download import sha256_file
+from stylenet.styles.registry import PACKAGE_DIR
 
 from conftest import SHARED_CONTENT, SHARED_STYLES, SHARED_VGG, needs_shared, random_image
 
@@ -91,7 +91,7 @@ def test_the_classic_network_was_trained_and_evaluated_at_the_yardsticks_256_px(
 
 def _photo() -> np.ndarray:
     if (SHARED_CONTENT / "tubingen.jpg").is_file():
-        return np.asarray(stylenet.imageio.open_image(SHARED_CONTENT / "tubingen.jpg").resize((256, 192)))
+        return np.asarray(stylenet.io.images.open_image(SHARED_CONTENT / "tubingen.jpg").resize((256, 192)))
     return np.asarray(random_image(192, 256))
 
 
@@ -114,7 +114,7 @@ def test_strength_zero_gives_the_photo_and_a_half_is_between_on_a_real_style():
 
 
 def test_preserve_color_keeps_the_photos_chroma_on_a_real_style():
-    from stylenet.color import rgb_to_yiq
+    from stylenet.infer.controls import rgb_to_yiq
 
     photo = _photo()
 
@@ -154,7 +154,7 @@ def test_each_style_brings_a_photo_close_to_its_painting(name):
     """The output's style loss (the training loss's, real VGG, the card's painting at 256 px) is a small
     fraction of the photo's: on tubingen 0.01 (composition_vii) to 0.11 (candy) of it. An inverted photo
     also scores lower than the photo, but only to 0.20 (wave) to 0.63 (candy) of it."""
-    from stylenet.evaluate import criterion_for, style_image_for
+    from stylenet.quality.evaluate import criterion_for, style_image_for
 
     photo = _photo()
     out = stylenet.stylize(photo, name)

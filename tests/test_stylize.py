@@ -3,9 +3,9 @@ import pytest
 import torch
 from PIL import Image
 
-from stylenet.imageio import ImageError
-from stylenet.stylize import Runner, apply_net, stylize
-from stylenet.tiling import stylize_tiled
+from stylenet.infer.stylize import Runner, apply_net, stylize
+from stylenet.infer.tiling import stylize_tiled
+from stylenet.io.images import ImageError
 
 from conftest import random_image
 
@@ -99,7 +99,7 @@ def test_too_small_inputs_are_refused(weights_file):
 
 
 def test_a_loaded_network_stays_on_its_device_and_mode_and_its_fast_copy_is_reused(small_net, monkeypatch):
-    import stylenet.fast as fast
+    import stylenet.model.fast as fast
 
     made = []
     real = fast.for_inference
@@ -155,7 +155,7 @@ def test_large_images_have_no_seams_the_tiles_equal_one_frozen_pass():
     """Above stats_side the statistics come from a downscaled copy; the tiles still compute one
     function, so the tiled output equals that function applied to the whole image: no grid."""
     from stylenet import TransformerNet
-    from stylenet.tiling import freeze_norms, record_norm_stats
+    from stylenet.infer.tiling import freeze_norms, record_norm_stats
 
     torch.manual_seed(2)
     net = TransformerNet().eval()
@@ -179,7 +179,7 @@ def test_strength_zero_returns_the_photo_and_one_the_full_style(weights_file):
 
 
 def test_preserve_color_keeps_the_photos_chroma(weights_file):
-    from stylenet.color import rgb_to_yiq
+    from stylenet.infer.controls import rgb_to_yiq
 
     x = torch.rand(3, 32, 40) * 0.5 + 0.25
     out = stylize(x, weights_file, preserve_color=True, precision="fp32")

@@ -7,10 +7,10 @@ import json
 
 import pytest
 
-from stylenet.download import sha256_file
-from stylenet.evaluate import criterion_for, select_photos
-from stylenet.export import save_weights
-from stylenet.losses import DEFAULT_STYLE_LAYERS
+from stylenet.io.download import sha256_file
+from stylenet.io.weights import save_weights
+from stylenet.loss.perceptual import DEFAULT_STYLE_LAYERS
+from stylenet.quality.evaluate import criterion_for, select_photos
 
 from conftest import load_script, make_multi_net
 
@@ -60,7 +60,7 @@ def setup(tmp_path, photo_dir, style_image):
 def _row_losses(setup, name: str) -> tuple[float, float]:
     """Row ``name`` of the setup's network on the photos, measured here: (content, style) means."""
     import stylenet
-    from stylenet.evaluate import evaluate
+    from stylenet.quality.evaluate import evaluate
 
     _, photos, image, _, args = setup
     net = stylenet.load(name, network=args[args.index("--weights") + 1])

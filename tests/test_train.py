@@ -161,7 +161,7 @@ def test_init_weights_starts_training_from_an_exported_network(tiny_overrides, w
         def on_train_start(self, trainer, module):
             seen["state"] = {k: v.clone() for k, v in module.net.state_dict().items()}
 
-    from stylenet.export import save_weights
+    from stylenet.io.weights import save_weights
 
     start = save_weights(small_net, weights_file.with_name("start.safetensors"), {"style": "tiny", "steps": 2000})
     result = train(compose_config(tiny_overrides + [f"init_weights={start}"]), extra_callbacks=[Spy()])
@@ -260,11 +260,11 @@ def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tm
     # its checkpoint exports (and installs) under the network's name, not the file's ("last"), wherever it lies
     import shutil
 
-    from stylenet.export import checkpoint_to_weights
+    from stylenet.io.weights import checkpoint_to_weights
 
     moved = shutil.copy(result.checkpoint, tmp_path / "last.ckpt")
     exported = checkpoint_to_weights(moved, tmp_path / "exported.safetensors")
-    assert stylenet.load(exported).card["style"] == "duo" and stylenet.registry.install(exported).name == "duo"
+    assert stylenet.load(exported).card["style"] == "duo" and stylenet.styles.registry.install(exported).name == "duo"
     scalars, images = tensorboard_tags(result.output_dir / "tensorboard")
     assert {"preview/a", "preview/b"} <= images
     assert {"train/style/a", "train/style/b", "holdout/style/a"} <= scalars
@@ -353,7 +353,7 @@ def test_a_hydra_sweep_trains_each_job_and_resume_finds_sweep_runs(tiny_override
 
 
 def test_sweep_values_of_a_group_are_each_checked(capsys):
-    from stylenet.cli_errors import check_group_overrides
+    from stylenet.cli.errors import check_group_overrides
 
     from conftest import CONFIG_DIR
 
@@ -404,8 +404,8 @@ def test_held_out_losses_come_from_the_validation_loop_and_checkpoints_can_monit
     from omegaconf import OmegaConf
     from pytorch_lightning.callbacks import ModelCheckpoint
 
-    from stylenet.imageio import load_image
-    from stylenet.losses import build_perceptual_loss
+    from stylenet.io.images import load_image
+    from stylenet.loss.perceptual import build_perceptual_loss
     from stylenet.training.data import PhotoDataModule, PhotoDataset
 
     # more held-out photos (5) than previews (2), in batches of 2, 2 and 1
@@ -524,8 +524,8 @@ def test_a_style_weight_of_zero_is_kept_and_none_takes_the_default(style_image):
 
 
 def test_extra_roots_are_trained_on_and_leave_the_held_out_split_of_root(tiny_overrides, photo_dir, tmp_path):
-    from stylenet.imageio import list_images
-    from stylenet.photos import split_holdout
+    from stylenet.io.images import list_images
+    from stylenet.io.photos import split_holdout
     from stylenet.training.data import PhotoDataModule
 
     from conftest import random_image

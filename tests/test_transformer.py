@@ -3,7 +3,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stylenet.transformer import NetConfig, TransformerNet
+from stylenet.model.transformer import NetConfig, TransformerNet
 
 
 def test_default_network_has_the_papers_parameter_count():
@@ -146,7 +146,7 @@ def test_a_multi_style_network_must_be_told_the_style():
 def test_the_fast_forms_give_the_same_multi_style_outputs():
     import copy
 
-    from stylenet.fast import speed_up
+    from stylenet.model.fast import speed_up
 
     net, x, k = _multi(), torch.rand(2, 3, 32, 40), torch.tensor([1, 2])
     with torch.no_grad():
@@ -154,7 +154,7 @@ def test_the_fast_forms_give_the_same_multi_style_outputs():
 
 
 def test_conditional_norm_matches_instance_norm_with_per_sample_affine_in_value_and_gradient():
-    from stylenet.transformer import ConditionalInstanceNorm2d
+    from stylenet.model.transformer import ConditionalInstanceNorm2d
 
     torch.manual_seed(0)
     norm = ConditionalInstanceNorm2d(4, 3).double()

@@ -3,7 +3,7 @@ import hashlib
 import pytest
 import torch
 
-from stylenet.vgg import VGGFeatures, VGGWeightsError, _build_features, layer_names
+from stylenet.loss.vgg import VGGFeatures, VGGWeightsError, _build_features, layer_names
 
 
 def vgg16_state_dict(seed: int = 0) -> dict[str, torch.Tensor]:

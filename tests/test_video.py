@@ -16,8 +16,8 @@ pytest.importorskip("cv2")
 
 from stylenet.cli import main  # noqa: E402
 from stylenet.errors import StylenetError  # noqa: E402
-from stylenet.temporal import WarpingError, ema_norms, reset_norms, warping_error  # noqa: E402
-from stylenet.video import TruncatedVideoError, frame_to_rgb, stylize_video  # noqa: E402
+from stylenet.video.stabilize import WarpingError, ema_norms, reset_norms, warping_error  # noqa: E402
+from stylenet.video.stylize import TruncatedVideoError, frame_to_rgb, stylize_video  # noqa: E402
 
 from conftest import ROOT, SHARED, load_script, random_image  # noqa: E402
 
@@ -177,7 +177,7 @@ def test_strength_zero_gives_the_clip_back(tmp_path, clip, small_net):
 
 
 def test_mix_and_preserve_color_reach_the_frames(tmp_path, multi_file):
-    from stylenet.color import rgb_to_yiq
+    from stylenet.infer.controls import rgb_to_yiq
 
     clip = make_clip(tmp_path / "short.mp4", n=3)
 
@@ -210,7 +210,7 @@ def test_default_output_goes_beside_the_input(tmp_path, capsys, clip, weights_fi
 
 # -- stability -------------------------------------------------------------------------------------
 def test_ema_norms_at_zero_are_the_network_and_carry_statistics_otherwise(small_net):
-    from stylenet.fast import Runner
+    from stylenet.model.fast import Runner
 
     x = [torch.rand(1, 3, 24, 32) for _ in range(3)]
     runner = Runner("cpu", "fp32")
@@ -227,7 +227,7 @@ def test_ema_norms_at_zero_are_the_network_and_carry_statistics_otherwise(small_
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_ema_norms_work_on_a_multi_style_selection_and_in_bf16(precision):
-    from stylenet.fast import Runner
+    from stylenet.model.fast import Runner
 
     from conftest import make_multi_net
 
@@ -256,8 +256,8 @@ def test_stability_keeps_the_background_still_when_a_light_blinks(tmp_path, smal
 
 
 def test_a_cut_restarts_the_norm_statistics(small_net):
-    from stylenet.fast import Runner
-    from stylenet.temporal import ClipStylizer
+    from stylenet.model.fast import Runner
+    from stylenet.video.stabilize import ClipStylizer
 
     a = np.asarray(random_image(48, 64, seed=0))
     b = np.ascontiguousarray(255 - np.asarray(random_image(64, 48, seed=5)).transpose(1, 0, 2))  # another shot
@@ -418,7 +418,7 @@ def test_an_existing_output_is_left_alone(tmp_path, capsys, clip, weights_file):
 
 
 def test_ctrl_c_leaves_no_file_behind(tmp_path, capsys, clip, weights_file, monkeypatch):
-    import stylenet.video as video
+    import stylenet.video.stylize as video
 
     calls = []
     real = video._stylize_frame
@@ -491,7 +491,7 @@ def test_bench_video_prints_every_path_for_both_networks(capsys):
 
 
 def test_a_frame_dropped_for_a_repeated_timestamp_is_not_counted_as_written(tmp_path, clip, small_net, monkeypatch):
-    import stylenet.video as video
+    import stylenet.video.stylize as video
 
     real, calls = video._frame_times, []
 

@@ -1,4 +1,4 @@
-"""(photo, painting) pairs for arbitrary-style training (``stylenet.adain``).
+"""(photo, painting) pairs for arbitrary-style training (``stylenet.model.adain``).
 
 Photos come from one or more folders; each folder keeps its own ``holdout`` photos out
 of training, chosen exactly as ``PhotoDataModule`` chooses them (``split_holdout``), so
@@ -22,8 +22,8 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..imageio import list_images
-from ..photos import load_photo, split_holdout
+from ..io.images import list_images
+from ..io.photos import load_photo, split_holdout
 from .data import DataError, training_loader
 
 Pair = tuple[torch.Tensor, torch.Tensor]

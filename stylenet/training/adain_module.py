@@ -26,8 +26,8 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
-from ..adain import LAYER, AdaINNet, adain, channel_stats
-from ..losses import LossTerms
+from ..loss.perceptual import LossTerms
+from ..model.adain import LAYER, AdaINNet, adain, channel_stats
 from .module import LossGuard, TrainingDiverged, adam
 
 

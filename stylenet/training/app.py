@@ -14,7 +14,7 @@ import sys
 import hydra
 from omegaconf import DictConfig
 
-from ..cli_errors import check_group_overrides, report_errors
+from ..cli.errors import check_group_overrides, report_errors
 from .config import CONFIG_DIR
 from .train import train
 

@@ -12,7 +12,7 @@ from pytorch_lightning.utilities import rank_zero_only, rank_zero_warn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 from torchvision.utils import make_grid
 
-from ..progress import progress_bar
+from ..io.progress import progress_bar
 from .data import PhotoDataModule
 from .module import StyleTransferModule
 

@@ -14,14 +14,14 @@ from typing import Any, get_type_hints
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
-from ..losses import (
+from ..loss.perceptual import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_CONTENT_WEIGHT,
     DEFAULT_STYLE_LAYERS,
     DEFAULT_STYLE_WEIGHT,
     DEFAULT_TV_WEIGHT,
 )
-from ..transformer import NetConfig
+from ..model.transformer import NetConfig
 from .adversarial import DEFAULTS as ADVERSARIAL
 from .stability import DEFAULTS as STABILITY
 
@@ -148,7 +148,7 @@ class ExportConfig:
 
 @dataclass
 class AdaINConfig:
-    """Arbitrary-style training (``arch=adain``; ``experiment=adain`` is the recipe; ``stylenet.adain``).
+    """Arbitrary-style training (``arch=adain``; ``experiment=adain`` is the recipe; ``stylenet.model.adain``).
 
     Also used: ``data.image_size``, ``batch_size``, ``num_workers``, ``holdout`` (per photo
     folder), ``preview``; ``loss.vgg`` (the encoder); ``optim``, ``guard``, ``trainer``.

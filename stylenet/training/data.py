@@ -21,8 +21,8 @@ from lightning_fabric.utilities.seed import pl_worker_init_function
 from torch.utils.data import DataLoader, Dataset
 
 from ..errors import StylenetError
-from ..imageio import list_images
-from ..photos import load_photo, split_holdout
+from ..io.images import list_images
+from ..io.photos import load_photo, split_holdout
 
 
 class DataError(StylenetError):

@@ -12,7 +12,7 @@ batch mixes them (sample i of step t gets style ``(t * B + i) mod S``, so each
 style is seen equally often), each output is compared with its own style's Gram
 targets, and the norm tables get their own learning rate (``optim.table_lr``).
 
-The loss is a set of named, weighted terms (``stylenet.losses.LossTerms``): the
+The loss is a set of named, weighted terms (``stylenet.loss.perceptual.LossTerms``): the
 perceptual ``content``, ``style`` and ``tv``, and, when their weights are not 0,
 ``stability`` (``stylenet.training.stability``) and ``adversarial``
 (``stylenet.training.adversarial``: a patch discriminator with its own optimizer,
@@ -27,10 +27,10 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 
-from .. import fast
-from ..imageio import load_image
-from ..losses import LossTerms, build_perceptual_loss
-from ..transformer import ConditionalInstanceNorm2d, TransformerNet
+from ..io.images import load_image
+from ..loss.perceptual import LossTerms, build_perceptual_loss
+from ..model import fast
+from ..model.transformer import ConditionalInstanceNorm2d, TransformerNet
 from . import adversarial as adv
 from .stability import stability_loss
 
@@ -158,7 +158,7 @@ class StyleTransferModule(pl.LightningModule):
     def speed_up(self, bf16: bool, compile: bool = False) -> None:
         """The fast paths of a training step (see docs/performance.md); the benchmark calls this too.
 
-        The network's layers switch to their fast forms (``stylenet.fast.speed_up``: same
+        The network's layers switch to their fast forms (``stylenet.model.fast.speed_up``: same
         parameters, same function) and, like the frozen VGG, run channels-last (13% faster
         steps in fp32 on a 2-core AVX2 CPU, docs/performance.md); under bf16 autocast the
         VGG keeps its weights in bf16 (no per-step casts). ``compile`` also runs

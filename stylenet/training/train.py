@@ -24,11 +24,11 @@ from pytorch_lightning.callbacks import ModelCheckpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from .. import precision as policy
-from ..download import DownloadError, download, sha256_file
 from ..errors import StylenetError
-from ..export import load_weights, save_weights
-from ..imageio import ImageError, open_image
-from ..transformer import TransformerNet
+from ..io.download import DownloadError, download, sha256_file
+from ..io.images import ImageError, open_image
+from ..io.weights import load_weights, save_weights
+from ..model.transformer import TransformerNet
 from .callbacks import CheckpointOnInterrupt, PreviewImages, ReportSkippedImages, StepProgressBar, TimeBudget
 from .data import PhotoDataModule
 from .module import StyleTransferModule
@@ -182,7 +182,7 @@ def model_card(
                 "tv_weight": cfg.loss.tv_weight,
                 "stability": OmegaConf.to_container(cfg.loss.stability),
                 "adversarial": OmegaConf.to_container(cfg.loss.adversarial),
-                "normalisation": "relative (stylenet.losses)",
+                "normalisation": "relative (stylenet.loss.perceptual)",
             },
             "vgg": module.loss.vgg.describe(),
             "training_data": {"root": str(cfg.data.root), "photos": len(data.train_files), "holdout": cfg.data.holdout},
@@ -319,7 +319,7 @@ def _quiet() -> None:
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
     """Train one style as ``cfg`` says; returns where the weights and checkpoints went."""
-    if cfg.arch != "johnson":  # arch=adain: arbitrary style transfer (stylenet.adain), in train_adain
+    if cfg.arch != "johnson":  # arch=adain: arbitrary style transfer (stylenet.model.adain), in train_adain
         from .train_adain import train_adain
 
         return train_adain(cfg, extra_callbacks)

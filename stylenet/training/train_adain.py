@@ -4,7 +4,7 @@ exported decoder file; ``train(cfg)`` hands over to it when ``arch=adain``.
 Same machinery as one-style training: checks before anything runs (one-line
 ``StylenetError``), Lightning checkpoints and resume (``resume=latest`` finds
 ``runs/<adain.name>/*``), TensorBoard scalars and a preview grid, and at the end
-``<adain.name>.safetensors`` (the decoder; ``stylenet.adain.load_adain``) and
+``<adain.name>.safetensors`` (the decoder; ``stylenet.model.adain.load_adain``) and
 ``card.json`` in the run folder.
 """
 
@@ -18,7 +18,7 @@ import pytorch_lightning as pl
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from ..adain import save_adain
+from ..model.adain import save_adain
 from .adain_data import AdaINDataModule
 from .adain_module import AdaINModule
 from .callbacks import AdaINPreview, CheckpointOnInterrupt, ReportSkippedImages, StepProgressBar
@@ -155,7 +155,7 @@ def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = Non
         (out / "card.json").write_text(json.dumps(card, indent=2))
         print(
             f"\nexported {weights} ({steps} steps, {seconds / 60:.1f} min)\n"
-            f"  python:  from stylenet.adain import load_adain; net = load_adain({str(weights)!r})\n"
+            f"  python:  from stylenet.model.adain import load_adain; net = load_adain({str(weights)!r})\n"
             f"           out = net(photo, painting)   # (B, 3, H, W) tensors in [0, 1]"
         )
     return TrainResult(out, weights, last if last.exists() else None, steps, losses)

@@ -52,7 +52,7 @@ def apply_controls(
 
 
 def check_strength(strength: float) -> float:
-    from .errors import StylenetError
+    from ..errors import StylenetError
 
     if not 0.0 <= float(strength) <= 1.0:
         raise StylenetError(f"strength={strength}: use a value from 0 (the photo) to 1 (full style)")

@@ -12,9 +12,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from .cli_errors import report_errors
-from .errors import StylenetError
-from .imageio import IMAGE_EXTENSIONS, list_images
+from ..errors import StylenetError
+from ..io.images import IMAGE_EXTENSIONS, list_images
+from .errors import report_errors
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
 
@@ -130,13 +130,13 @@ def _return_freed_memory() -> None:
 
 
 def cmd_stylize(a: argparse.Namespace) -> int:
-    from .progress import progress_bar
+    from ..io.progress import progress_bar
 
     _return_freed_memory()
-    from .color import check_strength
-    from .imageio import ImageError, save_image
-    from .registry import load
-    from .stylize import require_one_style, stylize
+    from ..infer.controls import check_strength
+    from ..infer.stylize import require_one_style, stylize
+    from ..io.images import ImageError, save_image
+    from ..styles.registry import load
 
     paintings = _style_choice(a)
     if paintings is None:
@@ -145,7 +145,7 @@ def cmd_stylize(a: argparse.Namespace) -> int:
         label = _label(a.style)
         kwargs = {}
     else:
-        from . import arbitrary
+        from ..infer import arbitrary
 
         arbitrary.check_alpha(a.strength)
         net = arbitrary.prepare(arbitrary.load_decoder(a.network, a.vgg), a.device, a.precision)
@@ -189,7 +189,7 @@ def cmd_stylize(a: argparse.Namespace) -> int:
 def _video_output(src: Path, output: str | None, style_label: str) -> Path:
     """``-o`` as given (a folder: the input's name inside it), else ``CLIP_STYLE.ext`` beside the input
     (the input's type when it can be written, else .mp4)."""
-    from .video import OUTPUT_FORMATS
+    from ..video.stylize import OUTPUT_FORMATS
 
     suffix = src.suffix if src.suffix.lower() in OUTPUT_FORMATS else ".mp4"
     name = f"{src.stem}_{style_label}{suffix}"
@@ -200,7 +200,7 @@ def _video_output(src: Path, output: str | None, style_label: str) -> Path:
 
 def cmd_video(a: argparse.Namespace) -> int:
     _return_freed_memory()
-    from .video import stylize_video
+    from ..video.stylize import stylize_video
 
     paintings = _style_choice(a)
     label = _label(a.style) if paintings is None else _paintings_label(paintings[0])
@@ -210,7 +210,7 @@ def cmd_video(a: argparse.Namespace) -> int:
     if paintings is None:
         kwargs = {"network": a.network}
     else:
-        from . import arbitrary
+        from ..infer import arbitrary
 
         network = arbitrary.load_decoder(a.network, a.vgg)
         kwargs = {"network": network, "style_image": paintings[0], "style_weights": paintings[1]}
@@ -251,7 +251,7 @@ def _steps(card: dict) -> str:
 
 
 def cmd_styles(a: argparse.Namespace) -> int:
-    from .registry import available_styles
+    from ..styles.registry import available_styles
 
     styles = available_styles()
     if a.json:
@@ -277,7 +277,7 @@ def cmd_styles(a: argparse.Namespace) -> int:
 
 
 def cmd_install(a: argparse.Namespace) -> int:
-    from .registry import install
+    from ..styles.registry import install
 
     s = install(a.weights, a.name, a.overwrite)
     print(f"installed {s.name} -> {s.file}; use stylenet.load({s.name!r}) or --style {s.name}")
@@ -285,7 +285,7 @@ def cmd_install(a: argparse.Namespace) -> int:
 
 
 def cmd_export(a: argparse.Namespace) -> int:
-    from .export import checkpoint_to_weights
+    from ..io.weights import checkpoint_to_weights
 
     src = Path(a.weights)
     if a.format == "safetensors":
@@ -294,9 +294,9 @@ def cmd_export(a: argparse.Namespace) -> int:
         out = Path(a.output or src.with_suffix(".safetensors"))
         checkpoint_to_weights(src, out, overwrite=a.overwrite)
     else:
-        from .arbitrary import is_adain_file, load_decoder
-        from .onnx_export import export_adain_onnx, export_onnx
-        from .registry import load
+        from ..infer.arbitrary import is_adain_file, load_decoder
+        from ..infer.onnx import export_adain_onnx, export_onnx
+        from ..styles.registry import load
 
         out = Path(a.output or f"{_label(a.weights)}.onnx")
         if out.exists() and not a.overwrite:
@@ -310,8 +310,8 @@ def cmd_export(a: argparse.Namespace) -> int:
 
 
 def cmd_optimize(a: argparse.Namespace) -> int:
-    from .imageio import save_image
-    from .optimize import loss_config, optimize
+    from ..io.images import save_image
+    from ..quality.optimize import loss_config, optimize
 
     out = Path(a.output or Path(a.content).with_name(f"{Path(a.content).stem}_optimized.png"))
     if out.exists() and not a.overwrite:
@@ -333,8 +333,9 @@ def cmd_optimize(a: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(a: argparse.Namespace) -> int:
-    from .download import sha256_file
-    from .evaluate import (
+    from ..infer.stylize import require_one_style
+    from ..io.download import sha256_file
+    from ..quality.evaluate import (
         criterion_for,
         evaluate,
         format_table,
@@ -343,8 +344,7 @@ def cmd_evaluate(a: argparse.Namespace) -> int:
         select_photos,
         style_image_for,
     )
-    from .registry import load
-    from .stylize import require_one_style
+    from ..styles.registry import load
 
     if a.video:
         return _evaluate_video(a)
@@ -403,11 +403,11 @@ def _evaluate_video(a: argparse.Namespace) -> int:
     """``evaluate --video``: warping error and losses of the input, per-frame and stable stylization."""
     import itertools
 
-    from .evaluate import criterion_for, evaluate_video, format_video_table, style_image_for
-    from .registry import load
-    from .stylize import require_one_style
-    from .temporal import check_stability, check_weight
-    from .video import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY
+    from ..infer.stylize import require_one_style
+    from ..quality.evaluate import criterion_for, evaluate_video, format_video_table, style_image_for
+    from ..styles.registry import load
+    from ..video.stabilize import check_stability, check_weight
+    from ..video.stylize import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY
 
     if len(a.style) != 1:
         raise StylenetError(f"--video evaluates one style; got {len(a.style)} (--style {' --style '.join(a.style)})")
@@ -461,7 +461,7 @@ def _evaluate_video(a: argparse.Namespace) -> int:
 
 def cmd_train(a: argparse.Namespace) -> int:
     try:
-        from .training.app import main as train_main
+        from ..training.app import main as train_main
     except ImportError as e:
         raise StylenetError(
             f"training needs the [train] extra ({e.name} is missing): pip install 'stylenet[train]'"
@@ -471,14 +471,14 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_bench(a: argparse.Namespace) -> int:
-    from .bench import run
+    from ..quality.bench import run
 
     return run(a)
 
 
 # -- parser ----------------------------------------------------------------------------------
 def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
-    from .precision import INFERENCE
+    from ..precision import INFERENCE
 
     s.add_argument(
         "--precision",
@@ -501,8 +501,8 @@ def add_style_image(s: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
-    from .losses import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT
+    from .. import __version__
+    from ..loss.perceptual import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT
 
     p = argparse.ArgumentParser(prog="stylenet", description="Fast neural style transfer.")
     p.add_argument("--version", action="version", version=f"stylenet {__version__}")
@@ -541,8 +541,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
     s.set_defaults(func=cmd_stylize)
 
-    from .temporal import FLOWS
-    from .video import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY  # no PyAV import: that waits for a clip
+    from ..video.stabilize import FLOWS
+    from ..video.stylize import (  # no PyAV import: that waits for a clip
+        DEFAULT_BLEND,
+        DEFAULT_DENOISE,
+        DEFAULT_STABILITY,
+    )
 
     s = sub.add_parser(
         "video",
@@ -692,7 +696,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("overrides", nargs=argparse.REMAINDER, help="Hydra overrides (--help: Hydra's help)")
     s.set_defaults(func=cmd_train)
 
-    from .bench import add_arguments
+    from ..quality.bench import add_arguments
 
     s = sub.add_parser(
         "bench",

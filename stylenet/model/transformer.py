@@ -174,7 +174,7 @@ class TransformerNet(nn.Module):
     ):
         super().__init__()
         self.config = NetConfig(width, blocks, depthwise, edge_kernel, num_styles)
-        self.card: dict = {}  # model card of loaded weights (see stylenet.export)
+        self.card: dict = {}  # model card of loaded weights (see stylenet.io.weights)
         self.style_names: list[str] = []  # the styles of the table rows, in order (multi-style networks)
         w, n = width, num_styles
         self.encoder = Seq(

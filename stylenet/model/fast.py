@@ -27,7 +27,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from . import precision as policy
+from .. import precision as policy
 from .transformer import UpsampleConv
 
 

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .transformer import STRIDE, TransformerNet
+from ..model.transformer import STRIDE, TransformerNet
 
 
 class FrozenInstanceNorm(nn.Module):

@@ -2,7 +2,7 @@
 
 For each method (a trained network, or ``optimize:N``, Gatys optimization with N
 L-BFGS steps) and each photo: the content and style losses of the output under
-the training definitions (``stylenet.losses``: relative errors, real VGG weights),
+the training definitions (``stylenet.loss.perceptual``: relative errors, real VGG weights),
 PSNR and SSIM against the photo (how much structure survives), and seconds per
 image. The unstylized photo is the first row: its style loss is where every
 method starts from. Photos are resized (shorter side ``size``) and centre-cropped
@@ -21,19 +21,19 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from .errors import StylenetError
-from .fast import Runner
-from .imageio import ImageError, list_images, load_image
-from .losses import (
+from ..errors import StylenetError
+from ..io.images import ImageError, list_images, load_image
+from ..io.photos import load_photo, split_holdout
+from ..loss.perceptual import (
     DEFAULT_CONTENT_WEIGHT,
     DEFAULT_STYLE_WEIGHT,
     DEFAULT_TV_WEIGHT,
     PerceptualLoss,
     build_perceptual_loss,
 )
+from ..model.fast import Runner
+from ..video.stabilize import WarpingError, frame_tensor, tensor_frame
 from .optimize import loss_config, optimize
-from .photos import load_photo, split_holdout
-from .temporal import WarpingError, frame_tensor, tensor_frame
 
 METRICS = ("content", "style", "psnr", "ssim", "seconds")
 # what a report measured with, besides its photos: the painting (its name and SHA-256), sizes, VGG and loss
@@ -132,7 +132,7 @@ def evaluate(
     run at ``precision`` (``stylenet.precision``); ``optimize:N`` always runs in fp32, so
     that a reference measured on one machine holds on another.
     """
-    from .progress import progress_bar
+    from ..io.progress import progress_bar
 
     tensors = []
     for p in photos:
@@ -271,7 +271,7 @@ def criterion_for(
 
 def style_image_for(card: dict, styles_dir: str | Path) -> Path:
     """The style image a card names, found in ``styles_dir`` and checked by SHA-256."""
-    from .download import sha256_file
+    from ..io.download import sha256_file
 
     info = card.get("style_image", {})
     name = info.get("file")
@@ -303,18 +303,18 @@ def evaluate_video(
     precision: str = "auto",
 ) -> tuple[dict[str, dict[str, float]], WarpingError, str | None]:
     """Temporal warping error and losses of ``net`` on a clip, for each ``{label: (stability, denoise, blend)}``
-    (``stylenet.video.stylize_video``'s settings).
+    (``stylenet.video.stylize.stylize_video``'s settings).
 
     Returns ``({label: {metric: mean}}, the warping error's accumulator (``pairs``, ``cuts``),
     problem)``; the first row, "input clip", holds the input frames' own figures. Losses are
     per-frame means, computed on the frames as stylized (``max_side``); the warping error
-    (``stylenet.temporal``) is a mean over consecutive pairs of one shot, along ``flow``
+    (``stylenet.video.stabilize``) is a mean over consecutive pairs of one shot, along ``flow``
     ("dis", the flow ``denoise`` and ``blend`` follow, or "farneback", an independent check). ``problem`` says
     why decoding stopped early, if it did.
     """
-    from .progress import progress_bar
-    from .temporal import ClipStylizer
-    from .video import _av, fit_size, frame_to_rgb, open_clip
+    from ..io.progress import progress_bar
+    from ..video.stabilize import ClipStylizer
+    from ..video.stylize import _av, fit_size, frame_to_rgb, open_clip
 
     av = _av()
     runner = Runner(device, precision)

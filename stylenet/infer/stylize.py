@@ -4,12 +4,12 @@ Accepts a path, a PIL image, a NumPy array or a tensor. The output keeps the
 input's exact width and height (or the smaller size asked for with ``max_side``),
 its EXIF orientation is applied, an alpha channel is carried through unchanged,
 and grayscale, palette, CMYK and 16-bit inputs are converted on the way in.
-Large images are tiled with shared normalisation statistics (``stylenet.tiling``)
+Large images are tiled with shared normalisation statistics (``stylenet.infer.tiling``)
 so that memory stays bounded and no seams show. ``strength`` and
-``preserve_color`` (``stylenet.color``) work with every network; a mix of styles
+``preserve_color`` (``stylenet.infer.controls``) work with every network; a mix of styles
 (``{"mosaic": 0.7, "udnie": 0.3}``) needs a multi-style network.
 
-``style_image=`` takes any painting instead (AdaIN, ``stylenet.arbitrary``): one decoder
+``style_image=`` takes any painting instead (AdaIN, ``stylenet.infer.arbitrary``): one decoder
 for every painting, no training per style.
 """
 
@@ -22,14 +22,14 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from . import precision as policy
-from .color import apply_controls, check_strength
-from .errors import StylenetError
-from .fast import Runner
-from .imageio import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
-from .registry import load
+from .. import precision as policy
+from ..errors import StylenetError
+from ..io.images import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
+from ..model.fast import Runner
+from ..model.transformer import TransformerNet
+from ..styles.registry import load
+from .controls import apply_controls, check_strength
 from .tiling import stylize_tiled
-from .transformer import TransformerNet
 
 TILE_ABOVE = 1600 * 1600  # images with more pixels than this are tiled
 

@@ -34,9 +34,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .export import WeightsError, read_verified, tensors_digest
-from .files import atomic_write
-from .vgg import ARCHS, VGGFeatures
+from ..io.files import atomic_write
+from ..io.weights import WeightsError, read_verified, tensors_digest
+from ..loss.vgg import ARCHS, VGGFeatures
 
 FORMAT = "stylenet-adain/1"
 LAYER = "relu4_1"  # where AdaIN acts: the encoder's last layer

@@ -7,7 +7,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-from .errors import StylenetError
+from ..errors import StylenetError
 
 
 def fail(message: str, status: int = 2) -> None:

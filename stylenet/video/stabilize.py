@@ -6,7 +6,7 @@ A network applied to each frame on its own flickers: small changes of the pictur
 * ``ema_norms`` (``stability``): each instance-norm layer normalises a frame with an
   exponential moving average of the per-channel mean and variance of the frames so far
   (the momentum; 0 gives per-frame statistics, the plain network), as
-  ``stylenet.tiling`` shares one image's statistics across its tiles: whole-frame shifts
+  ``stylenet.infer.tiling`` shares one image's statistics across its tiles: whole-frame shifts
   of colour and contrast stop when something enters, leaves or blinks.
 * ``FlowSmoothing`` (``denoise``, ``blend``): running averages along the input's optical
   flow of the input frames (grain and compression noise average away before the network
@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import StylenetError
-from .fast import Runner
+from ..errors import StylenetError
+from ..model.fast import Runner
 
 VIDEO_EXTRA = "video needs the [video] extra: pip install 'stylenet[video]'"
 CUT_BELOW = 0.25  # a frame whose flow is consistent on less than this fraction of pixels starts a new shot

@@ -12,7 +12,7 @@ import os
 import urllib.request
 from pathlib import Path
 
-from .errors import StylenetError
+from ..errors import StylenetError
 from .files import atomic_write
 from .progress import progress_bar
 

@@ -2,7 +2,7 @@
 
 The pixels of one image are optimized, starting from the content image, until
 its VGG features match the content image's and its Gram matrices match the style
-image's: the same VGG wrapper and the same loss terms (``stylenet.losses``) that
+image's: the same VGG wrapper and the same loss terms (``stylenet.loss.perceptual``) that
 train the feed-forward networks, so it serves as their quality reference.
 L-BFGS by default (as Gatys et al.), Adam as an option.
 """
@@ -15,10 +15,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from . import precision as policy
-from .errors import StylenetError
-from .imageio import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor, to_uint8
-from .losses import (
+from .. import precision as policy
+from ..errors import StylenetError
+from ..io.images import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor, to_uint8
+from ..io.progress import progress_bar
+from ..loss.perceptual import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_CONTENT_WEIGHT,
     DEFAULT_STYLE_LAYERS,
@@ -27,7 +28,6 @@ from .losses import (
     PerceptualLoss,
     build_perceptual_loss,
 )
-from .progress import progress_bar
 
 
 def default_vgg() -> str:

@@ -8,7 +8,7 @@ and the display rotation is kept (applied to the pixels for a GIF, which cannot 
 it). Frames stream through, so memory does not grow with the clip's length; frames are
 never tiled (a 4K frame goes through the network whole).
 
-Stability (``stylenet.temporal``): instance-norm statistics carried across frames as
+Stability (``stylenet.video.stabilize``): instance-norm statistics carried across frames as
 an exponential moving average (``stability``, the momentum; 0 = per-frame), and running
 averages along the input's optical flow of the input frames (``denoise``) and of the
 outputs (``blend``). Errors are one line (``StylenetError``); the output is
@@ -29,12 +29,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .color import apply_controls, check_strength
-from .errors import StylenetError
-from .fast import Runner
-from .files import atomic_write, check_input_file
-from .temporal import VIDEO_EXTRA, ClipStylizer, check_stability, check_weight, frame_tensor, tensor_frame
-from .transformer import MIN_SIDE, TransformerNet
+from ..errors import StylenetError
+from ..infer.controls import apply_controls, check_strength
+from ..io.files import atomic_write, check_input_file
+from ..model.fast import Runner
+from ..model.transformer import MIN_SIDE, TransformerNet
+from .stabilize import VIDEO_EXTRA, ClipStylizer, check_stability, check_weight, frame_tensor, tensor_frame
 
 # stability defaults, chosen by measurement on the two real clips (docs/quality.md, "Video")
 DEFAULT_STABILITY = 0.9  # momentum of the norm statistics' moving average
@@ -301,7 +301,7 @@ def stylize_video(
 
     ``style``, ``network``, ``strength``, ``preserve_color``, ``max_side``, ``device`` and
     ``precision`` are as in ``stylenet.stylize``. Stability across frames
-    (``stylenet.temporal``): ``stability`` is the momentum of the norm statistics' moving
+    (``stylenet.video.stabilize``): ``stability`` is the momentum of the norm statistics' moving
     average (0: per-frame statistics); ``denoise`` and ``blend`` are the weights of the
     previous input and output, warped along the input's optical flow (0: off). An existing
     ``dst`` is replaced only with ``overwrite``. A clip that breaks off is written up to
@@ -310,12 +310,12 @@ def stylize_video(
     ``style_image`` (and ``style_weights``, ``style_size``; ``network`` is then the AdaIN
     decoder) takes any painting instead of ``style``, as in ``stylenet.stylize``: its
     statistics are computed once for the clip; ``stability`` is then the momentum of a
-    moving average of the frames' relu4_1 statistics (``stylenet.arbitrary``), and
+    moving average of the frames' relu4_1 statistics (``stylenet.infer.arbitrary``), and
     ``strength`` is AdaIN's alpha (feature space).
     """
-    from .progress import progress_bar
-    from .registry import load
-    from .stylize import require_one_style
+    from ..infer.stylize import require_one_style
+    from ..io.progress import progress_bar
+    from ..styles.registry import load
 
     src, dst = Path(src), Path(dst)
     fmt = output_format(dst)
@@ -324,7 +324,7 @@ def stylize_video(
     if style_image is None and style is None:
         raise StylenetError("give a style (a trained style's name or file) or style_image (any painting)")
     if style_image is not None:
-        from . import arbitrary
+        from ..infer import arbitrary
 
         alpha = arbitrary.check_alpha(strength)
         controls = (1.0, 1.0 if preserve_color else 0.0)

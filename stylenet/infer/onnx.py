@@ -23,9 +23,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .color import apply_controls
-from .files import atomic_write
-from .transformer import ConditionalInstanceNorm2d, TransformerNet
+from ..io.files import atomic_write
+from ..model.transformer import ConditionalInstanceNorm2d, TransformerNet
+from .controls import apply_controls
 
 
 class _ExportedConditionalNorm(ConditionalInstanceNorm2d):
@@ -102,7 +102,7 @@ class _AdaINGraph(nn.Module):
     def forward(
         self, image: torch.Tensor, style: torch.Tensor, strength: torch.Tensor, preserve_color: torch.Tensor
     ) -> torch.Tensor:
-        from .adain import STRIDE, adain, channel_stats
+        from ..model.adain import STRIDE, adain, channel_stats
 
         h, w = image.shape[-2:]
         x = F.pad(image, (0, (STRIDE - w % STRIDE) % STRIDE, 0, (STRIDE - h % STRIDE) % STRIDE), mode="reflect")
@@ -116,7 +116,7 @@ class _AdaINGraph(nn.Module):
 def export_adain_onnx(net, path: str | os.PathLike, opset: int = 18) -> Path:
     """Write an ``AdaINNet`` (float32, CPU) as ONNX. Inputs: ``image`` ``(N, 3, H, W)`` and ``style``
     ``(1, 3, Hs, Ws)`` in [0, 1] (dynamic sizes; one painting for every photo; the painting as it is, not resized: scale it
-    as ``stylenet.arbitrary.read_painting`` does, shorter side 512, to match ``stylize``);
+    as ``stylenet.infer.arbitrary.read_painting`` does, shorter side 512, to match ``stylize``);
     ``strength`` (AdaIN's alpha, a float scalar: 1 full style, 0 the decoder's reconstruction of
     the photo) and ``preserve_color`` (0 or 1). Output: ``stylized`` ``(N, 3, H, W)``."""
     path = Path(path)

@@ -1,4 +1,4 @@
-"""Any painting as the style: the user-facing side of AdaIN (``stylenet.adain``).
+"""Any painting as the style: the user-facing side of AdaIN (``stylenet.model.adain``).
 
 What ``stylize(photo, style_image=...)``, ``stylize_video(..., style_image=...)``, the
 ``--style-image`` options and ``stylenet export DECODER.safetensors`` share:
@@ -7,7 +7,7 @@ What ``stylize(photo, style_image=...)``, ``stylize_video(..., style_image=...)`
   registry name (default ``adain``; none ships yet, so a missing default is a one-line
   error saying how to get one);
 * **the paintings** (``read_painting``): a path, PIL image, NumPy array or tensor, checked
-  as photos are (``stylenet.imageio``: missing, broken, tiny, decompression bomb);
+  as photos are (``stylenet.io.images``: missing, broken, tiny, decompression bomb);
   grayscale, palette, CMYK and 16-bit are converted, transparency is composited on white;
   the shorter side is scaled to ``style_size`` (512, as in Huang & Belongie's code);
 * **their statistics** (``painting_stats``): relu4_1 channel means and deviations,
@@ -18,7 +18,7 @@ What ``stylize(photo, style_image=...)``, ``stylize_video(..., style_image=...)`
   seams show; below it, the photo runs whole;
 * **clips** (``PaintingClipStylizer``): the painting's statistics once per clip; each
   frame's own relu4_1 statistics are averaged over the frames as an exponential moving
-  average (``stability``, the momentum, as ``stylenet.temporal`` does for instance
+  average (``stability``, the momentum, as ``stylenet.video.stabilize`` does for instance
   norms; restarted at a cut), and ``denoise``/``blend`` as for the other networks.
 
 ``strength`` is AdaIN's alpha: ``t = alpha * AdaIN(f(photo), painting) + (1 - alpha) * f(photo)``,
@@ -41,11 +41,11 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from . import precision as policy
-from .adain import FORMAT, STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
-from .color import apply_controls
-from .errors import StylenetError
-from .imageio import ImageError, array_to_float, check_size, open_image, split_alpha
+from .. import precision as policy
+from ..errors import StylenetError
+from ..io.images import ImageError, array_to_float, check_size, open_image, split_alpha
+from ..model.adain import FORMAT, STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
+from .controls import apply_controls
 
 DEFAULT = "adain"  # the registry name of the default decoder (not shipped yet)
 STYLE_SIZE = 512  # the painting's shorter side for its statistics
@@ -91,7 +91,7 @@ def load_decoder(network=None, vgg: str | None = None) -> AdaINNet:
     text = os.fspath(network) if network is not None else DEFAULT
     is_path = isinstance(network, os.PathLike) or os.sep in text or text.endswith(".safetensors")
     if not is_path and not Path(text).is_file():
-        from .registry import available_styles, resolve
+        from ..styles.registry import available_styles, resolve
 
         if text not in available_styles():
             if text == DEFAULT:
@@ -322,7 +322,7 @@ class PaintingClipStylizer:
 
     ``stability`` (the momentum): each frame's relu4_1 mean and variance are averaged over the
     frames so far, ``m_t = s m_{t-1} + (1 - s) m(frame_t)`` (0: per-frame statistics), restarted at
-    a cut; ``denoise`` and ``blend`` as in ``stylenet.temporal.FlowSmoothing``.
+    a cut; ``denoise`` and ``blend`` as in ``stylenet.video.stabilize.FlowSmoothing``.
     """
 
     def __init__(
@@ -334,7 +334,7 @@ class PaintingClipStylizer:
         denoise: float = 0.0,
         blend: float = 0.0,
     ):
-        from .temporal import FlowSmoothing
+        from ..video.stabilize import FlowSmoothing
 
         self.net, self.style, self.alpha, self.stability = net, style, alpha, stability
         self.smoothing = FlowSmoothing(denoise, blend) if stability or denoise or blend else None
@@ -357,7 +357,7 @@ class PaintingClipStylizer:
 
     def __call__(self, frame: np.ndarray) -> torch.Tensor:
         """The next frame ``(H, W, 3)`` uint8 -> its stylization ``(1, 3, H, W)`` float in [0, 1] (CPU)."""
-        from .temporal import frame_tensor
+        from ..video.stabilize import frame_tensor
 
         if self.smoothing is None:
             return self._run(frame_tensor(frame))

@@ -32,13 +32,13 @@ from pathlib import Path
 
 import torch
 
-from .download import download, sha256_file
-from .errors import StylenetError
-from .export import WeightsError, load_weights, read_weights
-from .files import atomic_write
-from .transformer import TransformerNet
+from ..errors import StylenetError
+from ..io.download import download, sha256_file
+from ..io.files import atomic_write
+from ..io.weights import WeightsError, load_weights, read_weights
+from ..model.transformer import TransformerNet
 
-PACKAGE_DIR = Path(__file__).resolve().parent / "styles"
+PACKAGE_DIR = Path(__file__).resolve().parent  # the shipped files and their index.json sit beside this module
 
 
 class UnknownStyleError(StylenetError):

@@ -24,9 +24,9 @@ from functools import partial
 import numpy as np
 import torch
 
-from . import precision as policy
-from .fast import Runner
-from .transformer import TransformerNet
+from .. import precision as policy
+from ..model.fast import Runner
+from ..model.transformer import TransformerNet
 
 COMPACT = {"width": 16, "blocks": 5, "depthwise": True, "edge_kernel": 5}  # configs/model/compact.yaml
 
@@ -91,7 +91,7 @@ def _label(path: str, default: bool) -> str:
 
 def _net(args) -> TransformerNet:
     if args.weights:
-        from .registry import load
+        from ..styles.registry import load
 
         return load(args.weights)
     torch.manual_seed(0)
@@ -140,7 +140,7 @@ def _onnx_path(net: TransformerNet, x: torch.Tensor) -> Callable[[], torch.Tenso
 
     import onnxruntime as ort
 
-    from .onnx_export import export_onnx
+    from ..infer.onnx import export_onnx
 
     path = tempfile.mkdtemp() + "/net.onnx"
     export_onnx(net, path)
@@ -153,8 +153,8 @@ def _onnx_path(net: TransformerNet, x: torch.Tensor) -> Callable[[], torch.Tenso
 
 def bench_training(args) -> list[Row]:
     """Seconds per optimisation step: the canonical eager fp32 recipe against stylenet's."""
-    from .losses import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, build_perceptual_loss
-    from .training.module import StyleTransferModule, adam
+    from ..loss.perceptual import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, build_perceptual_loss
+    from ..training.module import StyleTransferModule, adam
 
     torch.manual_seed(0)
     loss_cfg = {
@@ -181,7 +181,7 @@ def bench_training(args) -> list[Row]:
     def baseline() -> None:
         y = base_net(batch)
         fy, fx = base_loss.vgg(y, layers), base_loss.vgg(batch, layers)
-        from .losses import tv_loss
+        from ..loss.perceptual import tv_loss
 
         total = base_loss.content_terms(fy, fx) + 5.0 * base_loss.style_terms(fy).mean() + 0.0 * tv_loss(y)
         base_opt.zero_grad()
@@ -233,8 +233,8 @@ VIDEO_SIZES = "640x272,1280x720"
 
 def _video_paths(net: TransformerNet, w: int, h: int, device: torch.device) -> dict[str, Callable[[], object]]:
     """Per-frame paths of ``stylenet video``: the plain network, the fast copy, and with stability."""
-    from .temporal import ClipStylizer, ema_norms
-    from .video import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY
+    from ..video.stabilize import ClipStylizer, ema_norms
+    from ..video.stylize import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY
 
     torch.manual_seed(1)
     frames = [torch.rand(1, 3, h, w) for _ in range(2)]  # alternate: the flow has something to follow
@@ -261,7 +261,7 @@ def peak_rss(model: str, w: int, h: int, path: int, frames: int = 3) -> float:
     import sys
 
     code = (
-        "import torch; from stylenet.bench import _video_net, _video_paths, own_peak_rss_mb\n"
+        "import torch; from stylenet.quality.bench import _video_net, _video_paths, own_peak_rss_mb\n"
         f"f = list(_video_paths(_video_net({model!r}), {w}, {h}, torch.device('cpu')).values())[{path}]\n"
         f"[f() for _ in range({frames})]\n"
         "print(own_peak_rss_mb())"

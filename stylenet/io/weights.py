@@ -26,9 +26,9 @@ from pathlib import Path
 
 import torch
 
-from .errors import StylenetError
+from ..errors import StylenetError
+from ..model.transformer import NetConfig, TransformerNet
 from .files import atomic_write
-from .transformer import NetConfig, TransformerNet
 
 FORMAT = "stylenet/1"
 

@@ -28,7 +28,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .errors import StylenetError
+from ..errors import StylenetError
 
 CONVENTIONS = {
     # name: (mean, std) applied to [0, 1] RGB input
