@@ -10,7 +10,7 @@ its shorter side is --size, stylized in one forward pass, centre-cropped to a sq
   python scripts/gallery.py --content ... --size 512 --optimize 100 --styles-dir ../shared/data/styles
 
 adds a last row: the first content image (or --optimize-content) by Gatys optimization with
-each style's training loss (``stylenet.quality.evaluate.criterion_for``; --style-weight etc. pin the
+each style's training loss (``stylenet.loss.from_card.criterion_for``; --style-weight etc. pin the
 weights, as `make gallery` does, so the reference does not move with the recipe), the quality reference. An
 optimized cell costs minutes, so each is kept in --optimize-cache and reused while its
 painting, photo, size, steps and VGG stay the same.
@@ -30,8 +30,9 @@ from stylenet.cli.errors import report_errors
 from stylenet.io.download import sha256_file
 from stylenet.io.images import list_images, open_image, save_image, split_alpha, to_pil
 from stylenet.io.progress import progress_bar
-from stylenet.quality.evaluate import criterion_for, style_image_for, trained_loss
-from stylenet.quality.optimize import default_vgg, optimize
+from stylenet.loss.from_card import criterion_for, style_image_for, trained_loss
+from stylenet.loss.vgg import default_vgg
+from stylenet.quality.optimize import optimize
 
 LABEL = 22
 

@@ -128,8 +128,8 @@ weights = run / "classic.safetensors"
 if weights.is_file():
     try:
         import stylenet
-        from stylenet.fast import Runner
-        from stylenet.registry import select
+        from stylenet.infer.runner import Runner
+        from stylenet.styles.mix import select
         net = stylenet.load(str(weights))
         net = select(net, {net.style_names[0]: 1.0}) if net.num_styles else net
         dev = torch.device(device)
@@ -159,7 +159,7 @@ if weights.is_file():
         p = "bf16" if runner.bf16 else "fp32"
         lines.append(f"inference {w}x{h}, one style row, stylenet fast path {p}, batch 1, {n} frames after 3 warm-ups: "
                      f"{resident:.1f} frames/s with the frame on the {dev.type} (network only), "
-                     f"{host:.1f} frames/s from a CPU float tensor back to a CPU float tensor (stylenet.fast.Runner)")
+                     f"{host:.1f} frames/s from a CPU float tensor back to a CPU float tensor (stylenet.infer.runner.Runner)")
     except Exception as e:  # a figure, not the run: report and go on
         lines.append(f"inference timing failed: {e.__class__.__name__}: {e}")
 dest.write_text("\n".join(l for l in lines if l) + "\n")

@@ -17,7 +17,7 @@ mkdir -p $OUT/parts
 styles=${*:-starry_night mosaic candy udnie wave la_muse the_scream rain_princess feathers composition_vii}
 # the 20 photos, as lists of five
 $PY -c "
-from stylenet.evaluate import select_photos
+from stylenet.quality.evaluate import select_photos
 photos = select_photos('$SHARED/data/photos', holdout=32, limit=20)
 for k in range(4):
     open(f'$OUT/parts/photos{k}.txt', 'w').write(''.join(f'{p}\n' for p in photos[5 * k:5 * k + 5]))
@@ -34,7 +34,7 @@ for s in $styles; do
   done
   $PY -c "
 import json
-from stylenet.evaluate import MethodResult, format_table, merge_reports
+from stylenet.quality.reports import MethodResult, format_table, merge_reports
 report = merge_reports([json.load(open(f'$OUT/parts/$s.{k}.json')) for k in range(4)])
 # only the photo and optimize rows: the parts may span a new ship, so a network row could mix two networks
 # (scripts/targets256.py measures networks against this report)

@@ -30,8 +30,9 @@ from stylenet.cli.errors import report_errors
 from stylenet.errors import StylenetError
 from stylenet.io.download import sha256_file
 from stylenet.io.weights import load_weights, save_weights
-from stylenet.quality.evaluate import criterion_for, evaluate, select_photos, style_image_for
-from stylenet.styles.registry import row_card, select
+from stylenet.loss.from_card import criterion_for, style_image_for
+from stylenet.quality.evaluate import evaluate, select_photos
+from stylenet.styles.mix import row_card, select
 
 PACKAGE = Path(__file__).resolve().parent.parent / "stylenet" / "styles"
 DATA_NOTE = (

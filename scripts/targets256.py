@@ -23,7 +23,9 @@ from pathlib import Path
 import stylenet
 from stylenet.cli.errors import report_errors
 from stylenet.io.download import sha256_file
-from stylenet.quality.evaluate import criterion_for, evaluate, loss_settings, saved_results, style_image_for
+from stylenet.loss.from_card import criterion_for, style_image_for
+from stylenet.quality.evaluate import evaluate
+from stylenet.quality.reports import loss_settings, saved_results
 
 REFERENCES = Path(__file__).resolve().parent.parent / "docs" / "bench" / "reference256"
 OPTIMIZE = "optimize, 100 L-BFGS steps (saved)"

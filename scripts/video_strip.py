@@ -20,7 +20,7 @@ from PIL import Image
 from stylenet.cli.errors import report_errors
 from stylenet.errors import StylenetError
 from stylenet.io.images import save_image
-from stylenet.video.stylize import frame_to_rgb, open_clip
+from stylenet.video.io import frame_to_rgb, open_clip
 
 
 def frames_of(clip: Path, wanted: list[int] | None, count: int) -> tuple[list[np.ndarray], list[int]]:

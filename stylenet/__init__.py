@@ -12,7 +12,9 @@ from .errors import StylenetError
 from .infer.stylize import stylize
 from .model.adain import AdaINNet, load_adain
 from .model.transformer import TransformerNet
-from .styles.registry import available_styles, install, load, register_style
+from .styles.install import install
+from .styles.load import load
+from .styles.registry import available_styles, register_style
 from .video.stylize import stylize_video  # PyAV is imported only when a clip is opened
 
 __version__ = "0.1.0"

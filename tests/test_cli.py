@@ -395,7 +395,7 @@ def test_stylize_precision_fp32_is_the_python_api_s_output_and_bf16_differs(tmp_
 def test_export_of_a_mix_is_the_one_style_network_of_that_mix(tmp_path, capsys, multi_file):
     ort = pytest.importorskip("onnxruntime")
     from stylenet import load
-    from stylenet.styles.registry import select
+    from stylenet.styles.mix import select
 
     out = tmp_path / "mix.onnx"
     code, _, err = run(capsys, "export", "a:0.25,c:0.75", "--network", multi_file, "-o", out)

@@ -108,8 +108,8 @@ def test_each_default_has_one_source(tmp_path):
     from stylenet.cli import build_parser
     from stylenet.loss import perceptual as losses
     from stylenet.model.transformer import NetConfig, TransformerNet
-    from stylenet.quality.evaluate import criterion_for
-    from stylenet.quality.optimize import loss_config
+    from stylenet.loss.from_card import criterion_for
+    from stylenet.loss.perceptual import loss_config
 
     cfg = compose_config([f"paths.output_dir={tmp_path}"])
     want = (losses.DEFAULT_CONTENT_WEIGHT, losses.DEFAULT_STYLE_WEIGHT, losses.DEFAULT_TV_WEIGHT)

@@ -8,7 +8,8 @@ import torch.nn.functional as F
 from torch import nn
 
 from stylenet import TransformerNet
-from stylenet.model.fast import FastInstanceNorm, Runner, for_inference, speed_up, subpixel_kernels
+from stylenet.infer.runner import Runner, for_inference
+from stylenet.model.fast import FastInstanceNorm, speed_up, subpixel_kernels
 
 
 def perturbed(net: nn.Module, seed: int = 0) -> nn.Module:

@@ -71,7 +71,7 @@ def test_a_pinned_weight_shares_the_cell_between_networks_trained_at_other_weigh
 def test_columns_are_labelled_with_the_style_argument_a_mix_whole_and_a_file_by_its_stem(
     gallery, tmp_path, multi_file, weights_file, monkeypatch
 ):
-    from stylenet.styles.registry import install
+    from stylenet.styles.install import install
 
     install(multi_file)
     labels = []

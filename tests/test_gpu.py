@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from stylenet import TransformerNet, stylize
-from stylenet.model.fast import Runner
+from stylenet.infer.runner import Runner
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")]
 

@@ -11,7 +11,8 @@ from stylenet.cli import main
 from stylenet.errors import StylenetError
 from stylenet.loss.perceptual import DEFAULT_STYLE_LAYERS, build_perceptual_loss
 from stylenet.quality.evaluate import evaluate, psnr, select_photos, ssim
-from stylenet.quality.optimize import loss_config, optimize
+from stylenet.loss.perceptual import loss_config
+from stylenet.quality.optimize import optimize
 
 from conftest import random_image
 
@@ -191,7 +192,7 @@ def test_pinned_loss_weights_change_the_optimization_and_not_the_network_rows(
 
 
 def test_reports_of_disjoint_photos_merge_into_the_report_of_one_run(tmp_path, style_image, photo_dir, weights_file):
-    from stylenet.quality.evaluate import merge_reports
+    from stylenet.quality.reports import merge_reports
 
     photos = select_photos(photo_dir, limit=4)
     lists = []
@@ -268,8 +269,8 @@ def test_a_bad_content_path_fails_before_any_vgg_is_loaded(tmp_path, capsys, mon
 
 
 def test_a_multi_style_rows_own_style_weight_is_the_one_its_loss_uses(style_image):
-    from stylenet.quality.evaluate import criterion_for
-    from stylenet.styles.registry import row_card
+    from stylenet.loss.from_card import criterion_for
+    from stylenet.styles.mix import row_card
 
     card = {"style": "classic", "loss": {"style_weight": 5.0}, "styles": {"a": {"style_weight": 7.5}, "b": {}}}
     assert criterion_for(row_card(card, "a"), "random", style_image, 32).style_weight == 7.5
@@ -315,7 +316,7 @@ def test_a_saved_reference_measured_with_another_loss_or_painting_is_refused(
 def test_evaluate_progress_in_a_log_is_a_line_or_two_per_method_not_one_per_photo(
     capsys, style_image, photo_dir, small_net
 ):
-    from stylenet.quality.evaluate import criterion_for
+    from stylenet.loss.from_card import criterion_for
 
     photos = select_photos(photo_dir, limit=8)
     criterion = criterion_for({}, "random", style_image, 32)

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from stylenet import precision as policy
-from stylenet.model.fast import Runner
+from stylenet.infer.runner import Runner
 
 AVX2 = "avx2"
 BF16 = "avx2,avx512f,avx512_bf16"
@@ -85,7 +85,7 @@ def test_unknown_precisions_name_the_choices(cpu):
 @pytest.mark.parametrize(("flags", "dtype"), [(AVX2, torch.float32), (BF16, torch.bfloat16)])
 def test_stylize_runs_the_network_at_the_resolved_precision(cpu, small_net, flags, dtype):
     import stylenet
-    from stylenet.infer.stylize import shared_runner
+    from stylenet.infer.runner import shared_runner
 
     cpu(flags)
     stylenet.stylize(torch.rand(3, 16, 16), small_net)
@@ -94,7 +94,8 @@ def test_stylize_runs_the_network_at_the_resolved_precision(cpu, small_net, flag
 
 
 def test_optimize_auto_is_fp32_exactly_where_bf16_is_emulated(cpu):
-    from stylenet.quality.optimize import loss_config, optimize
+    from stylenet.loss.perceptual import loss_config
+    from stylenet.quality.optimize import optimize
 
     cpu(AVX2)
     torch.manual_seed(0)

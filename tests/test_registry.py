@@ -6,7 +6,10 @@ import torch
 
 import stylenet
 from stylenet.io.weights import WeightsError
-from stylenet.styles.registry import UnknownStyleError, available_styles, install, load, register_style, resolve
+from stylenet.styles.registry import UnknownStyleError, available_styles, register_style
+from stylenet.styles.install import install
+from stylenet.styles.load import load
+from stylenet.styles.fetch import resolve
 
 
 def test_load_a_path_returns_an_eval_network_with_its_card(weights_file):
@@ -215,7 +218,7 @@ def test_selecting_from_a_network_object_keeps_its_border():
     for net in (
         load("b", network=multi),
         load({"b": 1.0}, network=multi),
-        stylenet.styles.registry.select(multi, {"b": 1}),
+        stylenet.styles.mix.select(multi, {"b": 1}),
     ):
         assert net.border == 24
         with torch.no_grad():

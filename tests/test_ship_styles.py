@@ -10,7 +10,7 @@ import pytest
 
 from stylenet.errors import StylenetError
 from stylenet.io.weights import load_weights, save_weights
-from stylenet.styles.registry import row_card
+from stylenet.styles.mix import row_card
 
 from conftest import load_script, make_multi_net
 

@@ -154,7 +154,7 @@ def test_each_style_brings_a_photo_close_to_its_painting(name):
     """The output's style loss (the training loss's, real VGG, the card's painting at 256 px) is a small
     fraction of the photo's: on tubingen 0.01 (composition_vii) to 0.11 (candy) of it. An inverted photo
     also scores lower than the photo, but only to 0.20 (wave) to 0.63 (candy) of it."""
-    from stylenet.quality.evaluate import criterion_for, style_image_for
+    from stylenet.loss.from_card import criterion_for, style_image_for
 
     photo = _photo()
     out = stylenet.stylize(photo, name)

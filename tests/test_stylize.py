@@ -99,7 +99,7 @@ def test_too_small_inputs_are_refused(weights_file):
 
 
 def test_a_loaded_network_stays_on_its_device_and_mode_and_its_fast_copy_is_reused(small_net, monkeypatch):
-    import stylenet.model.fast as fast
+    import stylenet.infer.runner as fast
 
     made = []
     real = fast.for_inference

@@ -264,7 +264,7 @@ def test_a_multi_style_run_trains_one_network_for_every_style(tiny_overrides, tm
 
     moved = shutil.copy(result.checkpoint, tmp_path / "last.ckpt")
     exported = checkpoint_to_weights(moved, tmp_path / "exported.safetensors")
-    assert stylenet.load(exported).card["style"] == "duo" and stylenet.styles.registry.install(exported).name == "duo"
+    assert stylenet.load(exported).card["style"] == "duo" and stylenet.styles.install.install(exported).name == "duo"
     scalars, images = tensorboard_tags(result.output_dir / "tensorboard")
     assert {"preview/a", "preview/b"} <= images
     assert {"train/style/a", "train/style/b", "holdout/style/a"} <= scalars

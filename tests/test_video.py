@@ -16,8 +16,10 @@ pytest.importorskip("cv2")
 
 from stylenet.cli import main  # noqa: E402
 from stylenet.errors import StylenetError  # noqa: E402
-from stylenet.video.stabilize import WarpingError, ema_norms, reset_norms, warping_error  # noqa: E402
-from stylenet.video.stylize import TruncatedVideoError, frame_to_rgb, stylize_video  # noqa: E402
+from stylenet.video.io import TruncatedVideoError, frame_to_rgb  # noqa: E402
+from stylenet.video.metric import WarpingError, warping_error  # noqa: E402
+from stylenet.video.stabilize import ema_norms, reset_norms  # noqa: E402
+from stylenet.video.stylize import stylize_video  # noqa: E402
 
 from conftest import ROOT, SHARED, load_script, random_image  # noqa: E402
 
@@ -210,7 +212,7 @@ def test_default_output_goes_beside_the_input(tmp_path, capsys, clip, weights_fi
 
 # -- stability -------------------------------------------------------------------------------------
 def test_ema_norms_at_zero_are_the_network_and_carry_statistics_otherwise(small_net):
-    from stylenet.model.fast import Runner
+    from stylenet.infer.runner import Runner
 
     x = [torch.rand(1, 3, 24, 32) for _ in range(3)]
     runner = Runner("cpu", "fp32")
@@ -227,7 +229,7 @@ def test_ema_norms_at_zero_are_the_network_and_carry_statistics_otherwise(small_
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
 def test_ema_norms_work_on_a_multi_style_selection_and_in_bf16(precision):
-    from stylenet.model.fast import Runner
+    from stylenet.infer.runner import Runner
 
     from conftest import make_multi_net
 
@@ -256,7 +258,7 @@ def test_stability_keeps_the_background_still_when_a_light_blinks(tmp_path, smal
 
 
 def test_a_cut_restarts_the_norm_statistics(small_net):
-    from stylenet.model.fast import Runner
+    from stylenet.infer.runner import Runner
     from stylenet.video.stabilize import ClipStylizer
 
     a = np.asarray(random_image(48, 64, seed=0))

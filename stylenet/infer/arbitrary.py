@@ -91,7 +91,8 @@ def load_decoder(network=None, vgg: str | None = None) -> AdaINNet:
     text = os.fspath(network) if network is not None else DEFAULT
     is_path = isinstance(network, os.PathLike) or os.sep in text or text.endswith(".safetensors")
     if not is_path and not Path(text).is_file():
-        from ..styles.registry import available_styles, resolve
+        from ..styles.fetch import resolve
+        from ..styles.registry import available_styles
 
         if text not in available_styles():
             if text == DEFAULT:
@@ -357,7 +358,7 @@ class PaintingClipStylizer:
 
     def __call__(self, frame: np.ndarray) -> torch.Tensor:
         """The next frame ``(H, W, 3)`` uint8 -> its stylization ``(1, 3, H, W)`` float in [0, 1] (CPU)."""
-        from ..video.stabilize import frame_tensor
+        from ..video.io import frame_tensor
 
         if self.smoothing is None:
             return self._run(frame_tensor(frame))

@@ -22,13 +22,12 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from .. import precision as policy
 from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
-from ..model.fast import Runner
 from ..model.transformer import TransformerNet
-from ..styles.registry import load
+from ..styles.load import load
 from .controls import apply_controls, check_strength
+from .runner import Runner, shared_runner
 from .tiling import stylize_tiled
 
 TILE_ABOVE = 1600 * 1600  # images with more pixels than this are tiled
@@ -72,17 +71,6 @@ def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, apply, max_side) -
         a = _shrink(torch.from_numpy(alpha)[None, None], max_side)
         alpha = a[0, 0].numpy()
     return y, alpha
-
-
-_runners: dict[tuple[torch.device, str], Runner] = {}
-
-
-def shared_runner(device: torch.device, precision: str) -> Runner:
-    """One ``Runner`` per device and resolved precision, so that calls with the same network reuse its fast copy."""
-    key = (device, policy.resolve(precision, device))
-    if key not in _runners:
-        _runners[key] = Runner(device, precision)
-    return _runners[key]
 
 
 def require_one_style(net: TransformerNet) -> TransformerNet:

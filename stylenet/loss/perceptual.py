@@ -36,7 +36,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .vgg import VGGFeatures
+from .vgg import VGGFeatures, default_vgg
 
 EPS = 1e-8
 DEFAULT_CONTENT_LAYERS = ["relu2_2"]  # Johnson et al.
@@ -207,3 +207,22 @@ def build_perceptual_loss(cfg: dict) -> PerceptualLoss:
         cfg.get("style_weight", DEFAULT_STYLE_WEIGHT),
         cfg.get("tv_weight", DEFAULT_TV_WEIGHT),
     )
+
+
+def loss_config(
+    vgg: str | None = None,
+    content_weight: float = DEFAULT_CONTENT_WEIGHT,
+    style_weight: float = DEFAULT_STYLE_WEIGHT,
+    tv_weight: float = DEFAULT_TV_WEIGHT,
+    content_layers: list[str] | None = None,
+    style_layers: list[str] | None = None,
+) -> dict:
+    """A ``loss`` config node with the training defaults (the same keys as configs/loss/)."""
+    return {
+        "vgg": {"weights": vgg or default_vgg()},
+        "content_layers": content_layers or list(DEFAULT_CONTENT_LAYERS),
+        "style_layers": style_layers or list(DEFAULT_STYLE_LAYERS),
+        "content_weight": content_weight,
+        "style_weight": style_weight,
+        "tv_weight": tv_weight,
+    }

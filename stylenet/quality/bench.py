@@ -25,7 +25,7 @@ import numpy as np
 import torch
 
 from .. import precision as policy
-from ..model.fast import Runner
+from ..infer.runner import Runner
 from ..model.transformer import TransformerNet
 
 COMPACT = {"width": 16, "blocks": 5, "depthwise": True, "edge_kernel": 5}  # configs/model/compact.yaml
@@ -91,7 +91,7 @@ def _label(path: str, default: bool) -> str:
 
 def _net(args) -> TransformerNet:
     if args.weights:
-        from ..styles.registry import load
+        from ..styles.load import load
 
         return load(args.weights)
     torch.manual_seed(0)
@@ -349,23 +349,6 @@ def print_table(rows: list[Row], what: str, size: int, batch: int, device: str =
         f"this machine's fp32 matmul peak: {matmul_peak(torch.device(device)):.0f} GFLOP/s; torch {torch.__version__}; "
         f"{_machine(device)})"
     )
-
-
-def add_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("what", choices=["inference", "training", "video"])
-    p.add_argument("--size", type=int, help="image side (inference: 1024; training crops: 256)")
-    p.add_argument("--batch", type=int, default=4, help="training batch (default 4)")
-    p.add_argument("--model", choices=["johnson", "compact"], default="johnson")
-    p.add_argument("--weights", help="inference: a style or weights file instead of random weights")
-    p.add_argument("--vgg", default="random", help="training: VGG weights (speed does not depend on them)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--rounds", type=int, default=5, help="timed rounds (default 5)")
-    p.add_argument("--compile", action="store_true", help="also time the torch.compile paths")
-    p.add_argument("--emulated", action="store_true", help="also time bf16 where this CPU only emulates it (slow)")
-    p.add_argument("--onnx", action="store_true", help="also time ONNX Runtime (inference)")
-    p.add_argument("--styles", type=int, default=0, help="training: also time a multi-style network of N styles")
-    p.add_argument("--sizes", default=VIDEO_SIZES, help=f"video: frame sizes WxH (default {VIDEO_SIZES})")
-    p.add_argument("--no-rss", dest="rss", action="store_false", help="video: skip the peak-memory processes")
 
 
 def run(args: argparse.Namespace) -> int:

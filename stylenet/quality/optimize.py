@@ -19,39 +19,7 @@ from .. import precision as policy
 from ..errors import StylenetError
 from ..io.images import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor, to_uint8
 from ..io.progress import progress_bar
-from ..loss.perceptual import (
-    DEFAULT_CONTENT_LAYERS,
-    DEFAULT_CONTENT_WEIGHT,
-    DEFAULT_STYLE_LAYERS,
-    DEFAULT_STYLE_WEIGHT,
-    DEFAULT_TV_WEIGHT,
-    PerceptualLoss,
-    build_perceptual_loss,
-)
-
-
-def default_vgg() -> str:
-    """VGG source for commands: ``$STYLENET_VGG`` (a file offline) or torchvision's Caffe weights."""
-    return os.environ.get("STYLENET_VGG", "IMAGENET1K_FEATURES")
-
-
-def loss_config(
-    vgg: str | None = None,
-    content_weight: float = DEFAULT_CONTENT_WEIGHT,
-    style_weight: float = DEFAULT_STYLE_WEIGHT,
-    tv_weight: float = DEFAULT_TV_WEIGHT,
-    content_layers: list[str] | None = None,
-    style_layers: list[str] | None = None,
-) -> dict:
-    """A ``loss`` config node with the training defaults (the same keys as configs/loss/)."""
-    return {
-        "vgg": {"weights": vgg or default_vgg()},
-        "content_layers": content_layers or list(DEFAULT_CONTENT_LAYERS),
-        "style_layers": style_layers or list(DEFAULT_STYLE_LAYERS),
-        "content_weight": content_weight,
-        "style_weight": style_weight,
-        "tv_weight": tv_weight,
-    }
+from ..loss.perceptual import PerceptualLoss, build_perceptual_loss, loss_config
 
 
 def _as_tensor(image, size: int | None) -> torch.Tensor:

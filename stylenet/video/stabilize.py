@@ -1,4 +1,4 @@
-"""Temporal stability of stylized video, and its measurement.
+"""Keeping stylized video from flickering.
 
 A network applied to each frame on its own flickers: small changes of the picture
 (motion, grain, compression) change the strokes. At inference:
@@ -9,15 +9,11 @@ A network applied to each frame on its own flickers: small changes of the pictur
   ``stylenet.infer.tiling`` shares one image's statistics across its tiles: whole-frame shifts
   of colour and contrast stop when something enters, leaves or blinks.
 * ``FlowSmoothing`` (``denoise``, ``blend``): running averages along the input's optical
-  flow of the input frames (grain and compression noise average away before the network
-  can amplify them) and of the outputs (what still flickers averages away).
+  flow (``stylenet.video.flow``) of the input frames (grain and compression noise average
+  away before the network can amplify them) and of the outputs (what still flickers averages away).
 
-**Measurement** (``WarpingError``, Lai et al. 2018 after Ruder et al. 2016): the mean
-squared difference between output frame t and output frame t+1 warped back to t by
-the optical flow of the *input* frames, over the pixels the flow can follow (not
-occluded). Flow: OpenCV's DIS optical flow (medium preset) on grayscale input frames;
-occlusions: forward-backward consistency, ``|w + w_back(x + w)|^2 > 0.01 (|w|^2 +
-|w_back(x + w)|^2) + 0.5``. Pixels in [0, 1]. Flow needs OpenCV (the [video] extra).
+``ClipStylizer`` applies a one-style network to a clip's frames with all three; how well
+they work is measured by ``stylenet.video.metric``.
 """
 
 from __future__ import annotations
@@ -30,10 +26,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..errors import StylenetError
-from ..model.fast import Runner
-
-VIDEO_EXTRA = "video needs the [video] extra: pip install 'stylenet[video]'"
-CUT_BELOW = 0.25  # a frame whose flow is consistent on less than this fraction of pixels starts a new shot
+from ..infer.runner import Runner
+from .flow import CUT_BELOW, FlowEstimator, gray, occlusion_mask, warp
+from .io import frame_tensor
 
 
 class EmaInstanceNorm(nn.Module):
@@ -102,71 +97,6 @@ def check_stability(momentum: float) -> float:
     return float(momentum)
 
 
-def frame_tensor(rgb: np.ndarray) -> torch.Tensor:
-    """A ``(H, W, 3)`` uint8 frame (read-only too) -> ``(1, 3, H, W)`` float in [0, 1] (a new tensor)."""
-    return torch.tensor(rgb, dtype=torch.float32).permute(2, 0, 1).unsqueeze(0).div_(255)
-
-
-def tensor_frame(y: torch.Tensor) -> np.ndarray:
-    """A ``(1, 3, H, W)`` tensor in [0, 1] -> ``(H, W, 3)`` uint8 frame, rounded."""
-    return y[0].permute(1, 2, 0).mul(255).round().to(torch.uint8).numpy()
-
-
-# -- optical flow ----------------------------------------------------------------------------
-def _cv2():
-    try:
-        import cv2
-    except ImportError:
-        raise StylenetError(VIDEO_EXTRA) from None
-    return cv2
-
-
-FLOWS = ("dis", "farneback")
-
-
-class FlowEstimator:
-    """Optical flow between consecutive grayscale frames: OpenCV's DIS (medium preset), or
-    Farneback's (``method="farneback"``), a different algorithm for checking a measurement
-    independently of the flow that ``FlowSmoothing`` follows."""
-
-    def __init__(self, method: str = "dis") -> None:
-        cv2 = _cv2()
-        if method not in FLOWS:
-            raise StylenetError(f"unknown optical flow {method!r}; use one of {', '.join(FLOWS)}")
-        self.method = method
-        self.dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM) if method == "dis" else None
-
-    def __call__(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """``(H, W)`` uint8 frames -> ``(H, W, 2)`` float32 flow from ``a`` to ``b`` (x, y in pixels)."""
-        if self.dis is not None:
-            return self.dis.calc(a, b, None)
-        return _cv2().calcOpticalFlowFarneback(a, b, None, 0.5, 4, 15, 3, 5, 1.2, 0)
-
-
-def gray(rgb: np.ndarray) -> np.ndarray:
-    """``(H, W, 3)`` uint8 RGB -> ``(H, W)`` uint8 luma."""
-    return _cv2().cvtColor(np.ascontiguousarray(rgb), _cv2().COLOR_RGB2GRAY)
-
-
-def warp(image: np.ndarray, flow: np.ndarray, cubic: bool = False) -> np.ndarray:
-    """Sample ``image`` at ``x + flow(x)`` (bilinear or bicubic, edges replicated): frame t+1 brought back to t."""
-    cv2 = _cv2()
-    h, w = flow.shape[:2]
-    grid = np.mgrid[0:h, 0:w][::-1].transpose(1, 2, 0).astype(np.float32)  # (x, y) per pixel
-    m = grid + flow
-    mode = cv2.INTER_CUBIC if cubic else cv2.INTER_LINEAR
-    return cv2.remap(image, m[..., 0], m[..., 1], mode, borderMode=cv2.BORDER_REPLICATE)
-
-
-def occlusion_mask(forward: np.ndarray, backward: np.ndarray) -> np.ndarray:
-    """``(H, W)`` bool, True where the flow is consistent forward and backward (Ruder et al. 2016)."""
-    back = warp(backward, forward)  # w_back(x + w(x))
-    lhs = ((forward + back) ** 2).sum(-1)
-    rhs = 0.01 * ((forward**2).sum(-1) + (back**2).sum(-1)) + 0.5
-    return lhs <= rhs
-
-
-# -- flow smoothing ---------------------------------------------------------------------------
 def check_weight(weight: float, name: str) -> float:
     if not 0.0 <= float(weight) < 1.0:
         raise StylenetError(f"{name}={weight}: use a weight from 0 (off) to below 1")
@@ -243,64 +173,3 @@ class ClipStylizer:
         if self.smoothing.cut:
             reset_norms(self.runner.fast(self.net))
         return self.smoothing.output(self.runner(self.net, x))
-
-
-# -- measurement -----------------------------------------------------------------------------
-def pair_error(a: np.ndarray, b: np.ndarray, forward: np.ndarray, valid: np.ndarray) -> float:
-    """Masked mean squared difference between ``a`` (frame t) and ``b`` (t+1) warped back, in [0, 1] units."""
-    b_back = warp(b, forward)
-    d = (a.astype(np.float32) - b_back.astype(np.float32)) / 255.0 if a.dtype == np.uint8 else a - b_back
-    if not valid.any():
-        return 0.0
-    return float((d**2).mean(-1)[valid].mean())
-
-
-class WarpingError:
-    """Accumulates the warping error of several sequences (e.g. the input and its stylizations)
-    with one flow (``flow``: "dis" or "farneback"): ``add(input_rgb, {"name": output_rgb, ...})``
-    per frame, then ``means()``.
-
-    Pairs across a cut (DIS flow consistent on under ``CUT_BELOW`` of the pixels, whatever
-    ``flow`` measures with: Farneback's smoother flow looks consistent across a cut) are
-    left out and counted in ``cuts``: frames of two shots have no motion to follow, and the
-    few pixels the mask keeps there would outweigh every other pair.
-    """
-
-    def __init__(self, flow: str = "dis") -> None:
-        self.cut_flow = FlowEstimator("dis")
-        self.flow = self.cut_flow if flow == "dis" else FlowEstimator(flow)
-        self.prev: tuple[np.ndarray, dict[str, np.ndarray]] | None = None
-        self.sums: dict[str, float] = {}
-        self.pairs = self.cuts = 0
-
-    def add(self, frame: np.ndarray, outputs: dict[str, np.ndarray]) -> None:
-        """``frame``: ``(H, W, 3)`` uint8 input; ``outputs``: same-size uint8 or [0, 1] float frames."""
-        g = gray(frame)
-        seqs = {"input": frame, **outputs}
-        if self.prev is not None:
-            g0, prev = self.prev
-            fwd, bwd = self.cut_flow(g0, g), self.cut_flow(g, g0)
-            valid = occlusion_mask(fwd, bwd)
-            if valid.mean() < CUT_BELOW:
-                self.cuts += 1
-            else:
-                if self.flow is not self.cut_flow:
-                    fwd, bwd = self.flow(g0, g), self.flow(g, g0)
-                    valid = occlusion_mask(fwd, bwd)
-                for k, cur in seqs.items():
-                    self.sums[k] = self.sums.get(k, 0.0) + pair_error(prev[k], cur, fwd, valid)
-                self.pairs += 1
-        self.prev = (g, seqs)
-
-    def means(self) -> dict[str, float]:
-        """``{sequence: mean over the pairs}`` (0 for each if no pair was measured)."""
-        return {k: v / max(1, self.pairs) for k, v in self.sums.items()}
-
-
-def warping_error(frames: list[np.ndarray], inputs: list[np.ndarray] | None = None, flow: str = "dis") -> float:
-    """Mean warping error of ``frames`` (``(H, W, 3)`` uint8), flow from ``inputs`` (default: the frames)."""
-    inputs = frames if inputs is None else inputs
-    acc = WarpingError(flow)
-    for x, y in zip(inputs, frames):
-        acc.add(x, {"out": y})
-    return acc.means().get("out", 0.0)

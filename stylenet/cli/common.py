@@ -1,0 +1,109 @@
+"""What several commands share: exit statuses, style labels, ``--style``/``--style-image``, ``--precision``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..errors import StylenetError
+
+EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
+
+
+def err(msg: str) -> None:
+    from tqdm import tqdm
+
+    tqdm.write(f"error: {msg}", file=sys.stderr)  # clean even while a progress bar is drawn
+
+
+# -- stylize ---------------------------------------------------------------------------------
+def style_name(style: str) -> str:
+    """A style argument as people read it: a weights file's stem, else the argument (a name or a mix)."""
+    return Path(style).stem if Path(style).suffix == ".safetensors" else style
+
+
+def file_label(style: str) -> str:
+    """A file-name-safe label of a style argument (a name, a file, or a mix)."""
+    import re
+
+    return re.sub(r"[^\w.-]+", "-", style_name(style)).strip("-") or "styled"
+
+
+def parse_style_image(spec: str) -> tuple[str, float]:
+    """``painting.jpg`` or ``painting.jpg:0.7`` -> (path, weight). A path that exists is taken whole
+    (even with a colon in its name); else the part after the last colon must be a weight."""
+    if Path(spec).exists():
+        return spec, 1.0
+    path, sep, weight = spec.rpartition(":")
+    if not sep or not path:
+        return spec, 1.0
+    try:
+        w = float(weight)
+    except ValueError:
+        return spec, 1.0  # a colon in a (missing) file's name: the file check names it
+    if not w >= 0:
+        raise StylenetError(f"--style-image {spec}: the weight after ':' must be >= 0")
+    return path, w
+
+
+STYLE_CHOICE = {  # usage errors: whether --style was given
+    True: "--style (a trained style) and --style-image (any painting) exclude each other; give one of them",
+    False: "give --style NAME (a trained style) or --style-image PAINTING[:WEIGHT] (any painting)",
+}
+
+
+def style_choice(a: argparse.Namespace) -> tuple[list[str], list[float]] | None:
+    """The paintings and weights of ``--style-image`` (None: ``--style`` is used); exactly one of the two."""
+    if bool(a.style) == bool(a.style_image):
+        raise StylenetError(STYLE_CHOICE[bool(a.style)])
+    if not a.style_image:
+        return None
+    pairs = [parse_style_image(s) for s in a.style_image]
+    return [p for p, _ in pairs], [w for _, w in pairs]
+
+
+def output_label(a: argparse.Namespace, paintings: tuple[list[str], list[float]] | None) -> str:
+    """The style's part of output file names (``photo_LABEL.jpg``): ``--style``'s, else the paintings' stems."""
+    return file_label(a.style) if paintings is None else file_label("-".join(Path(p).stem for p in paintings[0]))
+
+
+def return_freed_memory() -> None:
+    """Make glibc hand large freed blocks back to the OS at once (glibc only; else a no-op).
+
+    By default glibc raises its mmap threshold as big blocks are freed and then keeps
+    them in the heap: tiling a 4K photo would hold the statistics pass's memory and
+    the tiles' at the same time. A fixed 4 MB threshold keeps peak RSS lower.
+    """
+    import ctypes
+    import ctypes.util
+
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
+    except (OSError, AttributeError):
+        pass
+
+
+# -- parser ----------------------------------------------------------------------------------
+def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
+    from ..precision import INFERENCE
+
+    s.add_argument(
+        "--precision",
+        choices=INFERENCE,
+        default="auto",
+        help=f"{what + ': ' if what else ''}auto (default) = bf16 where the hardware computes it natively, else fp32",
+    )
+
+
+def add_style_image(s: argparse.ArgumentParser) -> None:
+    s.add_argument(
+        "--style-image",
+        action="append",
+        metavar="PAINTING[:WEIGHT]",
+        help="any painting as the style (an AdaIN decoder: --network); repeat to mix, with weights: "
+        "--style-image a.jpg:0.7 --style-image b.jpg:0.3. Not with --style",
+    )
+    s.add_argument("--style-size", type=int, default=512, help="--style-image: the painting's shorter side (512)")
+    s.add_argument("--vgg", help="--style-image: the decoder's VGG weights, if not where its file's header says")
