@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from stylenet.cli.errors import report_errors
+from stylenet.defaults import STYLES_DIR
 from stylenet.io.download import COCO_TRAIN2014, fetch_coco, fetch_style_images
 
 CONFIG_DIR = Path(__file__).resolve().parent.parent / "stylenet" / "configs"
@@ -24,8 +25,8 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     with report_errors():
         if a.what == "styles":
-            files = fetch_style_images(CONFIG_DIR, a.dest or "data/styles")
-            print(f"{len(files)} style images in {a.dest or 'data/styles'}")
+            files = fetch_style_images(CONFIG_DIR, a.dest or STYLES_DIR)
+            print(f"{len(files)} style images in {a.dest or STYLES_DIR}")
         else:
             folder = fetch_coco(a.dest or "data/coco", a.url, a.keep_zip)
             print(f"COCO photos in {folder}; train with data.root={folder}")

@@ -27,11 +27,11 @@ from PIL import Image, ImageDraw
 
 import stylenet
 from stylenet.cli.errors import report_errors
+from stylenet.defaults import STYLES_DIR, default_vgg
 from stylenet.io.download import sha256_file
 from stylenet.io.images import list_images, open_image, save_image, split_alpha, to_pil
 from stylenet.io.progress import progress_bar
 from stylenet.loss.from_card import criterion_for, style_image_for, trained_loss
-from stylenet.loss.vgg import default_vgg
 from stylenet.quality.optimize import optimize
 
 LABEL = 22
@@ -74,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--optimize", type=int, default=0, help="add a row optimized with this many L-BFGS steps")
     p.add_argument("--optimize-content", help="the optimized row's photo (default: the first content image)")
     p.add_argument("--optimize-cache", default="runs/gallery-optimize", help="where optimized cells are kept")
-    p.add_argument("--styles-dir", default="data/styles", help="the paintings (for --optimize; default data/styles)")
+    p.add_argument("--styles-dir", default=STYLES_DIR, help=f"the paintings (for --optimize; default {STYLES_DIR})")
     p.add_argument("--style-image", help="the painting of a single --styles file whose card names none")
     p.add_argument("--vgg", help="VGG weights for --optimize (default: $STYLENET_VGG or IMAGENET1K_FEATURES)")
     for term in ("content", "style", "tv"):

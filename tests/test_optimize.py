@@ -9,9 +9,8 @@ from PIL import Image
 
 from stylenet.cli import main
 from stylenet.errors import StylenetError
-from stylenet.loss.perceptual import DEFAULT_STYLE_LAYERS, build_perceptual_loss
+from stylenet.loss.perceptual import DEFAULT_STYLE_LAYERS, build_perceptual_loss, loss_config
 from stylenet.quality.evaluate import evaluate, psnr, select_photos, ssim
-from stylenet.loss.perceptual import loss_config
 from stylenet.quality.optimize import optimize
 
 from conftest import random_image

@@ -6,10 +6,10 @@ import torch
 
 import stylenet
 from stylenet.io.weights import WeightsError
-from stylenet.styles.registry import UnknownStyleError, available_styles, register_style
+from stylenet.styles.fetch import resolve
 from stylenet.styles.install import install
 from stylenet.styles.load import load
-from stylenet.styles.fetch import resolve
+from stylenet.styles.registry import UnknownStyleError, available_styles, register_style
 
 
 def test_load_a_path_returns_an_eval_network_with_its_card(weights_file):

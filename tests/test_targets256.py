@@ -9,8 +9,8 @@ import pytest
 
 from stylenet.io.download import sha256_file
 from stylenet.io.weights import save_weights
-from stylenet.loss.perceptual import DEFAULT_STYLE_LAYERS
 from stylenet.loss.from_card import criterion_for
+from stylenet.loss.perceptual import DEFAULT_STYLE_LAYERS
 from stylenet.quality.evaluate import select_photos
 
 from conftest import load_script, make_multi_net

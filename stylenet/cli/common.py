@@ -6,6 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from ..defaults import PAINTING_SIZE
 from ..errors import StylenetError
 
 EXIT_OK, EXIT_INTERNAL, EXIT_BAD_INPUT = 0, 1, 2
@@ -17,7 +18,6 @@ def err(msg: str) -> None:
     tqdm.write(f"error: {msg}", file=sys.stderr)  # clean even while a progress bar is drawn
 
 
-# -- stylize ---------------------------------------------------------------------------------
 def style_name(style: str) -> str:
     """A style argument as people read it: a weights file's stem, else the argument (a name or a mix)."""
     return Path(style).stem if Path(style).suffix == ".safetensors" else style
@@ -85,7 +85,6 @@ def return_freed_memory() -> None:
         pass
 
 
-# -- parser ----------------------------------------------------------------------------------
 def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
     from ..precision import INFERENCE
 
@@ -105,5 +104,6 @@ def add_style_image(s: argparse.ArgumentParser) -> None:
         help="any painting as the style (an AdaIN decoder: --network); repeat to mix, with weights: "
         "--style-image a.jpg:0.7 --style-image b.jpg:0.3. Not with --style",
     )
-    s.add_argument("--style-size", type=int, default=512, help="--style-image: the painting's shorter side (512)")
+    size_help = f"--style-image: the painting's shorter side ({PAINTING_SIZE})"
+    s.add_argument("--style-size", type=int, default=PAINTING_SIZE, help=size_help)
     s.add_argument("--vgg", help="--style-image: the decoder's VGG weights, if not where its file's header says")

@@ -6,6 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
+from ..defaults import BLEND, DENOISE, STABILITY, STYLES_DIR, VGG_ENV, VGG_WEIGHTS, trained_sizes
 from ..errors import StylenetError
 from .common import EXIT_BAD_INPUT, EXIT_OK, add_precision, err, style_name
 
@@ -43,7 +44,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--limit", type=int, help="at most this many photos")
     s.add_argument("--size", type=int, help="photo size (default: the style's training crop, else 256)")
     s.add_argument("--style-image", help="the painting (default: the card's image, from --styles-dir)")
-    s.add_argument("--styles-dir", default="data/styles", help="where style images are (default data/styles)")
+    s.add_argument("--styles-dir", default=STYLES_DIR, help=f"where style images are (default {STYLES_DIR})")
     s.add_argument("--style-size", type=int, help="style image size (default: as trained)")
     for term in ("content", "style", "tv"):
         s.add_argument(
@@ -51,7 +52,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
             type=float,
             help="the loss weight optimize:N rows use (default: the first style's card; pin it to compare recipes)",
         )
-    s.add_argument("--vgg", help="VGG weights (default: $STYLENET_VGG or IMAGENET1K_FEATURES)")
+    s.add_argument("--vgg", help=f"VGG weights (default: ${VGG_ENV} or {VGG_WEIGHTS})")
     s.add_argument("--device", default="cpu")
     add_precision(s, "the networks' precision (optimize:N rows always run in fp32)")
     s.add_argument("--json", help="also write per-image results to this JSON file")
@@ -82,8 +83,7 @@ def run(a: argparse.Namespace) -> int:
             label = style_name(s)
             methods[s if label in methods else label] = net  # two files of one name: their paths
             card = card or net.card
-    size = a.size or card.get("recipe", {}).get("image_size") or 256
-    style_size = a.style_size or card.get("style_image", {}).get("size") or 2 * size
+    size, style_size = trained_sizes(card, a.size, a.style_size)
     style_image = a.style_image or style_image_for(card, a.styles_dir)
     weights = {"content_weight": a.content_weight, "style_weight": a.style_weight, "tv_weight": a.tv_weight}
     criterion = criterion_for(card, a.vgg, style_image, style_size, a.device, weights)
@@ -130,22 +130,19 @@ def _evaluate_video(a: argparse.Namespace) -> int:
     from ..quality.reports import format_video_table
     from ..styles.load import load
     from ..video.stabilize import check_stability, check_weight
-    from ..video.stylize import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY
 
     if len(a.style) != 1:
         raise StylenetError(f"--video evaluates one style; got {len(a.style)} (--style {' --style '.join(a.style)})")
     net = require_one_style(load(a.style[0], a.device, network=a.network))
     settings = {"per-frame": (0.0, 0.0, 0.0)}  # then a row for each combination asked for
-    for m, d, b in itertools.product(
-        a.stability or [DEFAULT_STABILITY], a.denoise or [DEFAULT_DENOISE], a.blend or [DEFAULT_BLEND]
-    ):
+    for m, d, b in itertools.product(a.stability or [STABILITY], a.denoise or [DENOISE], a.blend or [BLEND]):
         settings[f"stable {m:g}, denoise {d:g}, blend {b:g}"] = (
             check_stability(m),
             check_weight(d, "denoise"),
             check_weight(b, "blend"),
         )
     card = net.card
-    style_size = a.style_size or card.get("style_image", {}).get("size") or 512
+    _, style_size = trained_sizes(card, style_size=a.style_size)
     style_image = a.style_image or style_image_for(card, a.styles_dir)
     criterion = criterion_for(card, a.vgg, style_image, style_size, a.device)
     means, warping, problem = evaluate_video(

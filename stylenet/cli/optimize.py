@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..defaults import VGG_ENV, VGG_WEIGHTS
 from .common import EXIT_OK, add_precision
 
 NAME = "optimize"
@@ -25,7 +26,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--content-weight", type=float, default=DEFAULT_CONTENT_WEIGHT, help="default: as in training")
     s.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT, help="default: as in training")
     s.add_argument("--tv-weight", type=float, default=DEFAULT_TV_WEIGHT, help="default: as in training")
-    s.add_argument("--vgg", help="VGG weights: a file, or IMAGENET1K_FEATURES (default: $STYLENET_VGG or that)")
+    s.add_argument("--vgg", help=f"VGG weights: a file, or {VGG_WEIGHTS} (default: ${VGG_ENV} or that)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
     add_precision(s, "the VGG passes' precision")
 

@@ -17,7 +17,6 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--json", action="store_true", help="print the full cards as JSON")
 
 
-# -- styles, install, export -----------------------------------------------------------------
 def _steps(card: dict) -> str:
     """A card's training steps as people read them: the total behind the weights where the card
     records it (``total_steps``), else the last run's, naming the file it fine-tuned."""

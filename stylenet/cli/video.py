@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..defaults import BLEND, DENOISE, STABILITY
 from ..errors import StylenetError
 from . import common
 
@@ -14,12 +15,6 @@ DESCRIPTION = "Stylize a clip (.mp4, .mov, .mkv, .gif ...): same frames, timing,
 
 
 def add_arguments(s: argparse.ArgumentParser) -> None:
-    from ..video.stylize import (  # no PyAV import: that waits for a clip
-        DEFAULT_BLEND,
-        DEFAULT_DENOISE,
-        DEFAULT_STABILITY,
-    )
-
     s.add_argument("input", metavar="INPUT", help="the clip")
     s.add_argument("-s", "--style", help="style name, weights file, or a mix: mosaic:0.7,udnie:0.3")
     common.add_style_image(s)
@@ -37,20 +32,20 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--stability",
         type=float,
-        default=DEFAULT_STABILITY,
-        help=f"momentum of the norm statistics' average across frames; 0: per-frame (default {DEFAULT_STABILITY})",
+        default=STABILITY,
+        help=f"momentum of the norm statistics' average across frames; 0: per-frame (default {STABILITY})",
     )
     s.add_argument(
         "--denoise",
         type=float,
-        default=DEFAULT_DENOISE,
-        help=f"weight of the previous input frame, warped along the optical flow; 0: off (default {DEFAULT_DENOISE})",
+        default=DENOISE,
+        help=f"weight of the previous input frame, warped along the optical flow; 0: off (default {DENOISE})",
     )
     s.add_argument(
         "--blend",
         type=float,
-        default=DEFAULT_BLEND,
-        help=f"weight of the previous output, warped along the optical flow; 0: off (default {DEFAULT_BLEND})",
+        default=BLEND,
+        help=f"weight of the previous output, warped along the optical flow; 0: off (default {BLEND})",
     )
     s.add_argument("--device", help="cpu, cuda, cuda:1 ... (default cpu)")
     common.add_precision(s)
@@ -58,7 +53,6 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 
 
-# -- video -----------------------------------------------------------------------------------
 def _video_output(src: Path, output: str | None, style_label: str) -> Path:
     """``-o`` as given (a folder: the input's name inside it), else ``CLIP_STYLE.ext`` beside the input
     (the input's type when it can be written, else .mp4)."""

@@ -42,16 +42,16 @@ import torch.nn.functional as F
 from PIL import Image, ImageOps
 
 from .. import precision as policy
+from ..defaults import ADAIN_TILE as TILE
+from ..defaults import ADAIN_TILE_ABOVE as TILE_ABOVE
+from ..defaults import PAINTING_SIZE as STYLE_SIZE
+from ..defaults import STATS_SIDE
 from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_size, open_image, split_alpha
 from ..model.adain import FORMAT, STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
 from .controls import apply_controls
 
 DEFAULT = "adain"  # the registry name of the default decoder (not shipped yet)
-STYLE_SIZE = 512  # the painting's shorter side for its statistics
-TILE_ABOVE = 1024 * 1024  # photos with more pixels are tiled (VGG's 64-channel full-size layers are large)
-TILE = 512
-STATS_SIDE = 1024
 # receptive-field radius of encoder + decoder, in pixels, with the 8-pixel grid's misalignment:
 # encoder (VGG16 to relu4_1) 30, decoder 26, nearest upsampling and pooling alignment up to 14
 RADIUS = 72

@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..io.files import atomic_write
-from ..model.transformer import ConditionalInstanceNorm2d, TransformerNet
+from ..model.transformer import MIN_SIDE, ConditionalInstanceNorm2d, TransformerNet
 from .controls import apply_controls
 
 
@@ -68,7 +68,7 @@ def export_onnx(net: TransformerNet, path: str | os.PathLike, opset: int = 18) -
     if net.num_styles:
         example.append(torch.full((net.num_styles,), 1.0 / net.num_styles))
         names.append("style")
-    h, w = (torch.export.Dim(name, min=8, max=16384) for name in ("height", "width"))
+    h, w = (torch.export.Dim(name, min=MIN_SIDE, max=16384) for name in ("height", "width"))
     n = torch.export.Dim("batch", min=1, max=1024)
     shapes = {"image": {0: n, 2: h, 3: w}, "strength": None, "preserve_color": None}
     if net.num_styles:
@@ -119,12 +119,14 @@ def export_adain_onnx(net, path: str | os.PathLike, opset: int = 18) -> Path:
     as ``stylenet.infer.arbitrary.read_painting`` does, shorter side 512, to match ``stylize``);
     ``strength`` (AdaIN's alpha, a float scalar: 1 full style, 0 the decoder's reconstruction of
     the photo) and ``preserve_color`` (0 or 1). Output: ``stylized`` ``(N, 3, H, W)``."""
+    from ..model.adain import MIN_SIDE as ADAIN_MIN_SIDE
+
     path = Path(path)
     model = _AdaINGraph(copy.deepcopy(net).float().cpu().eval())
     example = (torch.rand(2, 3, 64, 72), torch.rand(1, 3, 48, 56), torch.tensor(1.0), torch.tensor(0.0))
     n = torch.export.Dim("batch", min=1, max=1024)
-    h, w = (torch.export.Dim(name, min=16, max=16384) for name in ("height", "width"))
-    sh, sw = (torch.export.Dim(name, min=16, max=16384) for name in ("style_height", "style_width"))
+    h, w = (torch.export.Dim(name, min=ADAIN_MIN_SIDE, max=16384) for name in ("height", "width"))
+    sh, sw = (torch.export.Dim(name, min=ADAIN_MIN_SIDE, max=16384) for name in ("style_height", "style_width"))
     shapes = {
         "image": {0: n, 2: h, 3: w},
         "style": {2: sh, 3: sw},

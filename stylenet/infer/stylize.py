@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
+from ..defaults import PAINTING_SIZE, STATS_SIDE, TILE, TILE_ABOVE
 from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
 from ..model.transformer import TransformerNet
@@ -30,8 +31,6 @@ from .controls import apply_controls, check_strength
 from .runner import Runner, shared_runner
 from .tiling import stylize_tiled
 
-TILE_ABOVE = 1600 * 1600  # images with more pixels than this are tiled
-
 
 def apply_net(
     net: TransformerNet,
@@ -39,13 +38,13 @@ def apply_net(
     runner: Runner,
     tile: int | None = None,
     overlap: int | None = None,
-    stats_side: int = 1024,
+    stats_side: int = STATS_SIDE,
 ) -> torch.Tensor:
     """``(B, 3, H, W)`` [0, 1] CPU tensor -> stylized, same shape. ``tile=None``: tile only large images."""
     b, _, h, w = x.shape
     if tile is None and h * w <= TILE_ABOVE:
         return runner(net, x)
-    tile = tile or 768
+    tile = tile or TILE
     if b == 1:
         return stylize_tiled(net, x, runner, tile, overlap, stats_side)
     return torch.cat([stylize_tiled(net, x[i : i + 1], runner, tile, overlap, stats_side) for i in range(b)])
@@ -98,7 +97,7 @@ def stylize(
     strength: float = 1.0,
     preserve_color: bool = False,
     network=None,
-    style_size: int | None = 512,
+    style_size: int | None = PAINTING_SIZE,
 ):
     """Stylize ``image`` with a trained ``style`` or any painting (``style_image``); returns the same kind of image.
 

@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..defaults import STATS_SIDE, TILE
 from ..model.transformer import STRIDE, TransformerNet
 
 
@@ -103,9 +104,9 @@ def stylize_tiled(
     net: TransformerNet,
     x: torch.Tensor,
     run: Callable[[nn.Module, torch.Tensor], torch.Tensor],
-    tile: int = 768,
+    tile: int = TILE,
     overlap: int | None = None,
-    stats_side: int = 1024,
+    stats_side: int = STATS_SIDE,
     blend: int = 16,
 ) -> torch.Tensor:
     """Stylize a ``(1, 3, H, W)`` CPU tensor in tiles; returns ``(1, 3, H, W)`` float on the CPU

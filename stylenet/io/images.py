@@ -17,11 +17,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from ..defaults import MIN_SIDE  # smaller images are refused (there is nothing to stylize)
 from ..errors import StylenetError
 from .files import atomic_write, check_input_file
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif")  # GIF: the first frame
-MIN_SIDE = 16  # smaller images are refused (there is nothing to stylize)
 
 
 class ImageError(StylenetError):

@@ -36,7 +36,8 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
-from .vgg import VGGFeatures, default_vgg
+from ..defaults import default_vgg
+from .vgg import VGGFeatures
 
 EPS = 1e-8
 DEFAULT_CONTENT_LAYERS = ["relu2_2"]  # Johnson et al.

@@ -45,11 +45,6 @@ ARCHS = {
 TORCHVISION_SOURCES = {"IMAGENET1K_FEATURES": "caffe", "IMAGENET1K_V1": "torch"}
 
 
-def default_vgg() -> str:
-    """VGG source for commands: ``$STYLENET_VGG`` (a file offline) or torchvision's Caffe weights."""
-    return os.environ.get("STYLENET_VGG", "IMAGENET1K_FEATURES")
-
-
 class VGGWeightsError(StylenetError):
     """A VGG weight source that cannot be used (missing, unreadable, wrong layout)."""
 

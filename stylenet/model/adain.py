@@ -41,7 +41,7 @@ from ..loss.vgg import ARCHS, VGGFeatures
 FORMAT = "stylenet-adain/1"
 LAYER = "relu4_1"  # where AdaIN acts: the encoder's last layer
 STRIDE = 8  # the encoder halves the resolution three times; inputs are padded to a multiple of this
-MIN_SIDE = 16  # smaller inputs leave the decoder's reflection padding nothing to reflect
+MIN_SIDE = 2 * STRIDE  # smaller inputs leave the decoder's reflection padding nothing to reflect
 EPS = 1e-5
 
 Stats = tuple[torch.Tensor, torch.Tensor]  # channel means and standard deviations, each (N, C, 1, 1)

@@ -25,10 +25,9 @@ import numpy as np
 import torch
 
 from .. import precision as policy
+from ..defaults import BLEND, COMPACT, DENOISE, STABILITY, STYLE_SIZE
 from ..infer.runner import Runner
 from ..model.transformer import TransformerNet
-
-COMPACT = {"width": 16, "blocks": 5, "depthwise": True, "edge_kernel": 5}  # configs/model/compact.yaml
 
 
 def counted_flops(fn: Callable[[], object]) -> int:
@@ -153,19 +152,12 @@ def _onnx_path(net: TransformerNet, x: torch.Tensor) -> Callable[[], torch.Tenso
 
 def bench_training(args) -> list[Row]:
     """Seconds per optimisation step: the canonical eager fp32 recipe against stylenet's."""
-    from ..loss.perceptual import DEFAULT_CONTENT_WEIGHT, DEFAULT_STYLE_WEIGHT, DEFAULT_TV_WEIGHT, build_perceptual_loss
+    from ..loss.perceptual import build_perceptual_loss, loss_config
     from ..training.module import StyleTransferModule, adam
 
     torch.manual_seed(0)
-    loss_cfg = {
-        "vgg": {"weights": args.vgg},
-        "content_layers": ["relu2_2"],
-        "style_layers": ["relu1_2", "relu2_2", "relu3_3", "relu4_3"],
-        "content_weight": DEFAULT_CONTENT_WEIGHT,
-        "style_weight": DEFAULT_STYLE_WEIGHT,
-        "tv_weight": DEFAULT_TV_WEIGHT,
-    }
-    style = torch.rand(1, 3, 384, 384)
+    loss_cfg = loss_config(args.vgg)  # the training defaults: layers and weights
+    style = torch.rand(1, 3, STYLE_SIZE, STYLE_SIZE)
     batch = torch.rand(args.batch, 3, args.size, args.size)
     steps: dict[str, Callable[[], None]] = {}
 
@@ -183,7 +175,8 @@ def bench_training(args) -> list[Row]:
         fy, fx = base_loss.vgg(y, layers), base_loss.vgg(batch, layers)
         from ..loss.perceptual import tv_loss
 
-        total = base_loss.content_terms(fy, fx) + 5.0 * base_loss.style_terms(fy).mean() + 0.0 * tv_loss(y)
+        style, tv = base_loss.style_terms(fy).mean(), tv_loss(y)
+        total = base_loss.content_terms(fy, fx) + base_loss.style_weight * style + base_loss.tv_weight * tv
         base_opt.zero_grad()
         total.backward()
         base_opt.step()
@@ -197,11 +190,11 @@ def bench_training(args) -> list[Row]:
             net={**(COMPACT if args.model == "compact" else {}), "num_styles": num_styles},
             loss=loss_cfg,
             optim={"lr": 1e-3},
-            styles=[{"name": f"s{i}", "image": "", "size": 384, "row": i} for i in range(n)],
+            styles=[{"name": f"s{i}", "image": "", "size": STYLE_SIZE, "row": i} for i in range(n)],
             style_names=[f"s{i}" for i in range(num_styles)],
             compile=compile,
         )
-        module.loss.set_styles([torch.rand(1, 3, 384, 384) for _ in range(n)] if num_styles else [style])
+        module.loss.set_styles([torch.rand_like(style) for _ in range(n)] if num_styles else [style])
         module.speed_up(bf16=bf16, compile=compile)
         opt = adam(module.net.parameters(), 1e-3)
         counter = iter(range(10**9))
@@ -234,14 +227,13 @@ VIDEO_SIZES = "640x272,1280x720"
 def _video_paths(net: TransformerNet, w: int, h: int, device: torch.device) -> dict[str, Callable[[], object]]:
     """Per-frame paths of ``stylenet video``: the plain network, the fast copy, and with stability."""
     from ..video.stabilize import ClipStylizer, ema_norms
-    from ..video.stylize import DEFAULT_BLEND, DEFAULT_DENOISE, DEFAULT_STABILITY
 
     torch.manual_seed(1)
     frames = [torch.rand(1, 3, h, w) for _ in range(2)]  # alternate: the flow has something to follow
     rgb = [(f[0].permute(1, 2, 0) * 255).to(torch.uint8).numpy() for f in frames]
     counter = iter(range(10**9))
-    fast, stable = Runner(device), ema_norms(net, DEFAULT_STABILITY)
-    stylizer = ClipStylizer(net, fast, DEFAULT_STABILITY, DEFAULT_DENOISE, DEFAULT_BLEND)
+    fast, stable = Runner(device), ema_norms(net, STABILITY)
+    stylizer = ClipStylizer(net, fast, STABILITY, DENOISE, BLEND)
 
     def baseline() -> torch.Tensor:
         with torch.inference_mode():
@@ -250,8 +242,8 @@ def _video_paths(net: TransformerNet, w: int, h: int, device: torch.device) -> d
     return {
         "eager fp32 (baseline)": baseline,
         f"stylenet {fast.precision} (fast copy)": lambda: fast(net, frames[0]),
-        f"+ stability {DEFAULT_STABILITY:g} (norms)": lambda: fast(stable, frames[next(counter) % 2]),
-        f"+ denoise {DEFAULT_DENOISE:g}, blend {DEFAULT_BLEND:g} (default)": lambda: stylizer(rgb[next(counter) % 2]),
+        f"+ stability {STABILITY:g} (norms)": lambda: fast(stable, frames[next(counter) % 2]),
+        f"+ denoise {DENOISE:g}, blend {BLEND:g} (default)": lambda: stylizer(rgb[next(counter) % 2]),
     }
 
 

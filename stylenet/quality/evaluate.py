@@ -18,6 +18,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from ..defaults import IMAGE_SIZE
 from ..errors import StylenetError
 from ..infer.runner import Runner
 from ..io.images import ImageError, list_images
@@ -78,7 +79,7 @@ def evaluate(
     methods: dict[str, object],
     photos: list[Path],
     criterion: PerceptualLoss,
-    size: int = 256,
+    size: int = IMAGE_SIZE,
     device: str = "cpu",
     progress: bool = True,
     precision: str = "auto",

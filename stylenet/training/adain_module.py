@@ -26,6 +26,7 @@ import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
 
+from ..defaults import OPTIM
 from ..loss.perceptual import LossTerms
 from ..model.adain import LAYER, AdaINNet, adain, channel_stats
 from .module import LossGuard, TrainingDiverged, adam
@@ -87,13 +88,13 @@ class AdaINModule(pl.LightningModule):
 
     # -- training --------------------------------------------------------------------------
     def configure_optimizers(self):
-        o = self.hparams.optim
+        o = {**OPTIM, **self.hparams.optim}  # a module built in code may leave settings out
         opt = adam(self.net.decoder.parameters(), o["lr"])
-        schedule = o.get("schedule", "constant")
+        schedule = o["schedule"]
         if schedule not in ("constant", "cosine"):
             raise ValueError(f"unknown optim.schedule {schedule!r}; use constant or cosine")
         total = self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else 1
-        warmup, floor = o.get("warmup_steps", 0), o.get("min_lr_ratio", 0.1)
+        warmup, floor = o["warmup_steps"], o["min_lr_ratio"]
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, schedule, warmup, total, floor))
         return [opt], [{"scheduler": sched, "interval": "step"}]
 
@@ -122,7 +123,7 @@ class AdaINModule(pl.LightningModule):
             return self._skip(opt, f"loss {value:.4g}, running average {self.guard.average or float('nan'):.4g}")
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        clip = self.hparams.optim.get("grad_clip", 0) or float("inf")
+        clip = {**OPTIM, **self.hparams.optim}["grad_clip"] or float("inf")
         norm = torch.nn.utils.clip_grad_norm_(self.net.decoder.parameters(), clip)
         if self._bad_everywhere(not bool(torch.isfinite(norm))):
             return self._skip(opt, "non-finite gradient")

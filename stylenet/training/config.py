@@ -14,6 +14,7 @@ from typing import Any, get_type_hints
 from hydra.core.config_store import ConfigStore
 from omegaconf import MISSING, OmegaConf
 
+from ..defaults import DATA_DIR, GUARD, IMAGE_SIZE, OPTIM, STYLE_SIZE, VGG_WEIGHTS
 from ..loss.perceptual import (
     DEFAULT_CONTENT_LAYERS,
     DEFAULT_CONTENT_WEIGHT,
@@ -28,12 +29,12 @@ from .stability import DEFAULTS as STABILITY
 
 @dataclass
 class PathsConfig:
-    data_dir: str = "data"
+    data_dir: str = DATA_DIR
     photos: str = "${paths.data_dir}/coco/train2014"  # COCO as data/README.md downloads it
     styles_dir: str = "${paths.data_dir}/styles"
     paintings: str = "${paths.data_dir}/paintings"  # many paintings, for arbitrary-style training (adain)
     photos_more: str = "${paths.data_dir}/photos_more"  # more content photos, for arbitrary-style training
-    vgg_weights: str = "IMAGENET1K_FEATURES"  # torchvision download, or a local file
+    vgg_weights: str = VGG_WEIGHTS  # torchvision download, or a local file
     runs_dir: str = "runs"
     output_dir: str = "${hydra:runtime.output_dir}"
 
@@ -42,7 +43,7 @@ class PathsConfig:
 class StyleConfig:
     image: str = MISSING  # path of the style image
     name: str | None = None  # defaults to the image's file name without extension
-    size: int = 384  # longer side of the style image in pixels; strokes scale with it
+    size: int = STYLE_SIZE  # longer side of the style image in pixels; strokes scale with it
     url: str | None = None  # where to fetch the image when it is missing
     sha256: str | None = None  # of the image file; credit/licence apply only to that file
     title: str = ""  # artwork and artist
@@ -63,7 +64,7 @@ class StylesConfig:
 @dataclass
 class DataConfig:
     root: str = "${paths.photos}"
-    image_size: int = 256  # training crops are image_size x image_size
+    image_size: int = IMAGE_SIZE  # training crops are image_size x image_size
     batch_size: int = 4
     num_workers: int = 2
     holdout: int = 16  # photos kept out of training (previews, held-out losses)
@@ -125,20 +126,20 @@ class LossConfig:
 
 
 @dataclass
-class OptimConfig:
-    lr: float = 1e-3
-    schedule: str = "constant"  # or cosine
-    warmup_steps: int = 0
-    min_lr_ratio: float = 0.1  # cosine floor
-    grad_clip: float = 5.0  # max gradient norm; 0 disables
-    table_lr: float | None = None  # learning rate of the norm layers' gamma/beta (style tables); None: lr
+class OptimConfig:  # the meaning of each: stylenet.defaults.OPTIM
+    lr: float = OPTIM["lr"]
+    schedule: str = OPTIM["schedule"]
+    warmup_steps: int = OPTIM["warmup_steps"]
+    min_lr_ratio: float = OPTIM["min_lr_ratio"]
+    grad_clip: float = OPTIM["grad_clip"]
+    table_lr: float | None = OPTIM["table_lr"]
 
 
 @dataclass
-class GuardConfig:
-    spike_factor: float = 10.0
-    warmup_steps: int = 100
-    max_consecutive: int = 20
+class GuardConfig:  # the meaning of each: stylenet.defaults.GUARD
+    spike_factor: float = GUARD["spike_factor"]
+    warmup_steps: int = GUARD["warmup_steps"]
+    max_consecutive: int = GUARD["max_consecutive"]
 
 
 @dataclass

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 import pytorch_lightning as pl
 import torch
 
+from ..defaults import GUARD, OPTIM
 from ..io.images import load_image
 from ..loss.perceptual import LossTerms, build_perceptual_loss
 from ..model import fast
@@ -43,9 +44,9 @@ class TrainingDiverged(RuntimeError):
 class LossGuard:
     """Decides whether a step's loss is usable: finite and not a spike."""
 
-    spike_factor: float = 10.0  # a loss this many times its running average is a spike
-    warmup_steps: int = 100  # no spike test while the loss is still falling fast
-    max_consecutive: int = 20  # stop after this many bad steps in a row
+    spike_factor: float = GUARD["spike_factor"]  # a loss this many times its running average is a spike
+    warmup_steps: int = GUARD["warmup_steps"]  # no spike test while the loss is still falling fast
+    max_consecutive: int = GUARD["max_consecutive"]  # stop after this many bad steps in a row
     momentum: float = 0.98
     average: float | None = None
     good: int = 0
@@ -205,12 +206,12 @@ class StyleTransferModule(pl.LightningModule):
         return terms
 
     def configure_optimizers(self):
-        o = self.hparams.optim
+        o = {**OPTIM, **self.hparams.optim}  # a module built in code may leave settings out
         tables = [p for p in norm_parameters(self.net) if p.requires_grad]
         ids = {id(p) for p in tables}
         rest = [p for p in self.net.parameters() if p.requires_grad and id(p) not in ids]
         groups = [{"params": rest, "lr": o["lr"]}] if rest else []
-        groups.append({"params": tables, "lr": o.get("table_lr") or o["lr"]})
+        groups.append({"params": tables, "lr": o["table_lr"] or o["lr"]})
         opt = adam(groups, o["lr"])
         optimizers = [opt]
         if self.disc is not None:  # the discriminator's own Adam, at the usual GAN betas
@@ -218,15 +219,14 @@ class StyleTransferModule(pl.LightningModule):
             optimizers.append(adam(self.disc.parameters(), lr, betas=(0.5, 0.999)))
         # the run's steps: max_steps, or an epoch-based run's epochs x batches (Lightning's estimate)
         total = self.trainer.estimated_stepping_batches if self._trainer is not None else 1
-        warmup = o.get("warmup_steps", 0)
-        schedule = o.get("schedule", "constant")
+        warmup, schedule = o["warmup_steps"], o["schedule"]
         if schedule not in ("constant", "cosine"):
             raise ValueError(f"unknown optim.schedule {schedule!r}; use constant or cosine")
         if schedule == "cosine" and not math.isfinite(total):
             raise ValueError("optim.schedule=cosine needs a run of known length: set trainer.max_steps or max_epochs")
         # the schedule's length; a time budget (callbacks.TimeBudget) sets it to the steps that fit
         self.schedule_steps = max(1, int(total)) if math.isfinite(total) else 1
-        floor = o.get("min_lr_ratio", 0.1)
+        floor = o["min_lr_ratio"]
 
         def factor(step: int) -> float:
             if step < warmup:
@@ -271,7 +271,7 @@ class StyleTransferModule(pl.LightningModule):
             return self._skip(opts, f"loss {value:.4g}, running average {self.guard.average or float('nan'):.4g}")
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
-        clip = self.hparams.optim.get("grad_clip", 0) or float("inf")
+        clip = {**OPTIM, **self.hparams.optim}["grad_clip"] or float("inf")
         norm = torch.nn.utils.clip_grad_norm_([p for p in self.net.parameters() if p.requires_grad], clip)
         if self._bad_everywhere(not bool(torch.isfinite(norm))):
             return self._skip(opts, "non-finite gradient")

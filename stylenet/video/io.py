@@ -16,9 +16,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..defaults import MIN_SIDE
 from ..errors import StylenetError
 from ..io.files import check_input_file
-from ..model.transformer import MIN_SIDE
 
 VIDEO_EXTRA = "video needs the [video] extra: pip install 'stylenet[video]'"
 OUTPUT_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".gif": "gif"}
@@ -95,8 +95,10 @@ def fit_size(width: int, height: int, max_side: int | None) -> tuple[int, int]:
     if max_side and max(width, height) > max_side:
         s = max_side / max(width, height)
         width, height = max(1, round(width * s)), max(1, round(height * s))
-    if min(width, height) < max(MIN_SIDE, 16):
-        raise VideoError(f"frames of {width}x{height} are too small to stylize; at least 16x16 pixels are needed")
+    if min(width, height) < MIN_SIDE:
+        raise VideoError(
+            f"frames of {width}x{height} are too small to stylize; at least {MIN_SIDE}x{MIN_SIDE} pixels are needed"
+        )
     return width, height
 
 

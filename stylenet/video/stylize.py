@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..defaults import BLEND, DENOISE, PAINTING_SIZE, STABILITY
 from ..errors import StylenetError
 from ..infer.controls import apply_controls, check_strength
 from ..infer.runner import Runner
@@ -46,11 +47,6 @@ from .io import (
 )
 from .stabilize import ClipStylizer, check_stability, check_weight
 
-# stability defaults, chosen by measurement on the two real clips (docs/quality.md, "Video")
-DEFAULT_STABILITY = 0.9  # momentum of the norm statistics' moving average
-DEFAULT_DENOISE = 0.8  # weight of the previous input, warped along the flow
-DEFAULT_BLEND = 0.35  # weight of the previous output, warped along the flow
-
 
 def _stylize_frame(rgb: np.ndarray, stylizer: ClipStylizer, controls: tuple) -> np.ndarray:
     """``(H, W, 3)`` uint8 in, stylized ``(H, W, 3)`` uint8 out (``strength`` and colour against this frame)."""
@@ -65,14 +61,14 @@ def stylize_video(
     *,
     style_image=None,
     style_weights=None,
-    style_size: int | None = 512,
+    style_size: int | None = PAINTING_SIZE,
     network=None,
     strength: float = 1.0,
     preserve_color: bool = False,
     max_side: int | None = None,
-    stability: float = DEFAULT_STABILITY,
-    denoise: float = DEFAULT_DENOISE,
-    blend: float = DEFAULT_BLEND,
+    stability: float = STABILITY,
+    denoise: float = DENOISE,
+    blend: float = BLEND,
     overwrite: bool = False,
     device: str | torch.device | None = None,
     precision: str = "auto",
