@@ -27,7 +27,7 @@ from PIL import Image, ImageDraw
 
 import stylenet
 from stylenet.cli.errors import report_errors
-from stylenet.defaults import STYLES_DIR, default_vgg
+from stylenet.defaults import STYLES_DIR, default_vgg, trained_sizes
 from stylenet.io.download import sha256_file
 from stylenet.io.images import list_images, open_image, save_image, split_alpha, to_pil
 from stylenet.io.progress import progress_bar
@@ -48,7 +48,7 @@ def optimized_cell(net, photo_file: Path, photo: Image.Image, steps: int, a: arg
     """``photo`` optimized for ``steps`` L-BFGS steps on ``net``'s training loss, from the cache if there."""
     card = net.card
     painting = Path(a.style_image) if a.style_image else style_image_for(card, a.styles_dir)
-    style_size = card.get("style_image", {}).get("size") or photo.width
+    _, style_size = trained_sizes(card, photo.width)  # as trained, else twice the cell
     weights = {"content_weight": a.content_weight, "style_weight": a.style_weight, "tv_weight": a.tv_weight}
     # everything the optimized image depends on: the loss it runs (its layers and weights, pinned ones over the
     # card's), the VGG; so networks trained at other weights, or with other terms, share the cell under pinned weights

@@ -27,6 +27,7 @@ import sys
 from pathlib import Path
 
 from stylenet.cli.errors import report_errors
+from stylenet.defaults import trained_sizes
 from stylenet.errors import StylenetError
 from stylenet.io.download import sha256_file
 from stylenet.io.weights import load_weights, save_weights
@@ -44,9 +45,9 @@ DATA_NOTE = (
 def evaluation(net, card: dict, photos_root: Path, styles_dir: Path, vgg: str, size: int | None = None) -> dict:
     """``net``'s held-out losses under ``card``'s loss, at ``size`` px (default: its training crop)."""
     image = style_image_for(card, styles_dir)  # the painting it was trained on, checked by SHA-256
-    criterion = criterion_for(card, vgg, image, card["style_image"]["size"])
+    size, style_size = trained_sizes(card, size)
+    criterion = criterion_for(card, vgg, image, style_size)
     photos = select_photos(photos_root, holdout=card["training_data"]["holdout"])
-    size = size or card["recipe"]["image_size"]
     photo, styled = evaluate({card["style"]: net}, photos, criterion, size=size, progress=False)
     p, s = photo.mean(), styled.mean()
     return {

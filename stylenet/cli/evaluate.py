@@ -61,12 +61,11 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
 
 
 def run(a: argparse.Namespace) -> int:
-    from ..infer.stylize import require_one_style
     from ..io.download import sha256_file
     from ..loss.from_card import criterion_for, style_image_for
     from ..quality.evaluate import evaluate, select_photos
     from ..quality.reports import format_table, loss_settings, saved_results
-    from ..styles.load import load
+    from ..styles.load import one_style
 
     if a.video:
         return _evaluate_video(a)
@@ -79,7 +78,7 @@ def run(a: argparse.Namespace) -> int:
             steps = int(s.partition(":")[2] or 100)
             methods[f"optimize, {steps} L-BFGS steps"] = ("optimize", steps)
         else:
-            net = require_one_style(load(s, a.device, network=None if Path(s).is_file() else a.network))
+            net, _ = one_style(s, None if Path(s).is_file() else a.network, a.device)
             label = style_name(s)
             methods[s if label in methods else label] = net  # two files of one name: their paths
             card = card or net.card
@@ -124,16 +123,15 @@ def _evaluate_video(a: argparse.Namespace) -> int:
     """``evaluate --video``: warping error and losses of the input, per-frame and stable stylization."""
     import itertools
 
-    from ..infer.stylize import require_one_style
     from ..loss.from_card import criterion_for, style_image_for
     from ..quality.evaluate_video import evaluate_video
     from ..quality.reports import format_video_table
-    from ..styles.load import load
+    from ..styles.load import one_style
     from ..video.stabilize import check_stability, check_weight
 
     if len(a.style) != 1:
         raise StylenetError(f"--video evaluates one style; got {len(a.style)} (--style {' --style '.join(a.style)})")
-    net = require_one_style(load(a.style[0], a.device, network=a.network))
+    net, _ = one_style(a.style[0], a.network, a.device)
     settings = {"per-frame": (0.0, 0.0, 0.0)}  # then a row for each combination asked for
     for m, d, b in itertools.product(a.stability or [STABILITY], a.denoise or [DENOISE], a.blend or [BLEND]):
         settings[f"stable {m:g}, denoise {d:g}, blend {b:g}"] = (

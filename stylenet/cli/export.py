@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import StylenetError
+from ..io.files import check_output
 from .common import EXIT_OK, file_label
 
 NAME = "export"
@@ -40,8 +41,7 @@ def run(a: argparse.Namespace) -> int:
         from ..styles.load import load
 
         out = Path(a.output or f"{file_label(a.weights)}.onnx")
-        if out.exists() and not a.overwrite:
-            raise FileExistsError(f"{out}: exists; pass --overwrite to replace it")
+        check_output(out, a.overwrite, "--overwrite")
         if src.is_file() and is_adain_file(src):
             export_adain_onnx(load_decoder(src, a.vgg), out, opset=a.opset)
         else:

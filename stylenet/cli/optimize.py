@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..defaults import VGG_ENV, VGG_WEIGHTS
+from ..io.files import check_output
 from .common import EXIT_OK, add_precision
 
 NAME = "optimize"
@@ -37,8 +38,7 @@ def run(a: argparse.Namespace) -> int:
     from ..quality.optimize import optimize
 
     out = Path(a.output or Path(a.content).with_name(f"{Path(a.content).stem}_optimized.png"))
-    if out.exists() and not a.overwrite:
-        raise FileExistsError(f"{out}: exists; pass --overwrite to replace it")
+    check_output(out, a.overwrite, "--overwrite")
     cfg = loss_config(a.vgg, a.content_weight, a.style_weight, a.tv_weight)
     image = optimize(
         a.content,

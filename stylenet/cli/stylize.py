@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..errors import StylenetError
+from ..io.files import check_output
 from ..io.images import IMAGE_EXTENSIONS, list_images
 from . import common
 
@@ -89,14 +90,14 @@ def run(a: argparse.Namespace) -> int:
 
     common.return_freed_memory()
     from ..infer.controls import check_strength
-    from ..infer.stylize import require_one_style, stylize
+    from ..infer.stylize import stylize
     from ..io.images import ImageError, save_image
-    from ..styles.load import load
+    from ..styles.load import one_style
 
     paintings = common.style_choice(a)
     if paintings is None:
         check_strength(a.strength)
-        net = require_one_style(load(a.style, a.device, network=a.network))
+        net, _ = one_style(a.style, a.network, a.device)
         kwargs = {}
     else:
         from ..infer import arbitrary
@@ -110,8 +111,10 @@ def run(a: argparse.Namespace) -> int:
     # a bar for batches on a terminal (None: tqdm leaves it out when stderr is a pipe or a file)
     bar = progress_bar(pairs, desc="stylizing", unit="image", disable=True if len(pairs) < 2 or a.quiet else None)
     for src, dest in bar:
-        if dest.exists() and not a.overwrite:
-            common.err(f"{dest}: exists; pass --overwrite to replace it (skipped {src})")
+        try:
+            check_output(dest, a.overwrite, "--overwrite")
+        except FileExistsError as e:
+            common.err(f"{e} (skipped {src})")
             failed += 1
             continue
         try:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from ..defaults import BLEND, DENOISE, STABILITY
-from ..errors import StylenetError
+from ..io.files import check_output
 from . import common
 
 NAME = "video"
@@ -71,8 +71,8 @@ def run(a: argparse.Namespace) -> int:
 
     paintings = common.style_choice(a)
     dest = _video_output(Path(a.input), a.output, common.output_label(a, paintings))
-    if dest.exists() and not a.overwrite and Path(a.input).exists():
-        raise StylenetError(f"{dest}: exists; pass --overwrite to replace it")
+    if Path(a.input).exists():  # a missing input is the error to report first
+        check_output(dest, a.overwrite, "--overwrite")
     if paintings is None:
         kwargs = {"network": a.network}
     else:

@@ -49,7 +49,6 @@ from ..defaults import STATS_SIDE
 from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_size, open_image, split_alpha
 from ..model.adain import FORMAT, STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
-from .controls import apply_controls
 
 DEFAULT = "adain"  # the registry name of the default decoder (not shipped yet)
 # receptive-field radius of encoder + decoder, in pixels, with the 8-pixel grid's misalignment:
@@ -310,11 +309,6 @@ def check_alpha(strength: float) -> float:
             f"strength={strength}: use a value from 0 (the decoder's reconstruction of the photo) to 1 (full style)"
         )
     return float(strength)
-
-
-def controls(y: torch.Tensor, x: torch.Tensor, preserve_color: bool) -> torch.Tensor:
-    """Colour preservation as for the other networks; strength has acted in feature space already."""
-    return apply_controls(y, x, 1.0, 1.0 if preserve_color else 0.0)
 
 
 # -- clips -------------------------------------------------------------------------------------

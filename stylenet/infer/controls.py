@@ -13,6 +13,8 @@ operations, so they also run inside an exported ONNX graph.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
 # NTSC YIQ (the paper's colour space); rows: Y, I, Q
@@ -57,3 +59,21 @@ def check_strength(strength: float) -> float:
     if not 0.0 <= float(strength) <= 1.0:
         raise StylenetError(f"strength={strength}: use a value from 0 (the photo) to 1 (full style)")
     return float(strength)
+
+
+@dataclass(frozen=True)
+class Controls:
+    """The controls of one call, checked: ``controls(stylized, photo)`` applies them (``apply_controls``)."""
+
+    strength: float = 1.0  # the pixel blend of photo and output
+    color: float = 0.0  # colour preservation: 0 off, 1 on
+
+    @classmethod
+    def of(cls, strength: float, preserve_color: bool, feature_space: bool = False) -> Controls:
+        """``stylize``'s and ``stylize_video``'s arguments; ``feature_space``: AdaIN, whose strength (its
+        alpha, ``stylenet.infer.arbitrary.check_alpha``) acted before decoding, so only colour is left."""
+        color = 1.0 if preserve_color else 0.0
+        return cls(1.0, color) if feature_space else cls(check_strength(strength), color)
+
+    def __call__(self, stylized: torch.Tensor, photo: torch.Tensor) -> torch.Tensor:
+        return apply_controls(stylized, photo, self.strength, self.color)

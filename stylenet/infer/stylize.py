@@ -22,32 +22,25 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from ..defaults import PAINTING_SIZE, STATS_SIDE, TILE, TILE_ABOVE
+from ..defaults import PAINTING_SIZE, TILE, TILE_ABOVE
 from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
 from ..model.transformer import TransformerNet
-from ..styles.load import load
-from .controls import apply_controls, check_strength
+from ..styles.load import one_style
+from .controls import Controls
 from .runner import Runner, shared_runner
 from .tiling import stylize_tiled
 
 
-def apply_net(
-    net: TransformerNet,
-    x: torch.Tensor,
-    runner: Runner,
-    tile: int | None = None,
-    overlap: int | None = None,
-    stats_side: int = STATS_SIDE,
-) -> torch.Tensor:
-    """``(B, 3, H, W)`` [0, 1] CPU tensor -> stylized, same shape. ``tile=None``: tile only large images."""
+def apply_net(net: TransformerNet, x: torch.Tensor, runner: Runner, tile: int | None = None) -> torch.Tensor:
+    """``(B, 3, H, W)`` [0, 1] CPU tensor -> stylized, same shape. ``tile=None``: tile only images over
+    ``TILE_ABOVE`` pixels (``stylenet.defaults``), in ``TILE`` tiles; each image of a batch on its own."""
     b, _, h, w = x.shape
     if tile is None and h * w <= TILE_ABOVE:
         return runner(net, x)
-    tile = tile or TILE
-    if b == 1:
-        return stylize_tiled(net, x, runner, tile, overlap, stats_side)
-    return torch.cat([stylize_tiled(net, x[i : i + 1], runner, tile, overlap, stats_side) for i in range(b)])
+    if b == 1:  # no copy: the output of a large image stays the one buffer the tiles were written to
+        return stylize_tiled(net, x, runner, tile or TILE)
+    return torch.cat([stylize_tiled(net, x[i : i + 1], runner, tile or TILE) for i in range(b)])
 
 
 def _shrink(x: torch.Tensor, max_side: int | None) -> torch.Tensor:
@@ -70,18 +63,6 @@ def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, apply, max_side) -
         a = _shrink(torch.from_numpy(alpha)[None, None], max_side)
         alpha = a[0, 0].numpy()
     return y, alpha
-
-
-def require_one_style(net: TransformerNet) -> TransformerNet:
-    """``net``, if it applies one style (or one mix); a multi-style network must be told which."""
-    if net.num_styles:
-        first, last = net.style_names[0], net.style_names[-1]
-        raise StylenetError(
-            f"this network holds {net.num_styles} styles ({', '.join(net.style_names)}); choose one or a mix: "
-            f"--style {first} --network FILE, --style {first}:0.5,{last}:0.5 --network FILE "
-            f"(Python: style={first!r}, network=...)"
-        )
-    return net
 
 
 def stylize(
@@ -145,29 +126,28 @@ def stylize(
         from . import arbitrary
 
         adain_alpha = arbitrary.check_alpha(strength)  # not ``alpha``: that name is the image's alpha channel
+        controls = Controls.of(strength, preserve_color, feature_space=True)
         base = arbitrary.load_decoder(network)
         net = arbitrary.prepare(base, device, precision)
         target = arbitrary.target_stats(net, style_image, style_weights, style_size)
 
-        def apply(x: torch.Tensor) -> torch.Tensor:
-            return arbitrary.controls(arbitrary.stylize_photo(net, x, target, adain_alpha, tile), x, preserve_color)
+        def run(x: torch.Tensor) -> torch.Tensor:
+            return arbitrary.stylize_photo(net, x, target, adain_alpha, tile)
 
     else:
         if style is None:
             raise StylenetError("give a style (a trained style's name or file) or style_image (any painting)")
         if style_weights is not None:
             raise StylenetError("style_weights goes with style_image (paintings); mix trained styles in style=")
-        if isinstance(style, TransformerNet) and device is None:
-            device = next(style.parameters()).device
-        controls = (check_strength(strength), 1.0 if preserve_color else 0.0)
-        # a network object is used as it is: the runner applies an eval copy on the device,
-        # so the caller's network keeps its device and mode
-        direct = isinstance(style, TransformerNet) and network is None
-        net = require_one_style(style if direct else load(style, device, network=network))
-        runner = shared_runner(torch.device(device or "cpu"), precision)
+        controls = Controls.of(strength, preserve_color)  # checked before the network is loaded
+        net, device = one_style(style, network, device)
+        runner = shared_runner(device, precision)
 
-        def apply(x: torch.Tensor) -> torch.Tensor:
-            return apply_controls(apply_net(net, x, runner, tile), x, *controls)
+        def run(x: torch.Tensor) -> torch.Tensor:
+            return apply_net(net, x, runner, tile)
+
+    def apply(x: torch.Tensor) -> torch.Tensor:
+        return controls(run(x), x)
 
     if isinstance(image, torch.Tensor):
         if image.dim() not in (3, 4) or image.shape[-3] != 3:

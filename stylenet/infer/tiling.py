@@ -13,7 +13,6 @@ agree to well under 1/255 on average.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable, Iterator
 
 import torch
@@ -21,7 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..defaults import STATS_SIDE, TILE
-from ..model.transformer import STRIDE, TransformerNet
+from ..model.transformer import STRIDE, TransformerNet, replace_norms
 
 
 class FrozenInstanceNorm(nn.Module):
@@ -67,14 +66,12 @@ def record_norm_stats(
 
 def freeze_norms(net: TransformerNet, stats: dict[str, tuple[torch.Tensor, torch.Tensor]]) -> TransformerNet:
     """A copy of ``net`` whose instance norms use ``stats`` instead of per-input statistics."""
-    frozen = copy.deepcopy(net)
-    for name, m in list(frozen.named_modules()):
-        if isinstance(m, nn.InstanceNorm2d):
-            parent_name, _, child = name.rpartition(".")
-            parent = frozen.get_submodule(parent_name) if parent_name else frozen
-            mean, var = stats[name]
-            setattr(parent, child, FrozenInstanceNorm(m, mean.to(m.weight.device), var.to(m.weight.device)))
-    return frozen
+
+    def frozen(name: str, m: nn.InstanceNorm2d) -> FrozenInstanceNorm:
+        mean, var = stats[name]
+        return FrozenInstanceNorm(m, mean.to(m.weight.device), var.to(m.weight.device))
+
+    return replace_norms(net, frozen)
 
 
 def _spans(size: int, tile: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:

@@ -19,6 +19,17 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
         raise error(f"{path}: empty file (0 bytes)")
 
 
+def check_output(dest: str | os.PathLike, overwrite: bool, option: str = "overwrite (--overwrite)") -> None:
+    """``FileExistsError`` if ``dest`` exists and ``overwrite`` is off: the check and the message of every
+    writer (``option`` names the way to ask: the argument, or a command's ``--overwrite``)."""
+    if Path(dest).exists() and not overwrite:
+        raise FileExistsError(_exists(dest, option))
+
+
+def _exists(dest: str | os.PathLike, option: str = "overwrite (--overwrite)") -> str:
+    return f"{dest}: exists; pass {option} to replace it"
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
@@ -34,8 +45,7 @@ def atomic_write(dest: str | os.PathLike, overwrite: bool = False) -> Iterator[P
     a ``FileExistsError``. On any error the temporary file is removed.
     """
     dest = Path(dest)
-    if dest.exists() and not overwrite:
-        raise FileExistsError(f"{dest}: exists; pass overwrite (--overwrite) to replace it")
+    check_output(dest, overwrite)
     dest.parent.mkdir(parents=True, exist_ok=True)
     fd, name = tempfile.mkstemp(prefix=f".{dest.name}.", suffix=".part", dir=dest.parent)
     os.close(fd)
@@ -49,7 +59,7 @@ def atomic_write(dest: str | os.PathLike, overwrite: bool = False) -> Iterator[P
             try:
                 os.link(tmp, dest)  # fails if a file appeared meanwhile
             except FileExistsError:
-                raise FileExistsError(f"{dest}: exists; pass overwrite (--overwrite) to replace it") from None
+                raise FileExistsError(_exists(dest)) from None
             except OSError:  # a filesystem without hard links
                 os.replace(tmp, dest)
     finally:

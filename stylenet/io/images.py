@@ -130,14 +130,6 @@ def to_pil(rgb: np.ndarray, alpha: np.ndarray | None = None) -> Image.Image:
     return Image.fromarray(to_uint8(np.concatenate([rgb, alpha[..., None]], axis=2)), "RGBA")
 
 
-def tensor_to_pil(t: torch.Tensor) -> Image.Image:
-    """(3, H, W) or (1, 3, H, W) tensor in [0, 1] -> RGB PIL image."""
-    t = t.detach().float().cpu()
-    if t.dim() == 4:
-        t = t[0]
-    return to_pil(t.permute(1, 2, 0).numpy())
-
-
 def resize_to(img: Image.Image, size: int | None) -> Image.Image:
     """Resize so that the longer side is ``size`` (no-op for None)."""
     if size is None or max(img.size) == size:

@@ -24,6 +24,8 @@ layer lets a long run drift into a state it never recovers from.
 
 from __future__ import annotations
 
+import copy
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
@@ -93,6 +95,18 @@ def norm_layer(channels: int, num_styles: int = 0) -> nn.Module:
     if num_styles:
         return ConditionalInstanceNorm2d(channels, num_styles)
     return nn.InstanceNorm2d(channels, affine=True)
+
+
+def replace_norms(net: nn.Module, make: Callable[[str, nn.InstanceNorm2d], nn.Module]) -> nn.Module:
+    """A copy of ``net`` whose every ``nn.InstanceNorm2d`` is ``make(name, norm)`` instead: tiling's frozen
+    statistics (``stylenet.infer.tiling``), video's moving averages (``stylenet.video.stabilize``)."""
+    out = copy.deepcopy(net)
+    for name, m in list(out.named_modules()):
+        if isinstance(m, nn.InstanceNorm2d):
+            parent_name, _, child = name.rpartition(".")
+            parent = out.get_submodule(parent_name) if parent_name else out
+            setattr(parent, child, make(name, m))
+    return out
 
 
 class Seq(nn.Sequential):

@@ -95,3 +95,29 @@ def load(
             net = select(net, {row: 1.0})
             net.card["style"] = os.fspath(style)
     return net.to(device or "cpu").eval()
+
+
+def require_one_style(net: TransformerNet) -> TransformerNet:
+    """``net``, if it applies one style (or one mix); a multi-style network must be told which."""
+    if net.num_styles:
+        first, last = net.style_names[0], net.style_names[-1]
+        raise StylenetError(
+            f"this network holds {net.num_styles} styles ({', '.join(net.style_names)}); choose one or a mix: "
+            f"--style {first} --network FILE, --style {first}:0.5,{last}:0.5 --network FILE "
+            f"(Python: style={first!r}, network=...)"
+        )
+    return net
+
+
+def one_style(style, network=None, device: str | torch.device | None = None) -> tuple[TransformerNet, torch.device]:
+    """The one-style network that ``stylize`` and ``stylize_video`` apply, and the device to apply it on.
+
+    A network object is used as it is (a runner applies an eval copy on the device, so the
+    caller's network keeps its device and mode; ``device`` defaults to the network's); any
+    other ``style``, or one given with ``network``, goes through ``load``.
+    """
+    if isinstance(style, TransformerNet) and device is None:
+        device = next(style.parameters()).device
+    direct = isinstance(style, TransformerNet) and network is None
+    net = require_one_style(style if direct else load(style, device, network=network))
+    return net, torch.device(device or "cpu")

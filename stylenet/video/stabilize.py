@@ -18,8 +18,6 @@ they work is measured by ``stylenet.video.metric``.
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -27,6 +25,7 @@ from torch import nn
 
 from ..errors import StylenetError
 from ..infer.runner import Runner
+from ..model.transformer import replace_norms
 from .flow import CUT_BELOW, FlowEstimator, gray, occlusion_mask, warp
 from .io import frame_tensor
 
@@ -75,13 +74,7 @@ def ema_norms(net: nn.Module, momentum: float) -> nn.Module:
     its fast copy); ``reset_norms`` starts over.
     """
     check_stability(momentum)
-    out = copy.deepcopy(net)
-    for name, m in list(out.named_modules()):
-        if isinstance(m, nn.InstanceNorm2d):
-            parent_name, _, child = name.rpartition(".")
-            parent = out.get_submodule(parent_name) if parent_name else out
-            setattr(parent, child, EmaInstanceNorm(m, momentum))
-    return out
+    return replace_norms(net, lambda name, m: EmaInstanceNorm(m, momentum))
 
 
 def reset_norms(net: nn.Module) -> None:

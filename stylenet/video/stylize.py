@@ -28,10 +28,9 @@ import torch
 
 from ..defaults import BLEND, DENOISE, PAINTING_SIZE, STABILITY
 from ..errors import StylenetError
-from ..infer.controls import apply_controls, check_strength
+from ..infer.controls import Controls
 from ..infer.runner import Runner
-from ..io.files import atomic_write
-from ..model.transformer import TransformerNet
+from ..io.files import atomic_write, check_output
 from .io import (
     TruncatedVideoError,
     VideoError,
@@ -48,9 +47,9 @@ from .io import (
 from .stabilize import ClipStylizer, check_stability, check_weight
 
 
-def _stylize_frame(rgb: np.ndarray, stylizer: ClipStylizer, controls: tuple) -> np.ndarray:
+def _stylize_frame(rgb: np.ndarray, stylizer: ClipStylizer, controls: Controls) -> np.ndarray:
     """``(H, W, 3)`` uint8 in, stylized ``(H, W, 3)`` uint8 out (``strength`` and colour against this frame)."""
-    y = apply_controls(stylizer(rgb), frame_tensor(rgb), *controls).clamp(0, 1)
+    y = controls(stylizer(rgb), frame_tensor(rgb)).clamp(0, 1)
     return tensor_frame(y)
 
 
@@ -90,9 +89,8 @@ def stylize_video(
     moving average of the frames' relu4_1 statistics (``stylenet.infer.arbitrary``), and
     ``strength`` is AdaIN's alpha (feature space).
     """
-    from ..infer.stylize import require_one_style
     from ..io.progress import progress_bar
-    from ..styles.load import load
+    from ..styles.load import one_style
 
     src, dst = Path(src), Path(dst)
     fmt = output_format(dst)
@@ -104,26 +102,20 @@ def stylize_video(
         from ..infer import arbitrary
 
         alpha = arbitrary.check_alpha(strength)
-        controls = (1.0, 1.0 if preserve_color else 0.0)
-    else:
-        controls = (check_strength(strength), 1.0 if preserve_color else 0.0)
+    controls = Controls.of(strength, preserve_color, feature_space=style_image is not None)
     stability = check_stability(stability)
     denoise, blend = check_weight(denoise, "denoise"), check_weight(blend, "blend")
     with open_clip(src) as container:
         if dst.exists() and dst.resolve() == src.resolve():
             raise StylenetError(f"{dst}: is the input clip; write the output to another file")
-        if dst.exists() and not overwrite:
-            raise FileExistsError(f"{dst}: exists; pass overwrite (--overwrite) to replace it")
+        check_output(dst, overwrite)
         if style_image is not None:
             net = arbitrary.prepare(arbitrary.load_decoder(network), device, precision)
             target = arbitrary.target_stats(net, style_image, style_weights, style_size)  # once for the clip
             stylizer = arbitrary.PaintingClipStylizer(net, target, alpha, stability, denoise, blend)
         else:
-            if isinstance(style, TransformerNet) and device is None:
-                device = next(style.parameters()).device
-            direct = isinstance(style, TransformerNet) and network is None
-            net = require_one_style(style if direct else load(style, device, network=network))
-            runner = Runner(torch.device(device or "cpu"), precision)  # this clip's own: the norms' state in its copy
+            net, device = one_style(style, network, device)
+            runner = Runner(device, precision)  # this clip's own: the norms' state in its copy
             stylizer = ClipStylizer(net, runner, stability, denoise, blend)
 
         vin = container.streams.video[0]
