@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 # This workplace's x86_64 wheels (pip takes them from local disk); elsewhere any recent torch works.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STYLE ?= starry_night
+# The suite in two pytest-xdist workers (a core each on the 2-core machines; the longest tests
+# are single-threaded start-ups and subprocesses). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 SHARED ?= ../shared
 # The main job's default: a short offline run on ../shared when it exists, else COCO from data/.
 TRAIN_ARGS ?= $(if $(wildcard $(SHARED)/weights),paths=shared data.image_size=128 trainer.max_steps=40,)
@@ -26,10 +30,10 @@ $(BIN)/.stamp-install: pyproject.toml
 install: $(BIN)/.stamp-install
 
 test: install lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
 test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check stylenet scripts tests hubconf.py
