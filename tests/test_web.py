@@ -21,6 +21,7 @@ import pytest
 from PIL import Image
 
 import stylenet
+
 from conftest import ROOT, random_image
 
 pytest.importorskip("starlette")
@@ -129,9 +130,19 @@ BAD = {  # name -> (body, query, status, the message's start)
     "decompression bomb": (bomb_png(), {"name": "bomb.png"}, 200, "bomb.png: refused as a possible decompression bomb"),
     "empty": (b"", {"name": "empty.jpg"}, 400, "empty.jpg: empty file (0 bytes)"),
     "too small": (png(Image.new("RGB", (8, 8))), {"name": "tiny.png"}, 200, "tiny.png: image is 8x8; at least 16x16"),
-    "too many pixels": (png(Image.new("RGB", (1500, 1100))), {"name": "big.png"}, 200, "big.png: 1500x1100 is 1.6 mega"),
+    "too many pixels": (
+        png(Image.new("RGB", (1500, 1100))),
+        {"name": "big.png"},
+        200,
+        "big.png: 1500x1100 is 1.6 mega",
+    ),
     "too large upload": (b"\0" * (MAX_UPLOAD + 1), {"name": "huge.jpg"}, 413, "huge.jpg is larger than 2 MB"),
-    "a path as the style": (None, {"style": "../../etc/passwd"}, 400, "unknown style '../../etc/passwd'; available: mosaic, wave"),
+    "a path as the style": (
+        None,
+        {"style": "../../etc/passwd"},
+        400,
+        "unknown style '../../etc/passwd'; available: mosaic, wave",
+    ),
     "a style file path": (None, {"style": "/etc/passwd.safetensors"}, 400, "unknown style '/etc/passwd.safetensors'"),
     "strength out of range": (None, {"strength": "2"}, 400, "strength=2.0: use a value from 0 to 1"),
     "styles of no one network": (None, {"style2": "candy"}, 400, "unknown style 'candy'"),
@@ -200,7 +211,9 @@ def test_the_queue_is_bounded_and_a_client_that_goes_away_frees_its_job(url, ser
         b, b_resp, b_first = _start(url, slow)  # waits
         assert b_first == {"queued": 1}
         code, lines = post(url, slow, style="mosaic")  # one too many
-        assert code == 503 and lines[0]["error"].startswith("the server is busy: 2 photos are being stylized or waiting")
+        assert code == 503 and lines[0]["error"].startswith(
+            "the server is busy: 2 photos are being stylized or waiting"
+        )
         assert status(url)["running"] == 1 and status(url)["waiting"] == 1
         b.close()  # the waiting client goes: its place is freed
         s = _wait(url, lambda s: s["waiting"] == 0)
@@ -256,5 +269,6 @@ def test_export_web_refuses_a_folder_that_holds_files(tmp_path, capsys):
     bad.write_bytes(b"nope")
     assert main(["export-web", str(tmp_path / "new"), "--styles", "mosaic", "--ort-web", str(bad)]) == 2
     assert "not an onnxruntime-web package file" in capsys.readouterr().err
+    assert not (tmp_path / "new").exists()  # a failed export leaves no folder it made
     assert main(["serve", "--static", str(tmp_path / "site")]) == 2
     assert "not a folder written by `stylenet export-web`" in capsys.readouterr().err

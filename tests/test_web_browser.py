@@ -8,10 +8,12 @@ driven by Selenium. Skipped, with the reason, where no browser can be had.
 * ``stylenet export-web``'s static page (onnxruntime-web's WebAssembly build from the npm
   registry) against the exported ONNX network run by onnxruntime in Python.
 
-Tolerances: the served page must match ``stylize`` to 1 level of 255 (the same function in the
-same process: only float summation order may differ). The static page's WebAssembly kernels
-sum in another order than onnxruntime's native ones (SIMD width, FMA), which moves a pixel by
-at most a level or two after rounding: at most 2 levels, and under 0.1 level on average.
+Tolerances, in levels of 255: the served page must match ``stylize`` to 1 (the same function in
+the same process; only the order of float sums may differ, which can move a rounded value by 1).
+The static page must match onnxruntime to 1 and under 0.05 on average: its WebAssembly kernels
+may sum in another order than the native ones (SIMD width, FMA). Measured on the AVX2 CPU here:
+0 for both (identical images); a two-style mix at strength 0.7 with colour preservation: max 1,
+mean 0.003.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ import pytest
 from PIL import Image
 
 import stylenet
+
 from conftest import random_image
 
 pytest.importorskip("starlette")
@@ -39,6 +42,7 @@ from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 from stylenet.web import server  # noqa: E402
 from stylenet.web.jobs import Engine, watching_jobs  # noqa: E402
+from stylenet.web.styles import sample_photo  # noqa: E402
 
 CHROMIUM_FLAGS = [  # headless, and no connections to anything but the page (this machine has no network)
     "--headless=new",
@@ -50,7 +54,7 @@ CHROMIUM_FLAGS = [  # headless, and no connections to anything but the page (thi
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--window-size=1280,760",
+    "--window-size=1280,960",
 ]
 
 
@@ -67,7 +71,9 @@ def browser():
     chromium = _find("chromium", "chromium-browser", "google-chrome")
     driver_path = _find("chromedriver")
     if not chromium or not driver_path:
-        pytest.skip("no headless browser: install Debian's chromium and chromium-driver (make install does where apt works)")
+        pytest.skip(
+            "no headless browser: install Debian's chromium and chromium-driver (make install does where apt works)"
+        )
     from selenium.webdriver.chrome.service import Service
 
     options = webdriver.ChromeOptions()
@@ -131,15 +137,15 @@ def shown_image(driver) -> np.ndarray:
 # -- stylenet serve --------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def served():
-    engine = Engine(max_pixels=1_000_000)
+    engine = Engine()  # every style, and stylenet serve's default limits
     engine.make_thumbnails()
-    service = server.Service(engine, max_upload=1_000_000, jobs=1, queue=4)
+    service = server.Service(engine, max_upload=25_000_000, jobs=1, queue=8)
     with watching_jobs(), server.running(server.app(service)) as url:
         yield url
 
 
 def test_served_page_stylizes_a_picked_photo_like_the_library(browser, served, tmp_path_factory):
-    photo = _photo(tmp_path_factory, "garden.png", random_image(120, 160, seed=7))
+    photo = _photo(tmp_path_factory, "landscape.png", sample_photo((200, 150)))
     open_page(browser, served)
     pick(browser, "photo", photo)
     browser.find_element(By.CSS_SELECTOR, '.style[data-name="mosaic"]').click()
@@ -148,8 +154,13 @@ def test_served_page_stylizes_a_picked_photo_like_the_library(browser, served, t
     want = np.asarray(stylenet.stylize(str(photo), "mosaic"), np.int16)
     assert got.shape == want.shape and np.abs(got - want).max() <= 1
     link = browser.find_element(By.ID, "download")
-    assert link.get_attribute("href") == src and link.get_attribute("download") == "garden_mosaic.png"
-    assert link.text == "Download (160×120 PNG)"
+    assert link.get_attribute("href") == src and link.get_attribute("download") == "landscape_mosaic.png"
+    assert link.text == "Download (200×150 PNG)"
+    png = browser.get_screenshot_as_png()
+    assert Image.open(io.BytesIO(png)).size[0] >= 1000
+    screenshot = os.environ.get("STYLENET_WEB_SCREENSHOT")  # the README's picture
+    if screenshot:
+        Image.open(io.BytesIO(png)).convert("RGB").quantize(128).save(screenshot, optimize=True)
 
     # a mix of two styles with the slider, strength and colour preservation
     browser.execute_script(
@@ -161,11 +172,6 @@ def test_served_page_stylizes_a_picked_photo_like_the_library(browser, served, t
     wait_outcome(browser, src)
     want = stylenet.stylize(str(photo), "mosaic:0.7,wave:0.3", strength=0.8, preserve_color=True)
     assert np.abs(shown_image(browser) - np.asarray(want, np.int16)).max() <= 1
-    screenshot = os.environ.get("STYLENET_WEB_SCREENSHOT")
-    png = browser.get_screenshot_as_png()
-    assert Image.open(io.BytesIO(png)).size[0] >= 1000
-    if screenshot:
-        Image.open(io.BytesIO(png)).convert("RGB").quantize(128).save(screenshot, optimize=True)
 
 
 def test_served_page_shows_one_line_for_each_bad_upload(browser, served, tmp_path_factory):
@@ -175,14 +181,14 @@ def test_served_page_shows_one_line_for_each_bad_upload(browser, served, tmp_pat
     good.save(folder / "cut.png")
     data = (folder / "cut.png").read_bytes()
     (folder / "cut.png").write_bytes(data[: len(data) // 2])
-    (folder / "huge.jpg").write_bytes(os.urandom(1_200_000))
+    (folder / "huge.jpg").write_bytes(os.urandom(26_000_000))
     good.save(folder / "painting.png")
     open_page(browser, served)
     browser.find_element(By.CSS_SELECTOR, '.style[data-name="candy"]').click()
     expected = {
         "notes.txt": "notes.txt: not an image file Pillow can read",
         "cut.png": "cut.png: corrupt or truncated image",
-        "huge.jpg": "huge.jpg: 1.2 MB is more than this server takes (1.0 MB; stylenet serve --max-upload-mb)",
+        "huge.jpg": "huge.jpg: 26.0 MB is more than this server takes (25.0 MB; stylenet serve --max-upload-mb)",
     }
     for name, message in expected.items():
         pick(browser, "photo", folder / name)
@@ -193,13 +199,15 @@ def test_served_page_shows_one_line_for_each_bad_upload(browser, served, tmp_pat
 
 # -- stylenet export-web ---------------------------------------------------------------------
 @pytest.fixture(scope="module")
-def exported(request, tmp_path_factory):
-    """The static page of one style (its ONNX export and the npm package are kept in pytest's cache)."""
+def exported(tmp_path_factory):
+    """The static page of one style. Its ONNX export (half a minute or more on a 2-core CPU) and the npm
+    package are kept between runs in ``~/.cache/stylenet-tests`` (keyed by the weights, torch and the
+    exporting code), so that only a machine's first run pays for them."""
     from stylenet.cli import main
     from stylenet.errors import StylenetError
     from stylenet.web.export import fetch_ort_web
 
-    cache = request.config.cache.mkdir("stylenet-web") if request.config.cache else tmp_path_factory.mktemp("cache")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "stylenet-tests"
     folder = tmp_path_factory.mktemp("site")
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("STYLENET_HOME", str(cache))
@@ -207,7 +215,7 @@ def exported(request, tmp_path_factory):
             fetch_ort_web()
         except (StylenetError, OSError) as e:
             pytest.skip(f"onnxruntime-web could not be had from the npm registry: {e}")
-        assert main(["export-web", str(folder), "--styles", "mosaic", "--max-megapixels", "0.05", "--overwrite"]) == 0
+        assert main(["export-web", str(folder), "--styles", "mosaic", "--max-megapixels", "0.02", "--overwrite"]) == 0
     with server.running(server.static_app(folder)) as url:
         yield folder, url
 
@@ -222,34 +230,34 @@ def onnx_reference(model: Path, photo: Path) -> np.ndarray:
     return (np.clip(y, 0, 1) * 255 + 0.5).astype(np.int16)
 
 
-def test_static_page_stylizes_in_the_browser_like_the_onnx_network(browser, exported, tmp_path_factory):
+@pytest.mark.slow  # a machine's first run exports the ONNX network: half a minute or more on 2 cores
+def test_static_page_stylizes_in_the_browser_like_the_onnx_network_and_refuses_what_it_cannot(
+    browser, exported, tmp_path_factory
+):
     folder, url = exported
-    photo = _photo(tmp_path_factory, "street.png", random_image(90, 120, seed=9))
+    photo = _photo(tmp_path_factory, "street.png", random_image(75, 100, seed=9))
     open_page(browser, url)
     assert "the photo never leaves this computer" in browser.find_element(By.ID, "engine").text
-    assert "up to 0.1 MP" in browser.find_element(By.ID, "limits").text
+    assert "up to 0.020 MP" in browser.find_element(By.ID, "limits").text
     pick(browser, "photo", photo)
     browser.find_element(By.CSS_SELECTOR, '.style[data-name="mosaic"]').click()
-    wait_outcome(browser, None)
+    src = wait_outcome(browser, None)
     got = shown_image(browser)
     want = onnx_reference(folder / "models" / "mosaic.onnx", photo)
     diff = np.abs(got - want)
-    assert got.shape == want.shape and diff.max() <= 2 and diff.mean() < 0.1, (diff.max(), diff.mean())
+    print(f"static page vs onnxruntime: max {diff.max()}, mean {diff.mean():.4f} levels of 255")
+    assert got.shape == want.shape and diff.max() <= 1 and diff.mean() < 0.05, (diff.max(), diff.mean())
     assert "WebAssembly" in browser.find_element(By.ID, "result-info").text
 
-
-def test_static_page_refuses_a_photo_over_its_size_then_scales_it_down(browser, exported, tmp_path_factory):
-    _, url = exported
-    big = _photo(tmp_path_factory, "big.png", random_image(240, 320, seed=10))
+    # what the page cannot stylize: a message, and for a photo too large an offer to scale it down
+    big = _photo(tmp_path_factory, "big.png", random_image(150, 200, seed=10))
     (big.parent / "notes.txt").write_text("not a photo")
-    open_page(browser, url)
-    browser.find_element(By.CSS_SELECTOR, '.style[data-name="mosaic"]').click()
     pick(browser, "photo", big.parent / "notes.txt")
     assert wait_message(browser) == "notes.txt: not an image this browser can read"
     pick(browser, "photo", big)
-    assert wait_message(browser).startswith("big.png: 320×240 is 0.1 MP; this page stylizes photos of up to 0.1 MP")
+    assert wait_message(browser).startswith("big.png: 200×150 is 0.030 MP; this page stylizes photos of up to 0.020 MP")
     shrink = browser.find_element(By.ID, "shrink")
-    assert shrink.text == "Stylize at 258×193 instead"
+    assert shrink.text == "Stylize at 163×122 instead"
     shrink.click()
-    wait_outcome(browser, None)
-    assert browser.find_element(By.ID, "download").text == "Download (258×193 PNG)"
+    wait_outcome(browser, src)
+    assert browser.find_element(By.ID, "download").text == "Download (163×122 PNG)"

@@ -38,12 +38,16 @@ def add_commands(sub) -> None:
         description="Write a folder any static host can serve: the page, ONNX networks of the styles and "
         "onnxruntime-web (from the npm registry). Photos never leave the computer.",
     )
-    s.add_argument("folder", metavar="DIR", help="the folder to write (refused if it holds anything, unless --overwrite)")
+    s.add_argument(
+        "folder", metavar="DIR", help="the folder to write (refused if it holds anything, unless --overwrite)"
+    )
     s.add_argument("--styles", help="only these styles (comma-separated names; default: every installed one)")
     s.add_argument(
         "--max-megapixels", type=float, default=2.0, help="largest photo the page stylizes, in megapixels (default 2)"
     )
-    s.add_argument("--ort-web", metavar="TGZ", help="an onnxruntime-web package file (npm pack) instead of the registry")
+    s.add_argument(
+        "--ort-web", metavar="TGZ", help="an onnxruntime-web package file (npm pack) instead of the registry"
+    )
     s.add_argument("--overwrite", action="store_true", help="replace the page's files in a folder that holds some")
     s.set_defaults(func=cmd_export_web)
 
@@ -57,7 +61,9 @@ def _web_stack():
         import starlette  # noqa: F401
         import uvicorn
     except ImportError as e:
-        raise StylenetError(f"stylenet serve needs the [web] extra ({e.name} is missing): pip install 'stylenet[web]'") from None
+        raise StylenetError(
+            f"stylenet serve needs the [web] extra ({e.name} is missing): pip install 'stylenet[web]'"
+        ) from None
     return uvicorn
 
 

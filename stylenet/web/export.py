@@ -5,7 +5,7 @@ styles, their networks and the size limit), ``thumbs/`` (a thumbnail per style),
 (ONNX networks from ``stylenet.onnx_export``: one multi-style network for styles of one
 network, so that they mix in the browser, else one file per style) and ``ort/``
 (onnxruntime-web from the npm registry, fetched with ``npm pack`` at export time: its
-WASM build, which also runs WebGPU where the browser has it). Any static host serves it;
+WebAssembly build, and its WebGPU build for browsers that have WebGPU). Any static host serves it;
 the photo never leaves the computer.
 
 Exported networks and the npm package are kept in ``$STYLENET_HOME`` (``onnx/``, ``npm/``),
@@ -27,9 +27,13 @@ from ..errors import StylenetError
 from ..files import atomic_write
 
 ORT_WEB_VERSION = "1.30.0"
-# the package's files the page needs: the JavaScript API and the WASM runtime it loads (JSEP:
-# CPU by WebAssembly with SIMD and threads, and WebGPU); nothing else of the 130 MB package
+# the package's files the page needs, nothing else of its 130 MB: the WebAssembly build (SIMD and
+# threads; 14 MB, which the worker loads in browsers without WebGPU: it starts twice as fast as
+# the other) and the JSEP build (WebAssembly and WebGPU; 28 MB, loaded where WebGPU is available)
 ORT_FILES = {
+    "package/dist/ort.wasm.min.js": "ort.wasm.min.js",
+    "package/dist/ort-wasm-simd-threaded.mjs": "ort-wasm-simd-threaded.mjs",
+    "package/dist/ort-wasm-simd-threaded.wasm": "ort-wasm-simd-threaded.wasm",
     "package/dist/ort.min.js": "ort.min.js",
     "package/dist/ort-wasm-simd-threaded.jsep.mjs": "ort-wasm-simd-threaded.jsep.mjs",
     "package/dist/ort-wasm-simd-threaded.jsep.wasm": "ort-wasm-simd-threaded.jsep.wasm",
@@ -75,18 +79,24 @@ def fetch_ort_web(version: str = ORT_WEB_VERSION) -> Path:
 
 def extract_ort_web(package: str | Path, dest: Path) -> str:
     """Copy ``ORT_FILES`` out of the package file into ``dest``; returns the package's version."""
+    dest.mkdir(parents=True, exist_ok=True)
+    found = set()
     try:
-        with tarfile.open(package, "r:gz") as tar:
-            version = json.load(tar.extractfile("package/package.json"))["version"]
-            dest.mkdir(parents=True, exist_ok=True)
-            for member, name in ORT_FILES.items():
-                info = tar.getmember(member)
-                if not info.isfile():
-                    raise KeyError(member)
-                with tar.extractfile(info) as src, open(dest / name, "wb") as out:
-                    shutil.copyfileobj(src, out, 1 << 20)
+        with tarfile.open(package, "r|gz") as tar:  # one pass over the stream: the names are chosen here, not read
+            for info in tar:
+                name = ORT_FILES.get(info.name)
+                if name and info.isfile():
+                    with tar.extractfile(info) as src, open(dest / name, "wb") as out:
+                        shutil.copyfileobj(src, out, 1 << 20)
+                    found.add(info.name)
+        version = json.loads((dest / "package.json").read_text())["version"]
     except (OSError, KeyError, tarfile.TarError, ValueError) as e:
-        raise StylenetError(f"{package}: not an onnxruntime-web package file with the WASM runtime ({e})") from None
+        raise StylenetError(f"{package}: not an onnxruntime-web package file ({e})") from None
+    missing = sorted(set(ORT_FILES) - found)
+    if missing:
+        raise StylenetError(
+            f"{package}: not an onnxruntime-web package file with the WASM runtime ({missing[0]} is missing)"
+        )
     return version
 
 
@@ -94,9 +104,11 @@ def _onnx(net, key: str, dest: Path) -> None:
     """``export_onnx(net)`` into ``dest``, from the cache when the same weights were exported before."""
     import torch
 
+    from .. import color, onnx_export, transformer
     from ..onnx_export import export_onnx
 
-    digest = hashlib.sha256(f"{key}|{OPSET}|{torch.__version__}".encode()).hexdigest()[:32]
+    code = "".join(Path(m.__file__).read_text() for m in (onnx_export, transformer, color))  # what the graph is made of
+    digest = hashlib.sha256(f"{key}|{OPSET}|{torch.__version__}|{code}".encode()).hexdigest()[:32]
     cached = _cache("onnx") / f"{digest}.onnx"
     if not cached.is_file():
         cached.parent.mkdir(parents=True, exist_ok=True)
@@ -128,10 +140,7 @@ def export_web(
     progress: Callable[[str], None] = lambda _: None,
 ) -> Path:
     """Write the static page into ``folder`` (see the module's doc); returns the folder."""
-    from ..download import sha256_file
-    from ..registry import available_styles, load, resolve
     from .jobs import Engine
-    from .server import asset
 
     folder = Path(folder)
     if max_pixels < 256:
@@ -139,7 +148,22 @@ def export_web(
     engine = Engine(styles)  # checks the names before anything is written
     if ort_web is not None and not Path(ort_web).is_file():
         raise StylenetError(f"--ort-web {ort_web}: no such file")
+    created = not folder.exists()
     _prepare_folder(folder, overwrite)
+    try:
+        _write(folder, engine, max_pixels, ort_web, progress)
+    except BaseException:
+        if created:  # nothing half-written is left behind in a folder this call made
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return folder
+
+
+def _write(folder: Path, engine, max_pixels: int, ort_web, progress: Callable[[str], None]) -> None:
+    from ..download import sha256_file
+    from ..registry import available_styles, load, resolve
+    from .server import asset
+
     progress("onnxruntime-web: " + ("from " + str(ort_web) if ort_web else f"{ORT_WEB_VERSION} from the npm registry"))
     ort_version = extract_ort_web(ort_web or fetch_ort_web(), folder / "ort")
 
@@ -183,7 +207,6 @@ def export_web(
     }
     (folder / "config.json").write_text(json.dumps(config, indent=1))
     (folder / "README.txt").write_text(README.format(version=ort_version))
-    return folder
 
 
 README = """A static page made by `stylenet export-web`: it stylizes photos in the browser; they never leave the computer.
@@ -192,5 +215,5 @@ Serve this folder with any static web server (a page opened as a file cannot loa
     stylenet serve --static THIS_FOLDER        (also sends the headers below)
     python -m http.server -d THIS_FOLDER       (works; one processor thread)
 Servers that send "Cross-Origin-Opener-Policy: same-origin" and "Cross-Origin-Embedder-Policy: require-corp"
-let the page use several threads. ort/ holds onnxruntime-web {version} (MIT licence: ort/package.json, the head of ort/ort.min.js).
+let the page use several threads. ort/ holds onnxruntime-web {version} (MIT licence: ort/package.json, the head of each ort/*.min.js).
 """

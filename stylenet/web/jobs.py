@@ -153,18 +153,24 @@ class Job:
             _current.job = None
 
     def _run(self) -> Result:
+        from PIL import Image
+
         from ..imageio import ImageError, decode_image
         from ..stylize import stylize
 
         o, engine = self.order, self.engine
         name = display_name(o.name)
-        img = decode_image(io.BytesIO(o.photo), name)
-        pixels = img.width * img.height
-        if pixels > engine.max_pixels:
+        try:  # the size from the header, before the pixels are decoded: memory stays bounded
+            with Image.open(io.BytesIO(o.photo)) as probe:
+                width, height = probe.size
+        except Exception:
+            width = height = 0  # decode_image says what is wrong
+        if width * height > engine.max_pixels:
             raise ImageError(
-                f"{name}: {img.width}x{img.height} is {pixels / 1e6:.1f} megapixels; this server stylizes photos of "
+                f"{name}: {width}x{height} is {width * height / 1e6:.1f} megapixels; this server stylizes photos of "
                 f"up to {engine.max_pixels / 1e6:.1f} (stylenet serve --max-megapixels; or stylenet stylize --max-side)"
             )
+        img = decode_image(io.BytesIO(o.photo), name)
         t0 = time.monotonic()
         if o.painting is not None:
             painting = decode_image(io.BytesIO(o.painting), f"style image {display_name(o.painting_name)}")

@@ -96,6 +96,7 @@ class Service:
         self.engine, self.max_upload, self.jobs, self.queue = engine, max_upload, jobs, queue
         self.pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="stylize")
         self.active: list[Job] = []  # submitted, not finished, in order
+        self.reading = 0  # requests admitted whose body is still being read
         self.counts = {"done": 0, "failed": 0, "cancelled": 0, "refused": 0}
 
     def config(self) -> dict:
@@ -122,7 +123,9 @@ class Service:
     async def read_body(self, request: Request, what: str) -> bytes:
         """The request body, refused (``StylenetError``) past ``max_upload`` bytes without reading it all."""
         limit = self.max_upload
-        refusal = f"{what} is larger than {limit / 1e6:.0f} MB, the limit of this server (stylenet serve --max-upload-mb)"
+        refusal = (
+            f"{what} is larger than {limit / 1e6:.0f} MB, the limit of this server (stylenet serve --max-upload-mb)"
+        )
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
             raise StylenetError(refusal)
@@ -161,19 +164,22 @@ class Service:
         return order
 
     async def stylize(self, request: Request) -> Response:
-        if len(self.active) >= self.jobs + self.queue:
+        if len(self.active) + self.reading >= self.jobs + self.queue:
             self.counts["refused"] += 1
             return _error(
-                f"the server is busy: {len(self.active)} photos are being stylized or waiting "
+                f"the server is busy: {len(self.active) + self.reading} photos are being stylized or waiting "
                 f"(stylenet serve --jobs {self.jobs} --queue {self.queue}); try again in a moment",
                 503,
             )
+        self.reading += 1  # its place is held while the body comes in
         try:
             body = await self.read_body(request, request.query_params.get("name") or "the upload")
             order = self.order(request, body)
         except StylenetError as e:
             self.counts["failed"] += 1
             return _error(str(e), 413 if "larger than" in str(e) else 400)
+        finally:
+            self.reading -= 1
         job = Job(order, self.engine)
         self.active.append(job)
         return StreamingResponse(self.events(job), media_type="application/x-ndjson", headers=SECURITY_HEADERS)
@@ -216,6 +222,7 @@ class Service:
                 }
             )
         finally:
+            waiting.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved: no "never retrieved" log
             if not future.done():  # the client went away: free the worker (or the place in the queue)
                 job.cancel()
                 future.cancel()
@@ -258,10 +265,19 @@ def static_app(folder: str | Path) -> Starlette:
         raise StylenetError(f"{folder}: not a folder written by `stylenet export-web` (no index.html, config.json)")
     files = {}
     for path in root.rglob("*"):
-        if path.is_file() and not path.is_symlink() and not any(p.startswith(".") for p in path.relative_to(root).parts):
+        if (
+            path.is_file()
+            and not path.is_symlink()
+            and not any(p.startswith(".") for p in path.relative_to(root).parts)
+        ):
             files["/" + path.relative_to(root).as_posix()] = path
     files["/"] = root / "index.html"
-    types = {".mjs": "text/javascript", ".js": "text/javascript", ".wasm": "application/wasm", ".onnx": "application/octet-stream"}
+    types = {
+        ".mjs": "text/javascript",
+        ".js": "text/javascript",
+        ".wasm": "application/wasm",
+        ".onnx": "application/octet-stream",
+    }
 
     def serve(request: Request) -> Response:
         path = files.get(request.url.path)

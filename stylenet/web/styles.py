@@ -38,7 +38,9 @@ def page_styles(names: list[str] | None = None) -> dict[str, PageStyle]:
         if s.styles or (names and name not in names) or not s.local_path().is_file():
             continue
         group = s.card.get("network") if s.row else None
-        out[name] = PageStyle(name, str(s.card.get("style_image", {}).get("title", "")), group if group in entries else None)
+        out[name] = PageStyle(
+            name, str(s.card.get("style_image", {}).get("title", "")), group if group in entries else None
+        )
     return out
 
 
@@ -65,4 +67,3 @@ def jpeg(img: Image.Image, quality: int = 85) -> bytes:
     buf = io.BytesIO()
     img.convert("RGB").save(buf, format="JPEG", quality=quality)
     return buf.getvalue()
-

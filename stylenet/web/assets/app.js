@@ -9,7 +9,7 @@ const S = {
 };
 
 function pretty(name) { return name.replace(/_/g, " "); }
-function mp(pixels) { return (pixels / 1e6).toFixed(1) + " MP"; }
+function mp(pixels) { return (pixels >= 1e6 ? (pixels / 1e6).toFixed(1) : (pixels / 1e6).toPrecision(2)) + " MP"; }
 function mb(bytes) { return (bytes / 1e6).toFixed(1) + " MB"; }
 
 function showError(text) {
@@ -294,11 +294,10 @@ async function runBrowser(fit) {
   }
   const label = pretty(s.name) + (st.style2 ? ` + ${pretty(st.style2)}` : "");
   const w = worker();
-  const t0 = performance.now();
   const pixels = data.width * data.height;
   S.timer = setInterval(() => {
-    const sec = (performance.now() - t0) / 1000;
     if (S.stage !== "stylizing") return;
+    const sec = (performance.now() - S.tRun) / 1000;
     const est = S.msPerPixel ? S.msPerPixel * pixels : null;
     setProgress(est ? Math.min(0.95, (performance.now() - S.tRun) / est) : null, `Stylizing… ${sec.toFixed(1)} s`);
   }, 250);
