@@ -163,6 +163,28 @@ def test_each_bad_upload_is_one_line_and_the_server_keeps_running(url, case):
     assert "done" in post(url, good, style="mosaic")[1][-1]  # still serving
 
 
+def test_a_dropped_painting_is_the_style_once_an_adain_network_is_installed(url, service, isolated_home, monkeypatch):
+    import torch
+
+    from stylenet.adain import AdaINNet, save_adain
+    from stylenet.download import sha256_file
+
+    torch.manual_seed(0)
+    decoder = save_adain(AdaINNet(weights="random").eval(), isolated_home / "styles" / "adain.safetensors")
+    (isolated_home / "styles" / "adain.json").write_text(json.dumps({"sha256": sha256_file(decoder), "card": {}}))
+    photo, painting = random_image(40, 48, seed=5), random_image(64, 56, seed=6)
+    assert json.loads(get(url, "/config.json")[1])["painting"]["available"]
+    monkeypatch.setattr(service.engine, "style_size", 64)  # stylenet serve --style-size 64: a quicker test
+    body = png(photo) + png(painting)
+    _, lines = post(url, body, painting_bytes=len(png(painting)), painting_name="p.png", strength=0.8)
+    want = stylenet.stylize(photo, style_image=painting, strength=0.8, style_size=64)  # the registry's "adain"
+    assert np.abs(np.asarray(result_image(lines), np.int16) - np.asarray(want, np.int16)).max() <= 1
+    assert lines[-1]["filename"] == "photo_painting.png"
+    assert [s.name for s in Engine().styles.values()] == sorted(
+        stylenet.available_styles().keys() - {"classic", "adain"}
+    )
+
+
 def test_nothing_but_the_page_and_the_styles_is_served(url):
     assert get(url, "/")[0] == 200 and b"stylenet" in get(url, "/")[1]
     assert get(url, "/thumbs/mosaic.jpg")[1][:2] == b"\xff\xd8"

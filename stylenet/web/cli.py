@@ -28,6 +28,7 @@ def add_commands(sub) -> None:
     s.add_argument("--jobs", type=int, default=1, help="photos stylized at once (default 1)")
     s.add_argument("--queue", type=int, default=8, help="photos that may wait; more are refused (default 8)")
     s.add_argument("--styles", help="offer only these styles (comma-separated names; default: every installed one)")
+    s.add_argument("--style-size", type=int, default=512, help="a dropped painting's shorter side (512)")
     s.add_argument("--static", metavar="DIR", help="serve a folder written by `stylenet export-web` instead")
     s.add_argument("-q", "--quiet", action="store_true", help="no request log")
     s.set_defaults(func=cmd_serve)
@@ -107,7 +108,7 @@ def cmd_serve(a: argparse.Namespace) -> int:
     else:
         from .jobs import Engine, watching_jobs
 
-        engine = Engine(_names(a.styles), max_pixels=int(a.max_megapixels * 1e6))
+        engine = Engine(_names(a.styles), max_pixels=int(a.max_megapixels * 1e6), style_size=a.style_size)
         engine.make_thumbnails()
         service = server.Service(engine, int(a.max_upload_mb * 1e6), a.jobs, a.queue)
         application = server.app(service)
@@ -122,13 +123,26 @@ def cmd_serve(a: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print(f"serving {what} on http://{shown}:{port}/ (Ctrl-C stops)", flush=True)
-    config = uvicorn.Config(application, log_level="warning" if a.quiet else "info", access_log=not a.quiet)
+    config = uvicorn.Config(
+        application, log_level="warning" if a.quiet else "info", access_log=not a.quiet, timeout_graceful_shutdown=2
+    )
     srv = uvicorn.Server(config)
+    if not a.static:
+        stop = srv.handle_exit
+
+        def handle_exit(sig, frame) -> None:  # Ctrl-C: end the jobs first, so that their answers end at once
+            service.cancel_all()
+            stop(sig, frame)
+
+        srv.handle_exit = handle_exit
     if a.static:
         srv.run(sockets=[sock])
-    else:
-        with watching_jobs():
+        return 0
+    with watching_jobs():
+        try:
             srv.run(sockets=[sock])
+        finally:
+            service.close()
     return 0
 
 

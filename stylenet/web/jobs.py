@@ -174,7 +174,13 @@ class Job:
         t0 = time.monotonic()
         if o.painting is not None:
             painting = decode_image(io.BytesIO(o.painting), f"style image {display_name(o.painting_name)}")
-            out = stylize(img, style_image=painting, strength=o.strength, preserve_color=o.preserve_color)
+            out = stylize(
+                img,
+                style_image=painting,
+                strength=o.strength,
+                preserve_color=o.preserve_color,
+                style_size=engine.style_size,
+            )
             label = "painting"
         else:
             net = engine.network(o.spec())
@@ -191,13 +197,16 @@ class Job:
 class Engine:
     """The styles a server offers and the networks behind them (a few kept loaded)."""
 
-    def __init__(self, names: list[str] | None = None, max_pixels: int = 16_000_000, keep: int = 4):
+    def __init__(
+        self, names: list[str] | None = None, max_pixels: int = 16_000_000, keep: int = 4, style_size: int = 512
+    ):
         from .styles import page_styles
 
         self.styles = page_styles(names)
         if not self.styles:
             raise StylenetError("no styles to offer; install one with `stylenet install FILE`")
         self.max_pixels = max_pixels
+        self.style_size = style_size  # a dropped painting's shorter side for its statistics (as --style-size)
         self.keep = keep
         self._nets: OrderedDict = OrderedDict()
         self._lock = threading.Lock()

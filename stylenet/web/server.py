@@ -192,6 +192,9 @@ class Service:
                 done, _ = await asyncio.wait({waiting}, timeout=POLL)
                 if done:
                     break
+                if job.cancelled.is_set():  # the server is stopping: end the answer now, the job ends within a layer
+                    yield _line({"error": "the server is stopping; try again when it is back"})
+                    return
                 if job.started.is_set():
                     yield _line({"progress": job.progress, "seconds": round(job.elapsed(), 2)})
                 else:
@@ -230,6 +233,16 @@ class Service:
                 future.add_done_callback(lambda _: self._finish(job))
             else:
                 self._finish(job)
+
+    def cancel_all(self) -> None:
+        """Cancel every job (a running one stops within a layer); their answers end."""
+        for job in list(self.active):
+            job.cancel()
+
+    def close(self) -> None:
+        """Stop every job and the worker threads."""
+        self.cancel_all()
+        self.pool.shutdown(wait=True, cancel_futures=True)
 
     def _finish(self, job: Job) -> None:
         if job in self.active:
