@@ -4,8 +4,9 @@
 * ``jobs``: one upload stylized with ``stylenet stylize``'s checks, with progress and cancellation;
 * ``server``: the Starlette app (``[web]`` extra): the page, the styles, a bounded queue of jobs;
 * ``export``: the static folder (the page, ONNX networks, onnxruntime-web from the npm registry);
-* ``load``: a load test from a second process on loopback;
 * ``cli``: the ``serve`` and ``export-web`` commands.
+
+scripts/web_load.py is the load test (a second process on loopback).
 
 Nothing on the inference path imports this package; only ``server`` imports Starlette.
 """
