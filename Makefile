@@ -18,7 +18,7 @@ GALLERY_SIZE ?= 512
 GALLERY_OPTIMIZE ?= 100
 GALLERY_CONTENT ?= tubingen.jpg golden_gate.jpg chicago.jpg hoovertowernight.jpg amber.jpg adain_sailboat.jpg
 
-.PHONY: install test test-fast lint format train tensorboard gallery bench clean
+.PHONY: install browser test test-fast lint format train tensorboard gallery bench clean
 
 $(BIN)/.stamp-install: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,10 +29,14 @@ $(BIN)/.stamp-install: pyproject.toml
 
 install: $(BIN)/.stamp-install
 
-test: install lint
+# headless Chromium for the web page's tests (apt-get, only where it is missing and apt works)
+browser:
+	bash scripts/install_browser.sh
+
+test: install browser lint
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
 
-test-fast: install
+test-fast: install browser
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow"
 
 lint: install

@@ -701,6 +701,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_arguments(s)
     s.set_defaults(func=cmd_bench)
+
+    from .web.cli import add_commands  # serve, export-web (the web stack is imported only when they run)
+
+    add_commands(sub)
     return p
 
 
