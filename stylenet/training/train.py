@@ -319,6 +319,10 @@ def _quiet() -> None:
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
     """Train one style as ``cfg`` says; returns where the weights and checkpoints went."""
+    if cfg.arch == "predictor":  # any painting through a style-prediction network (stylenet.predictor)
+        from .train_predictor import train_predictor
+
+        return train_predictor(cfg, extra_callbacks)
     if cfg.arch != "johnson":  # arch=adain: arbitrary style transfer (stylenet.adain), in train_adain
         from .train_adain import train_adain
 

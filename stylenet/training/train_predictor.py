@@ -1,0 +1,142 @@
+"""``train_predictor(cfg)``: a style-prediction run (``arch=predictor``, ``stylenet.predictor``) from a
+composed Hydra config to an exported predictor file; ``train(cfg)`` hands over to it.
+
+The machinery of an AdaIN run (``train_adain``: the (photo, painting) data with its held-out
+paintings, checkpoints every ``checkpoint_every_n_steps``, ``resume=latest`` finding
+``runs/<predictor.name>/*``, TensorBoard scalars, held-out losses and a preview grid), with
+the classic network's loss and a warm start from ``init_weights`` (default ``classic``, the
+shipped ten-style network): its convolutions, and a gamma/beta map that sends its ten
+paintings (from ``paths.styles_dir``, at the sizes its card records) to their own rows.
+At the end: ``<predictor.name>.safetensors`` (``stylenet.predictor.load_predictor``) and ``card.json``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytorch_lightning as pl
+from omegaconf import DictConfig, OmegaConf
+
+from ..errors import StylenetError
+from ..imageio import ImageError, load_image
+from ..predictor import save_predictor, warm_start
+from .predictor_module import TRAIN_ONLY, PredictorModule
+from .train import ConfigError, TrainResult, _check_config, _command, _quiet, find_checkpoint, resolve_precision
+from .train_adain import LICENCE, check_pairs, fit_pairs, pair_data, pairs_card
+
+PAPER = "https://arxiv.org/abs/1705.06830"
+
+
+def _check_predictor(cfg: DictConfig) -> None:
+    p = cfg.predictor
+    if cfg.train_only not in TRAIN_ONLY:
+        raise ConfigError(
+            f"train_only={cfg.train_only} for arch=predictor: use predictor (the embedding and the gamma/beta map) "
+            "or all (the transformer's convolutions too)"
+        )
+    if not cfg.init_weights:
+        raise ConfigError("arch=predictor warm-starts from a multi-style network: set init_weights=classic (or a file)")
+    if p.embedding < 1 or p.ridge < 0:
+        raise ConfigError(f"predictor.embedding={p.embedding} must be positive and predictor.ridge={p.ridge} >= 0")
+    if p.warm_start not in ("lstsq", "mean"):
+        raise ConfigError(f"predictor.warm_start={p.warm_start}: use lstsq or mean")
+    check_pairs(cfg)
+
+
+def warm_start_from(cfg: DictConfig, module: PredictorModule) -> dict:
+    """Warm-start ``module``'s predictor from ``init_weights`` and its paintings; returns the card's record of it."""
+    from ..registry import load
+
+    try:
+        classic = load(cfg.init_weights)
+    except StylenetError as e:
+        raise ConfigError(f"init_weights={cfg.init_weights}: {e}") from None
+    if not classic.num_styles:
+        raise ConfigError(f"init_weights={cfg.init_weights} holds one style; warm-start from a multi-style network")
+    paintings = []
+    for name in classic.style_names:
+        image = classic.card.get("styles", {}).get(name, {}).get("style_image", {})
+        path = Path(cfg.paths.styles_dir) / image.get("file", f"{name}.jpg")
+        try:
+            paintings.append(load_image(path, image.get("size")))
+        except ImageError as e:
+            raise ConfigError(
+                f"the warm start needs {cfg.init_weights}'s painting of {name!r}: {e}; set paths.styles_dir"
+            ) from None
+    try:
+        report = warm_start(module.net, classic, paintings, cfg.predictor.warm_start, cfg.predictor.ridge, cfg.seed)
+    except ValueError as e:
+        raise ConfigError(f"init_weights={cfg.init_weights}: {e}; set model= to its architecture") from None
+    steps = classic.card.get("total_steps", classic.card.get("steps"))
+    print(f"warm start from {cfg.init_weights} ({steps} steps): {report}")
+    return {"init_weights": str(cfg.init_weights), "init_steps": steps, "mode": cfg.predictor.warm_start, **report}
+
+
+def predictor_card(cfg: DictConfig, module: PredictorModule, data, warm: dict | None) -> dict:
+    """What ran: recipe, loss, encoder, warm start, training data (with the held-out paintings), licence."""
+    loss = cfg.loss
+    return {
+        "command": _command(),
+        "model": "predictor",
+        "name": cfg.predictor.name,
+        "paper": PAPER,
+        "encoder": module.net.encoder.describe(),
+        "style_size": module.net.style_size,
+        "recipe": {
+            "image_size": cfg.data.image_size,
+            "batch_size": cfg.data.batch_size,
+            "max_steps": cfg.trainer.get("max_steps"),
+            "precision": str(cfg.trainer.get("precision")),
+            "optim": OmegaConf.to_container(cfg.optim),
+            "painting_scale": list(cfg.adain.painting_scale),
+            "seed": cfg.seed,
+            "train_only": cfg.train_only,
+            "embedding": cfg.predictor.embedding,
+            "warm_start": warm or "resumed: see the first run's card",
+        },
+        "loss": {
+            "content_layers": list(loss.content_layers),
+            "style_layers": list(loss.style_layers),
+            "content_weight": loss.content_weight,
+            "style_weight": loss.style_weight,
+            "tv_weight": loss.tv_weight,
+            "normalisation": "relative (stylenet.losses); each output against its own painting's Gram matrices",
+        },
+        "training_data": pairs_card(cfg, data),
+        "licence": LICENCE,
+    }
+
+
+def train_predictor(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
+    """Train a style predictor as ``cfg`` says; returns where the weights and checkpoints went."""
+    start = time.time()
+    _quiet()
+    _check_config(cfg)
+    asked_precision = resolve_precision(cfg)
+    _check_predictor(cfg)
+    p = cfg.predictor
+    data = pair_data(cfg)
+    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir), p.name)
+
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    style_size = round(cfg.data.image_size * sum(cfg.adain.painting_scale) / 2)  # the paintings' scale in training
+    module = PredictorModule(
+        predictor={"net": OmegaConf.to_container(cfg.model), "embedding": p.embedding, "style_size": style_size},
+        loss=OmegaConf.to_container(cfg.loss, resolve=True),
+        optim=OmegaConf.to_container(cfg.optim),
+        guard=OmegaConf.to_container(cfg.guard),
+        train_only=cfg.train_only,
+    )
+    warm = None if ckpt else warm_start_from(cfg, module)
+
+    def export(out: Path, recorded) -> tuple[Path, dict]:
+        card = recorded(predictor_card(cfg, module, data, warm))
+        weights = save_predictor(module.net, out / f"{p.name}.safetensors", card)
+        print(
+            f"  python:  stylenet.stylize('photo.jpg', style_image='painting.jpg', network={str(weights)!r})\n"
+            f"  shell:   stylenet stylize photo.jpg --style-image painting.jpg --network {weights}"
+        )
+        return weights, card
+
+    return fit_pairs(cfg, module, data, ckpt, export, start, asked_precision, extra_callbacks)
