@@ -3,6 +3,7 @@ weights file, stylize/CLI/video/ONNX, on small random networks; and the palette 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -200,7 +201,7 @@ def predictor_overrides(tmp_path, photo_dir, classic) -> list[str]:
     [
         ("train_only=norm", "train_only=norm for arch=predictor: use predictor"),
         ("init_weights=null", "set init_weights=classic"),
-        ("paths.styles_dir=/nonexistent", "the warm start needs .* painting of 'a': .*set paths.styles_dir"),
+        ("paths.styles_dir=/nonexistent", "init_weights=.* needs the painting of 'a': .*set paths.styles_dir"),
         ("model.width=16", "set model= to its architecture"),
         ("predictor.warm_start=zero", "predictor.warm_start=zero: use lstsq or mean"),
     ],
@@ -420,3 +421,37 @@ def test_the_palette_distance_is_zero_for_the_same_colours_in_any_order_and_grow
     assert 2 < d1 < d2
     gray = x.mean(0, keepdim=True).expand(3, -1, -1)
     assert palette_distance(x, gray) > d1 / 2
+
+
+@pytest.mark.slow
+def test_the_comparison_script_scores_each_network_on_held_out_pairs(
+    predictor_overrides, pred_file, photo_dir, tmp_path
+):
+    from conftest import load_script
+
+    compare = load_script("compare_arbitrary")
+    report = tmp_path / "compare.json"
+    argv = [
+        "--network",
+        f"pred={pred_file}",
+        "--network",
+        "warm=warm:lstsq",
+        "--photos",
+        "2",
+        "--size",
+        "32",
+        "--style-size",
+        "32",
+    ]
+    argv += ["--vgg", "random", "--init", str(tmp_path / "trio.safetensors"), "--styles-dir", str(tmp_path / "styles")]
+    data = [f"adain.photos=[{photo_dir}]", f"adain.paintings=[{tmp_path / 'paintings'}]"]
+    data += ["adain.holdout_paintings=[p1.jpg,p2.jpg]", "data.holdout=2"]
+    assert compare.main(argv + [f"--config={o}" for o in data] + ["--json", str(report)]) == 0
+    saved = json.loads(report.read_text())
+    assert list(saved["means"]) == ["photo (unstylized)", "pred", "warm"]
+    assert len(saved["records"]["warm"]) == 4 and {r["painting"] for r in saved["records"]["pred"]} == {
+        "p1.jpg",
+        "p2.jpg",
+    }
+    photo, pred = saved["means"]["photo (unstylized)"], saved["means"]["pred"]
+    assert photo["content"] == 0 and pred["content"] > 0 and pred["palette"] != photo["palette"]

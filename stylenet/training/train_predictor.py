@@ -44,6 +44,19 @@ def _check_predictor(cfg: DictConfig) -> None:
     check_pairs(cfg)
 
 
+def row_paintings(classic, styles_dir: str | Path, what: str = "the warm start") -> list:
+    """A multi-style network's paintings, one per row, from ``styles_dir`` at the sizes its card records."""
+    paintings = []
+    for name in classic.style_names:
+        image = classic.card.get("styles", {}).get(name, {}).get("style_image", {})
+        path = Path(styles_dir) / image.get("file", f"{name}.jpg")
+        try:
+            paintings.append(load_image(path, image.get("size")))
+        except ImageError as e:
+            raise ConfigError(f"{what} needs the painting of {name!r}: {e}; set paths.styles_dir") from None
+    return paintings
+
+
 def warm_start_from(cfg: DictConfig, module: PredictorModule) -> dict:
     """Warm-start ``module``'s predictor from ``init_weights`` and its paintings; returns the card's record of it."""
     from ..registry import load
@@ -54,16 +67,7 @@ def warm_start_from(cfg: DictConfig, module: PredictorModule) -> dict:
         raise ConfigError(f"init_weights={cfg.init_weights}: {e}") from None
     if not classic.num_styles:
         raise ConfigError(f"init_weights={cfg.init_weights} holds one style; warm-start from a multi-style network")
-    paintings = []
-    for name in classic.style_names:
-        image = classic.card.get("styles", {}).get(name, {}).get("style_image", {})
-        path = Path(cfg.paths.styles_dir) / image.get("file", f"{name}.jpg")
-        try:
-            paintings.append(load_image(path, image.get("size")))
-        except ImageError as e:
-            raise ConfigError(
-                f"the warm start needs {cfg.init_weights}'s painting of {name!r}: {e}; set paths.styles_dir"
-            ) from None
+    paintings = row_paintings(classic, cfg.paths.styles_dir, f"init_weights={cfg.init_weights}")
     try:
         report = warm_start(module.net, classic, paintings, cfg.predictor.warm_start, cfg.predictor.ridge, cfg.seed)
     except ValueError as e:
