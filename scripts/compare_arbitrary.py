@@ -8,7 +8,7 @@ predictors, and the predictor's warm start before any training.
       --network warm=warm:lstsq --photos 20 --size 256 --json runs/compare_arbitrary.json
 
 ``--network LABEL=SOURCE``: an exported file (``adain.safetensors``, ``predictor.safetensors``), a training
-checkpoint of either (``last.ckpt``), or ``warm:lstsq`` / ``warm:mean`` (a predictor warm-started from
+checkpoint of either (``last.ckpt``), or ``warm:lstsq[:RIDGE]`` / ``warm:mean`` (a predictor warm-started from
 ``--init`` and its paintings in ``--styles-dir``, no training). Each network stylizes every held-out
 photo (``--photos`` of them, spread over the held-out photos of ``experiment=adain``'s folders, centre
 crops of ``--size`` px) in every held-out painting's style (its 20 ``holdout_paintings``), as
@@ -46,7 +46,8 @@ def load_network(source: str, vgg: str, init: str, styles_dir: str):
         classic = load(init)
         net = {k: v for k, v in classic.config.to_dict().items() if k != "num_styles"}
         pred = StylePredictor(net, encoder={"weights": vgg})
-        report = warm_start(pred, classic, row_paintings(classic, styles_dir), mode=source.split(":", 1)[1])
+        _, mode, *ridge = source.split(":")  # warm:lstsq, warm:lstsq:0.1 (its ridge), warm:mean
+        report = warm_start(pred, classic, row_paintings(classic, styles_dir), mode, *map(float, ridge))
         pred.card = {"warm_start": report, "init_weights": init}
         return pred.eval()
     if not source.endswith(".ckpt"):

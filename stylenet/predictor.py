@@ -45,8 +45,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .adain import channel_stats
-from .export import WeightsError, read_verified, tensors_digest
-from .files import atomic_write
+from .export import WeightsError, read_verified, write_verified
 from .losses import DEFAULT_STYLE_LAYERS
 from .transformer import NetConfig, TransformerNet, _is_table
 from .vgg import VGGFeatures
@@ -75,7 +74,7 @@ class StylePredictor(nn.Module):
     """Frozen VGG statistics -> embedding -> the gamma/beta of a conditional-instance-norm ``TransformerNet``.
 
     ``forward(photo, style, strength)``: ``style`` is paintings ``(N, 3, H, W)`` in [0, 1] or their
-    embeddings ``(N, D)`` (N is 1 or the batch size); ``encoder``: a ``VGGFeatures`` to share (the
+    embeddings ``(N, D)`` (N is 1 or the batch size; or ``style_stats``' one-tuple); ``encoder``: a ``VGGFeatures`` to share (the
     training loss's) or its arguments ``{"arch", "weights", "input"}``.
     """
 
@@ -134,7 +133,9 @@ class StylePredictor(nn.Module):
         e = embedding.float().reshape(-1, embedding.shape[-1])
         return torch.cat([e, torch.ones_like(e[:, :1])], 1)
 
-    def forward(self, photo: torch.Tensor, style: torch.Tensor, strength: float | torch.Tensor = 1.0) -> torch.Tensor:
+    def forward(self, photo: torch.Tensor, style, strength: float | torch.Tensor = 1.0) -> torch.Tensor:
+        if isinstance(style, tuple):  # style_stats' one-tuple
+            (style,) = style
         e = self.embed(style) if style.dim() == 4 else style
         if not isinstance(strength, (int, float)) or strength != 1:  # Ghiasi's interpolation with the photo's own
             e = torch.lerp(self.own_embedding(photo), e.float(), strength)
@@ -229,26 +230,18 @@ def save_predictor(
     pred: StylePredictor, path: str | os.PathLike, card: dict | None = None, overwrite: bool = False
 ) -> Path:
     """Write the network, bottleneck and standardisation with a card (atomically); the VGG is named, not stored."""
-    from safetensors.torch import save_file
-
-    state = pred.state_dict()
-    tensors = {
-        k: v.detach().to("cpu", torch.float32).contiguous() for k, v in state.items() if not k.startswith("encoder.")
-    }
+    tensors = {k: v.float() for k, v in pred.state_dict().items() if not k.startswith("encoder.")}
     enc = pred.encoder
-    meta = {
-        "format": FORMAT,
-        "net": json.dumps(pred.net_config),
-        "predictor": json.dumps(
-            {"embedding": pred.embedding.bottleneck.out_features, "layers": pred.layers, "style_size": pred.style_size}
-        ),
-        "encoder": json.dumps({"arch": enc.arch, "weights": enc.weights, "input": enc.convention}),
-        "card": json.dumps(card or {}, sort_keys=True),
-        "tensors_sha256": tensors_digest(tensors),
+    header = {
+        "net": pred.net_config,
+        "predictor": {
+            "embedding": pred.embedding.bottleneck.out_features,
+            "layers": pred.layers,
+            "style_size": pred.style_size,
+        },
+        "encoder": {"arch": enc.arch, "weights": enc.weights, "input": enc.convention},
     }
-    with atomic_write(path, overwrite) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
-    return Path(path)
+    return write_verified(path, tensors, FORMAT, header, card, overwrite)
 
 
 def load_predictor(path: str | os.PathLike, vgg: str | None = None) -> StylePredictor:

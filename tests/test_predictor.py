@@ -393,18 +393,13 @@ def test_onnx_export_takes_the_photo_and_the_painting_and_matches_pytorch(pred, 
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     assert [i.name for i in session.get_inputs()] == ["image", "style", "strength", "preserve_color"]
     art = painting(6, 41, 53)
-    for shape, strength, color in (((1, 3, 37, 45), 1.0, 0.0), ((2, 3, 64, 40), 0.6, 1.0)):
-        photo = torch.rand(*shape)
-        feed = {
-            "image": photo.numpy(),
-            "style": art.numpy(),
-            "strength": np.array(strength, np.float32),
-            "preserve_color": np.array(color, np.float32),
-        }
-        got = session.run(None, feed)[0]
+    cases = [(torch.rand(1, 3, 37, 45), 1.0, 0.0), (torch.rand(2, 3, 64, 40), 0.6, 1.0)]  # batch, size, knobs vary
+    for photo, strength, color in cases:
+        inputs = (photo.numpy(), art.numpy(), np.array(strength, np.float32), np.array(color, np.float32))
+        got = session.run(None, dict(zip(["image", "style", "strength", "preserve_color"], inputs)))[0]
         with torch.no_grad():
-            expected = apply_controls(pred(photo, art, strength), photo, 1.0, color)
-        assert got.shape == shape and np.abs(got - expected.numpy()).max() < 1e-4
+            expected = apply_controls(pred(photo, art, strength), photo, 1.0, color).numpy()
+        assert got.shape == expected.shape and np.abs(got - expected).max() < 1e-4
 
 
 # -- the palette distance ---------------------------------------------------------------------------

@@ -154,7 +154,7 @@ class AdaINModule(pl.LightningModule):
         try:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._autocast()):
                 stats = self.net.style_stats(paintings)
-                rows = [self.net(photos, (m[None], s[None])).float() for m, s in zip(*stats)]
+                rows = [self.net(photos, tuple(t[None] for t in row)).float() for row in zip(*stats)]
         finally:
             self.net.train(was_training)
         return torch.stack(rows)

@@ -6,7 +6,7 @@ each sample's own Gram targets; the photo is stylized with the gamma/beta predic
 painting, and the loss is the classic network's perceptual loss (``stylenet.losses``: relative
 content, Gram style and TV terms, their weights from ``loss.*``), each output against its
 own painting. Optimisation, the loss guard, the schedule, held-out losses and checkpoints are
-``AdaINModule``'s; what trains (``train_only``): ``predictor`` (the bottleneck and the
+``AdaINModule``'s (its preview too: the predictor takes its ``style_stats`` as AdaIN's); what trains (``train_only``): ``predictor`` (the bottleneck and the
 gamma/beta map, i.e. the norm tables) or ``all`` (the transformer's convolutions too, at
 ``optim.lr``; the predictor at ``optim.table_lr``, default ``lr``).
 """
@@ -93,18 +93,6 @@ class PredictorModule(AdaINModule):
         mix = self.net.mix(self.net.embedding(stats))
         y = self.net.transformer(photos.contiguous(memory_format=torch.channels_last), mix)
         return y, self.loss(y, photos, targets=targets)
-
-    @torch.no_grad()
-    def preview(self, photos: torch.Tensor, paintings: torch.Tensor) -> torch.Tensor:
-        """Every photo in every painting's style, ``(P, N, 3, H, W)``, in eval mode."""
-        was_training = self.net.training
-        self.net.eval()
-        try:
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._autocast()):
-                rows = [self.net(photos, e[None]).float() for e in self.net.embed(paintings)]
-        finally:
-            self.net.train(was_training)
-        return torch.stack(rows)
 
 
 def predictor_from_checkpoint(ckpt, vgg: str | None = None) -> StylePredictor:

@@ -31,6 +31,7 @@ from .train import (
     _quiet,
     find_checkpoint,
     fit_and_validate,
+    recipe,
     record_run,
     resolve_precision,
     step_checkpoints,
@@ -72,15 +73,7 @@ def adain_card(cfg: DictConfig, module: AdaINModule, data: AdaINDataModule) -> d
         "name": a.name,
         "paper": PAPER,
         "encoder": module.net.encoder.describe(),
-        "recipe": {
-            "image_size": cfg.data.image_size,
-            "batch_size": cfg.data.batch_size,
-            "max_steps": cfg.trainer.get("max_steps"),
-            "precision": str(cfg.trainer.get("precision")),
-            "optim": OmegaConf.to_container(cfg.optim),
-            "painting_scale": list(a.painting_scale),
-            "seed": cfg.seed,
-        },
+        "recipe": {**recipe(cfg), "painting_scale": list(a.painting_scale)},
         "loss": {
             "content": "mean squared error of relu4_1 features against the AdaIN target",
             "style": "mean squared error of channel means and stds, summed over the style layers",
@@ -125,19 +118,34 @@ def pair_data(cfg: DictConfig) -> AdaINDataModule:
     return data
 
 
+def start_pairs(cfg: DictConfig, check: Callable[[DictConfig], None], name: str):
+    """The start of an arbitrary-style run: every check (``check``: the kind's own) before anything runs,
+    the precision, the scanned data, the checkpoint to resume (``runs/<name>/*`` for ``latest``), the seed.
+    Returns (start time, precision asked for, data, checkpoint or None)."""
+    start = time.time()
+    _quiet()
+    _check_config(cfg)
+    asked_precision = resolve_precision(cfg)
+    check(cfg)
+    data = pair_data(cfg)
+    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir), name)
+    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    return start, asked_precision, data, ckpt
+
+
 def fit_pairs(
     cfg: DictConfig,
     module: pl.LightningModule,
-    data: AdaINDataModule,
-    ckpt: Path | None,
-    export: Callable[[Path, Callable[[dict], dict]], tuple[Path, dict]],
-    start: float,
-    asked_precision: str,
+    started: tuple,
+    export: Callable[[Path], Path],
+    card: Callable[[], dict],
+    usage: str,
     extra_callbacks: list[pl.Callback] | None = None,
 ) -> TrainResult:
-    """Train an arbitrary-style ``module`` (checkpoints, previews of held-out pairs, resume from ``ckpt``), then
-    on rank 0 ``export(output_dir, recorded)`` -> (weights file, card), where ``recorded(card)`` adds what ran to
-    a card before it is written; ``card.json`` beside the weights."""
+    """Train an arbitrary-style ``module`` (``started``: what ``start_pairs`` returned; checkpoints, previews
+    of held-out pairs, resume), then on rank 0 write ``export(path, card)`` to ``<output_dir>/<name>.safetensors``
+    with ``card()`` and the run recorded in it, ``card.json`` beside it, and print ``usage`` (``{weights}``)."""
+    start, asked_precision, data, ckpt = started
     out = Path(cfg.paths.output_dir)
     checkpoints = step_checkpoints(out, cfg.checkpoint_every_n_steps)
     last = out / "checkpoints" / "last.ckpt"
@@ -164,43 +172,30 @@ def fit_pairs(
     weights = None
     if trainer.is_global_zero:
         seconds = time.time() - start
-
-        def recorded(card: dict) -> dict:  # what ran, in the card before it is written
-            record_run(card, trainer, module, steps, losses, seconds, ckpt, asked_precision)
-            return card
-
-        weights, card = export(out, recorded)
-        (out / "card.json").write_text(json.dumps(card, indent=2))
-        print(f"\nexported {weights} ({steps} steps, {seconds / 60:.1f} min)")
+        written = card()
+        record_run(written, trainer, module, steps, losses, seconds, ckpt, asked_precision)
+        weights = export(out / f"{written['name']}.safetensors", written)
+        (out / "card.json").write_text(json.dumps(written, indent=2))
+        print(f"\nexported {weights} ({steps} steps, {seconds / 60:.1f} min)\n" + usage.format(weights=str(weights)))
     return TrainResult(out, weights, last if last.exists() else None, steps, losses)
 
 
 def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
     """Train the AdaIN decoder as ``cfg`` says; returns where the weights and checkpoints went."""
-    start = time.time()
-    _quiet()
-    _check_config(cfg)
-    asked_precision = resolve_precision(cfg)
-    _check_adain(cfg)
     a = cfg.adain
-    data = pair_data(cfg)
-    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir), a.name)
-
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    started = start_pairs(cfg, _check_adain, a.name)
     module = AdaINModule(
         vgg=OmegaConf.to_container(cfg.loss.vgg, resolve=True),
         loss={"style_layers": list(a.style_layers), "content_weight": a.content_weight, "style_weight": a.style_weight},
         optim=OmegaConf.to_container(cfg.optim),
         guard=OmegaConf.to_container(cfg.guard),
     )
+    usage = (
+        "  python:  from stylenet.adain import load_adain; net = load_adain({weights!r})\n"
+        "           out = net(photo, painting)   # (B, 3, H, W) tensors in [0, 1]"
+    )
 
-    def export(out: Path, recorded) -> tuple[Path, dict]:
-        card = recorded(adain_card(cfg, module, data))
-        weights = save_adain(module.net, out / f"{a.name}.safetensors", card)
-        print(
-            f"  python:  from stylenet.adain import load_adain; net = load_adain({str(weights)!r})\n"
-            f"           out = net(photo, painting)   # (B, 3, H, W) tensors in [0, 1]"
-        )
-        return weights, card
+    def export(path: Path, card: dict) -> Path:
+        return save_adain(module.net, path, card)
 
-    return fit_pairs(cfg, module, data, ckpt, export, start, asked_precision, extra_callbacks)
+    return fit_pairs(cfg, module, started, export, lambda: adain_card(cfg, module, started[2]), usage, extra_callbacks)

@@ -12,7 +12,6 @@ At the end: ``<predictor.name>.safetensors`` (``stylenet.predictor.load_predicto
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -22,8 +21,8 @@ from ..errors import StylenetError
 from ..imageio import ImageError, load_image
 from ..predictor import save_predictor, warm_start
 from .predictor_module import TRAIN_ONLY, PredictorModule
-from .train import ConfigError, TrainResult, _check_config, _command, _quiet, find_checkpoint, resolve_precision
-from .train_adain import LICENCE, check_pairs, fit_pairs, pair_data, pairs_card
+from .train import ConfigError, TrainResult, _command, recipe
+from .train_adain import LICENCE, check_pairs, fit_pairs, pairs_card, start_pairs
 
 PAPER = "https://arxiv.org/abs/1705.06830"
 
@@ -88,13 +87,8 @@ def predictor_card(cfg: DictConfig, module: PredictorModule, data, warm: dict | 
         "encoder": module.net.encoder.describe(),
         "style_size": module.net.style_size,
         "recipe": {
-            "image_size": cfg.data.image_size,
-            "batch_size": cfg.data.batch_size,
-            "max_steps": cfg.trainer.get("max_steps"),
-            "precision": str(cfg.trainer.get("precision")),
-            "optim": OmegaConf.to_container(cfg.optim),
+            **recipe(cfg),
             "painting_scale": list(cfg.adain.painting_scale),
-            "seed": cfg.seed,
             "train_only": cfg.train_only,
             "embedding": cfg.predictor.embedding,
             "warm_start": warm or "resumed: see the first run's card",
@@ -114,16 +108,8 @@ def predictor_card(cfg: DictConfig, module: PredictorModule, data, warm: dict | 
 
 def train_predictor(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
     """Train a style predictor as ``cfg`` says; returns where the weights and checkpoints went."""
-    start = time.time()
-    _quiet()
-    _check_config(cfg)
-    asked_precision = resolve_precision(cfg)
-    _check_predictor(cfg)
     p = cfg.predictor
-    data = pair_data(cfg)
-    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir), p.name)
-
-    pl.seed_everything(cfg.seed, workers=True, verbose=False)
+    started = start_pairs(cfg, _check_predictor, p.name)
     style_size = round(cfg.data.image_size * sum(cfg.adain.painting_scale) / 2)  # the paintings' scale in training
     module = PredictorModule(
         predictor={"net": OmegaConf.to_container(cfg.model), "embedding": p.embedding, "style_size": style_size},
@@ -132,15 +118,16 @@ def train_predictor(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None =
         guard=OmegaConf.to_container(cfg.guard),
         train_only=cfg.train_only,
     )
-    warm = None if ckpt else warm_start_from(cfg, module)
+    warm = None if started[3] else warm_start_from(cfg, module)
+    usage = (
+        "  python:  stylenet.stylize('photo.jpg', style_image='painting.jpg', network={weights!r})\n"
+        "  shell:   stylenet stylize photo.jpg --style-image painting.jpg --network {weights}"
+    )
 
-    def export(out: Path, recorded) -> tuple[Path, dict]:
-        card = recorded(predictor_card(cfg, module, data, warm))
-        weights = save_predictor(module.net, out / f"{p.name}.safetensors", card)
-        print(
-            f"  python:  stylenet.stylize('photo.jpg', style_image='painting.jpg', network={str(weights)!r})\n"
-            f"  shell:   stylenet stylize photo.jpg --style-image painting.jpg --network {weights}"
-        )
-        return weights, card
+    def card() -> dict:
+        return predictor_card(cfg, module, started[2], warm)
 
-    return fit_pairs(cfg, module, data, ckpt, export, start, asked_precision, extra_callbacks)
+    def export(path: Path, card: dict) -> Path:
+        return save_predictor(module.net, path, card)
+
+    return fit_pairs(cfg, module, started, export, card, usage, extra_callbacks)
