@@ -54,7 +54,7 @@ def paintings() -> list[torch.Tensor]:
 def pred(classic, paintings) -> StylePredictor:
     torch.manual_seed(0)
     p = StylePredictor(NET, 16, ["relu1_2", "relu2_2"], {"weights": "random"}, style_size=32).eval()
-    warm_start(p, classic, paintings)
+    warm_start(p, classic, paintings, ridge=1e-3)  # a small ridge: each painting gets its own row back
     return p
 
 
@@ -80,6 +80,12 @@ def test_the_warm_start_reproduces_each_classic_row_from_its_own_painting(pred, 
         assert (pred(photo, paintings[0]) - classic(photo, 1)).abs().mean() > 1e-2  # not every row alike
         other = pred(photo, painting(9))  # an unseen painting gets a network of its own
         assert all((other - classic(photo, k)).abs().mean() > 1e-3 for k in range(3))
+
+
+def test_the_default_ridge_shrinks_the_rows_toward_their_mean(classic, paintings):
+    p = StylePredictor(NET, 16, ["relu1_2"], {"weights": "random"})
+    tight, shrunk = (warm_start(p, classic, paintings, ridge=r)["fit_max_error"] for r in (1e-3, 1.0))
+    assert tight < 0.05 < shrunk < 0.9 * warm_start(p, classic, paintings, mode="mean")["fit_max_error"]
 
 
 def test_the_mean_warm_start_gives_every_painting_about_the_mean_row(classic, paintings):
@@ -381,6 +387,18 @@ def test_a_clip_runs_the_paintings_network_with_the_clips_own_embedding_from_its
         for f, xi in zip(frames, x):
             torch.testing.assert_close(full(f), pred.one_style(target)(xi), atol=1e-4, rtol=0)
             torch.testing.assert_close(half(f), pred.one_style(e)(xi), atol=1e-4, rtol=0)
+
+
+def test_the_video_command_runs_a_clip_through_the_predictor(pred_file, painting_files, tmp_path, capsys):
+    pytest.importorskip("av")
+    pytest.importorskip("cv2")
+    from test_video import make_clip, probe
+
+    clip, out = make_clip(tmp_path / "clip.mp4", n=3), tmp_path / "out.mp4"
+    argv = ["video", clip, "--style-image", painting_files[0], "--network", pred_file, "-o", out, "-q"]
+    assert main([str(x) for x in argv + ["--strength", "0.5", "--precision", "fp32"]]) == 0, capsys.readouterr().err
+    got, src = probe(out), probe(clip)
+    assert got["frames"] == src["frames"] == 3 and np.abs(got["pixels"][0] - src["pixels"][0]).mean() > 5
 
 
 @pytest.mark.slow

@@ -6,7 +6,7 @@ paintings, checkpoints every ``checkpoint_every_n_steps``, ``resume=latest`` fin
 ``runs/<predictor.name>/*``, TensorBoard scalars, held-out losses and a preview grid), with
 the classic network's loss and a warm start from ``init_weights`` (default ``classic``, the
 shipped ten-style network): its convolutions, and a gamma/beta map that sends its ten
-paintings (from ``paths.styles_dir``, at the sizes its card records) to their own rows.
+paintings (from ``paths.styles_dir``, at the sizes its card records) toward their own rows (a ridge fit).
 At the end: ``<predictor.name>.safetensors`` (``stylenet.predictor.load_predictor``) and ``card.json``.
 """
 
