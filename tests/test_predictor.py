@@ -111,7 +111,7 @@ def test_norm_tables_are_the_embedding_map_gamma_is_w_e_plus_b(pred):
 def tiny_module(classic, paintings, train_only="all") -> PredictorModule:
     torch.manual_seed(0)
     m = PredictorModule(
-        {"net": NET, "embedding": 16, "style_size": 32}, LOSS, {"lr": 1e-3, "table_lr": 1e-2}, None, train_only
+        {"net": NET, "embedding": 16, "style_size": 32}, LOSS, {"lr": 1e-4, "table_lr": 1e-2}, None, train_only
     )
     warm_start(m.net, classic, paintings)
     m.setup("fit")
@@ -124,7 +124,7 @@ def test_training_steps_lower_the_loss_and_train_only_predictor_keeps_the_convol
     for train_only in ("all", "predictor"):
         m = tiny_module(classic, paintings, train_only)
         conv = m.net.transformer.encoder[0][0][1].weight.detach().clone()
-        opt = torch.optim.Adam(m.param_groups(), lr=1e-3)
+        opt = torch.optim.Adam(m.param_groups(), lr=1e-4)  # the groups: lr, table_lr
         first = None
         for _ in range(6):
             _, terms = m.losses(photos, batch)

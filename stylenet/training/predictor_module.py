@@ -6,9 +6,9 @@ each sample's own Gram targets; the photo is stylized with the gamma/beta predic
 painting, and the loss is the classic network's perceptual loss (``stylenet.losses``: relative
 content, Gram style and TV terms, their weights from ``loss.*``), each output against its
 own painting. Optimisation, the loss guard, the schedule, held-out losses and checkpoints are
-``AdaINModule``'s (its preview too: the predictor takes its ``style_stats`` as AdaIN's); what trains (``train_only``): ``predictor`` (the bottleneck and the
-gamma/beta map, i.e. the norm tables) or ``all`` (the transformer's convolutions too, at
-``optim.lr``; the predictor at ``optim.table_lr``, default ``lr``).
+``AdaINModule``'s (its preview too: the predictor's ``style_stats`` stand in for AdaIN's). What
+trains (``train_only``): ``predictor`` (the bottleneck and the gamma/beta map, i.e. the norm
+tables) or ``all`` (the transformer's convolutions too); learning rates: ``param_groups``.
 """
 
 from __future__ import annotations
@@ -74,13 +74,16 @@ class PredictorModule(AdaINModule):
             self.loss.vgg.features.to(torch.bfloat16)
 
     def param_groups(self) -> list[dict]:
+        """The bottleneck (and with ``train_only=all`` the convolutions) at ``optim.lr``, the gamma/beta map
+        (the norm tables) at ``optim.table_lr``. The bottleneck reads 1,920 numbers: an Adam step of
+        ``lr`` on each of its weights can move the embedding by up to 1,920 ``lr``, so it takes the small rate."""
         o = self.hparams.optim
         tables = norm_parameters(self.net.transformer)
-        groups = [{"params": [*self.net.embedding.parameters(), *tables], "lr": o.get("table_lr") or o["lr"]}]
+        ids = {id(p) for p in tables}
+        main = list(self.net.embedding.parameters())
         if self.hparams.train_only == "all":
-            ids = {id(p) for p in tables}
-            groups.insert(0, {"params": [p for p in self.net.transformer.parameters() if id(p) not in ids]})
-        return groups
+            main += [p for p in self.net.transformer.parameters() if id(p) not in ids]
+        return [{"params": main}, {"params": tables, "lr": o.get("table_lr") or o["lr"]}]
 
     # -- the loss --------------------------------------------------------------------------
     def losses(self, photos: torch.Tensor, paintings: torch.Tensor) -> tuple[torch.Tensor, LossTerms]:

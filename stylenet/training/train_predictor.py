@@ -21,7 +21,7 @@ from ..errors import StylenetError
 from ..imageio import ImageError, load_image
 from ..predictor import save_predictor, warm_start
 from .predictor_module import TRAIN_ONLY, PredictorModule
-from .train import ConfigError, TrainResult, _command, recipe
+from .train import ConfigError, TrainResult, _command, lineage_steps, recipe
 from .train_adain import LICENCE, check_pairs, fit_pairs, pairs_card, start_pairs
 
 PAPER = "https://arxiv.org/abs/1705.06830"
@@ -71,7 +71,8 @@ def warm_start_from(cfg: DictConfig, module: PredictorModule) -> dict:
         report = warm_start(module.net, classic, paintings, cfg.predictor.warm_start, cfg.predictor.ridge, cfg.seed)
     except ValueError as e:
         raise ConfigError(f"init_weights={cfg.init_weights}: {e}; set model= to its architecture") from None
-    steps = classic.card.get("total_steps", classic.card.get("steps"))
+    steps = lineage_steps(classic.card)
+    steps = steps if steps is not None else f"{classic.card.get('steps')} in its last run (its card records no total)"
     print(f"warm start from {cfg.init_weights} ({steps} steps): {report}")
     return {"init_weights": str(cfg.init_weights), "init_steps": steps, "mode": cfg.predictor.warm_start, **report}
 
