@@ -493,11 +493,16 @@ def add_style_image(s: argparse.ArgumentParser) -> None:
         "--style-image",
         action="append",
         metavar="PAINTING[:WEIGHT]",
-        help="any painting as the style (an AdaIN decoder: --network); repeat to mix, with weights: "
+        help="any painting as the style (an AdaIN decoder or style predictor: --network); repeat to mix: "
         "--style-image a.jpg:0.7 --style-image b.jpg:0.3. Not with --style",
     )
-    s.add_argument("--style-size", type=int, default=512, help="--style-image: the painting's shorter side (512)")
-    s.add_argument("--vgg", help="--style-image: the decoder's VGG weights, if not where its file's header says")
+    s.add_argument(
+        "--style-size",
+        type=lambda v: v if v == "auto" else int(v),
+        default="auto",
+        help="--style-image: the painting's shorter side (auto: the network's, 512 for AdaIN, a predictor's own)",
+    )
+    s.add_argument("--vgg", help="--style-image: the network's VGG weights, if not where its file's header says")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -528,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--network",
         help="the multi-style network (name or file) that --style names select from; "
-        "with --style-image, the AdaIN decoder file (adain.safetensors)",
+        "with --style-image, the AdaIN decoder or style predictor (adain.safetensors, predictor.safetensors)",
     )
     s.add_argument(
         "-o", "--output", help="output folder, or a file for a single input (default: INPUT_STYLE.ext beside it)"
@@ -555,7 +560,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--network",
         help="the multi-style network (name or file) that --style names select from; "
-        "with --style-image, the AdaIN decoder file (adain.safetensors)",
+        "with --style-image, the AdaIN decoder or style predictor (adain.safetensors, predictor.safetensors)",
     )
     s.add_argument(
         "-o", "--output", help="output file (.mp4, .mov, .mkv, .gif) or folder (default: INPUT_STYLE.ext beside it)"

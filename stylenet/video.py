@@ -284,7 +284,7 @@ def stylize_video(
     *,
     style_image=None,
     style_weights=None,
-    style_size: int | None = 512,
+    style_size: int | str | None = "auto",
     network=None,
     strength: float = 1.0,
     preserve_color: bool = False,
@@ -340,7 +340,13 @@ def stylize_video(
         if style_image is not None:
             net = arbitrary.prepare(arbitrary.load_decoder(network), device, precision)
             target = arbitrary.target_stats(net, style_image, style_weights, style_size)  # once for the clip
-            stylizer = arbitrary.PaintingClipStylizer(net, target, alpha, stability, denoise, blend)
+            if hasattr(net, "one_style"):  # a style predictor (stylenet.predictor)
+                from .predictor import PredictorClipStylizer
+
+                knobs = (stability, denoise, blend, device, precision)
+                stylizer = PredictorClipStylizer(net, target[0], alpha, *knobs)
+            else:
+                stylizer = arbitrary.PaintingClipStylizer(net, target, alpha, stability, denoise, blend)
         else:
             if isinstance(style, TransformerNet) and device is None:
                 device = next(style.parameters()).device
