@@ -5,6 +5,10 @@ BIN := $(VENV)/bin
 # This workplace's x86_64 wheels (pip takes them from local disk); elsewhere any recent torch works.
 TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 STYLE ?= starry_night
+# The suite in two pytest-xdist workers (a core each on the 2-core machines; the longest tests
+# are single-threaded start-ups and subprocesses). TEST_WORKERS=0: one process.
+TEST_WORKERS ?= 2
+PYTEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 SHARED ?= ../shared
 # The main job's default: a short offline run on ../shared when it exists, else COCO from data/.
 TRAIN_ARGS ?= $(if $(wildcard $(SHARED)/weights),paths=shared data.image_size=128 trainer.max_steps=40,)
@@ -14,7 +18,7 @@ GALLERY_SIZE ?= 512
 GALLERY_OPTIMIZE ?= 100
 GALLERY_CONTENT ?= tubingen.jpg golden_gate.jpg chicago.jpg hoovertowernight.jpg amber.jpg adain_sailboat.jpg
 
-.PHONY: install test test-fast lint format train tensorboard gallery bench clean
+.PHONY: install browser test test-fast lint format train tensorboard gallery bench clean
 
 $(BIN)/.stamp-install: pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,11 +29,15 @@ $(BIN)/.stamp-install: pyproject.toml
 
 install: $(BIN)/.stamp-install
 
-test: install lint
-	$(BIN)/python -m pytest
+# headless Chromium for the web page's tests (apt-get, only where it is missing and apt works)
+browser:
+	bash scripts/install_browser.sh
 
-test-fast: install
-	$(BIN)/python -m pytest -m "not slow"
+test: install browser lint
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+
+test-fast: install browser
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow"
 
 lint: install
 	$(BIN)/ruff check stylenet scripts tests hubconf.py

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import http.server
+import os
 import threading
 from pathlib import Path
 
@@ -18,6 +19,11 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 
 import stylenet.training.config  # noqa: F401  (schema and resolvers)
+
+if "PYTEST_XDIST_WORKER" in os.environ:  # `make test` runs pytest-xdist workers: share the cores, don't oversubscribe
+    _threads = str(max(1, (os.cpu_count() or 1) // int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))))
+    os.environ["OMP_NUM_THREADS"] = _threads  # subprocesses (CLI runs, DDP ranks) inherit it
+    torch.set_num_threads(int(_threads))
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = ROOT / "stylenet" / "configs"

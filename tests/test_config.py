@@ -84,10 +84,11 @@ def test_train_script_reports_bad_input_in_one_line(tmp_path, style_image):
     assert not (tmp_path / "r" / "checkpoints").exists()
 
 
-JOHNSON_EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml") if p.stem != "adain")
+ARBITRARY = ("adain", "predictor")  # their recipes: tests/test_adain.py, tests/test_predictor.py
+JOHNSON_EXPERIMENTS = sorted(p.stem for p in (CONFIG_DIR / "experiment").glob("*.yaml") if p.stem not in ARBITRARY)
 
 
-@pytest.mark.parametrize("experiment", JOHNSON_EXPERIMENTS)  # adain's recipe: tests/test_adain.py
+@pytest.mark.parametrize("experiment", JOHNSON_EXPERIMENTS)
 def test_every_experiment_is_a_complete_recipe(experiment, tmp_path):
     cfg = compose_config([f"experiment={experiment}", "style=mosaic", f"paths.output_dir={tmp_path}"])
     assert run_name(cfg) == ("mosaic" if experiment == "johnson" else experiment)  # johnson: any style=
@@ -153,7 +154,10 @@ def test_the_configs_and_commands_take_their_defaults_from_stylenet_defaults(tmp
     parse = build_parser().parse_args
     video = parse(["video", "clip.mp4", "-s", "mosaic"])
     assert (video.stability, video.denoise, video.blend) == (defaults.STABILITY, defaults.DENOISE, defaults.BLEND)
-    assert video.style_size == parse(["stylize", "x.jpg", "-s", "mosaic"]).style_size == defaults.PAINTING_SIZE
+    from stylenet.infer import arbitrary  # --style-size auto: the network's own, PAINTING_SIZE for AdaIN
+
+    assert video.style_size == parse(["stylize", "x.jpg", "-s", "mosaic"]).style_size == "auto"
+    assert arbitrary.STYLE_SIZE == defaults.PAINTING_SIZE
     assert parse(["evaluate", "--style", "mosaic"]).styles_dir == defaults.STYLES_DIR
     assert defaults.trained_sizes({}) == (defaults.IMAGE_SIZE, 2 * defaults.IMAGE_SIZE)
     assert defaults.trained_sizes({"recipe": {"image_size": 128}, "style_image": {"size": 300}}) == (128, 300)

@@ -11,9 +11,10 @@ import pytest
 from conftest import ROOT, SHARED_PHOTOS, SHARED_STYLES, SHARED_VGG, needs_shared
 
 TRAINING_ONLY = ("pytorch_lightning", "lightning", "lightning_fabric", "hydra", "omegaconf", "tensorboard")
+WEB_ONLY = ("starlette", "uvicorn")  # stylenet serve's stack: imported when it runs, never before
 
 
-def test_inference_and_quality_tools_import_nothing_of_training():
+def test_inference_and_quality_tools_import_nothing_of_training_or_the_web_stack():
     code = f"""
 import importlib, pkgutil, sys, torch, stylenet
 for m in pkgutil.walk_packages(stylenet.__path__, "stylenet."):  # every module but training's
@@ -21,7 +22,7 @@ for m in pkgutil.walk_packages(stylenet.__path__, "stylenet."):  # every module 
         importlib.import_module(m.name)
 out = stylenet.stylize(torch.rand(3, 32, 32), "mosaic")
 stylenet.cli.build_parser()
-loaded = sorted(m for m in sys.modules if m.split(".")[0] in {TRAINING_ONLY!r})
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in {TRAINING_ONLY + WEB_ONLY!r})
 assert not loaded, loaded
 """
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)

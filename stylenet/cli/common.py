@@ -101,9 +101,14 @@ def add_style_image(s: argparse.ArgumentParser) -> None:
         "--style-image",
         action="append",
         metavar="PAINTING[:WEIGHT]",
-        help="any painting as the style (an AdaIN decoder: --network); repeat to mix, with weights: "
+        help="any painting as the style (an AdaIN decoder or style predictor: --network); repeat to mix: "
         "--style-image a.jpg:0.7 --style-image b.jpg:0.3. Not with --style",
     )
-    size_help = f"--style-image: the painting's shorter side ({PAINTING_SIZE})"
-    s.add_argument("--style-size", type=int, default=PAINTING_SIZE, help=size_help)
-    s.add_argument("--vgg", help="--style-image: the decoder's VGG weights, if not where its file's header says")
+    s.add_argument(
+        "--style-size",
+        type=lambda v: v if v == "auto" else int(v),
+        default="auto",
+        help=f"--style-image: the painting's shorter side (auto: the network's, {PAINTING_SIZE} for AdaIN, "
+        "a predictor's own)",
+    )
+    s.add_argument("--vgg", help="--style-image: the network's VGG weights, if not where its file's header says")

@@ -34,6 +34,10 @@ def build_parser() -> argparse.ArgumentParser:
         )
         command.add_arguments(s)
         s.set_defaults(func=command.run)
+
+    from ..web.cli import add_commands  # serve, export-web (the web stack is imported only when they run)
+
+    add_commands(sub)
     return p
 
 

@@ -35,7 +35,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--network",
         help="the multi-style network (name or file) that --style names select from; "
-        "with --style-image, the AdaIN decoder file (adain.safetensors)",
+        "with --style-image, the AdaIN decoder or style predictor (adain.safetensors, predictor.safetensors)",
     )
     s.add_argument(
         "-o", "--output", help="output folder, or a file for a single input (default: INPUT_STYLE.ext beside it)"

@@ -21,7 +21,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--network",
         help="the multi-style network (name or file) that --style names select from; "
-        "with --style-image, the AdaIN decoder file (adain.safetensors)",
+        "with --style-image, the AdaIN decoder or style predictor (adain.safetensors, predictor.safetensors)",
     )
     s.add_argument(
         "-o", "--output", help="output file (.mp4, .mov, .mkv, .gif) or folder (default: INPUT_STYLE.ext beside it)"

@@ -1,11 +1,12 @@
-"""Any painting as the style: the user-facing side of AdaIN (``stylenet.model.adain``).
+"""Any painting as the style: the user-facing side of AdaIN (``stylenet.model.adain``) and of the style
+predictor (``stylenet.model.predictor``; its own photo and clip paths: ``stylenet.infer.predictor``).
 
 What ``stylize(photo, style_image=...)``, ``stylize_video(..., style_image=...)``, the
 ``--style-image`` options and ``stylenet export DECODER.safetensors`` share:
 
-* **the decoder** (``load_decoder``): a decoder weights file, a loaded ``AdaINNet``, or a
-  registry name (default ``adain``; none ships yet, so a missing default is a one-line
-  error saying how to get one);
+* **the decoder** (``load_decoder``): a decoder or predictor weights file, a loaded ``AdaINNet``
+  or ``StylePredictor``, or a registry name (default: ``adain``, else ``predictor``, whichever is
+  installed; none ships yet, so a missing default is a one-line error saying how to get one);
 * **the paintings** (``read_painting``): a path, PIL image, NumPy array or tensor, checked
   as photos are (``stylenet.io.images``: missing, broken, tiny, decompression bomb);
   grayscale, palette, CMYK and 16-bit are converted, transparency is composited on white;
@@ -51,41 +52,59 @@ from ..io.images import ImageError, array_to_float, check_size, open_image, spli
 from ..model.adain import FORMAT, STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
 
 DEFAULT = "adain"  # the registry name of the default decoder (not shipped yet)
+DEFAULTS = (DEFAULT, "predictor")  # what style_image uses without network=: the first installed
 # receptive-field radius of encoder + decoder, in pixels, with the 8-pixel grid's misalignment:
 # encoder (VGG16 to relu4_1) 30, decoder 26, nearest upsampling and pooling alignment up to 14
 RADIUS = 72
 BLEND = 16
 
 MISSING_DEFAULT = (
-    "no AdaIN decoder is installed (none ships yet; one is training): train one with "
-    "`python scripts/train.py experiment=adain paths=shared` and pass network=path/to/adain.safetensors "
-    "(CLI: --network path/to/adain.safetensors)"
+    "no AdaIN decoder or style predictor is installed (none ships yet): train one with "
+    "`python scripts/train.py experiment=adain paths=shared` (or experiment=predictor) and pass "
+    "network=path/to/adain.safetensors (CLI: --network path/to/adain.safetensors), or `stylenet install` it"
 )
 
 
 # -- the decoder -------------------------------------------------------------------------------
-def is_adain_file(path: str | os.PathLike) -> bool:
-    """Whether ``path`` is an AdaIN decoder weights file (its header's format)."""
+def file_format(path: str | os.PathLike) -> str | None:
+    """The ``format`` a safetensors file's header names (None: not a readable safetensors file)."""
     from safetensors import safe_open
 
     try:
         with safe_open(os.fspath(path), framework="pt") as f:
-            return (f.metadata() or {}).get("format") == FORMAT
+            return (f.metadata() or {}).get("format")
     except Exception:
-        return False
+        return None
+
+
+def is_adain_file(path: str | os.PathLike) -> bool:
+    """Whether ``path`` is an AdaIN decoder or style-predictor weights file (its header's format)."""
+    from ..model.predictor import FORMAT as PREDICTOR
+
+    return file_format(path) in (FORMAT, PREDICTOR)
+
+
+def arbitrary_card(path: str | os.PathLike) -> dict | None:
+    """The card of a verified AdaIN or predictor weights file (None: another kind of file)."""
+    return load_decoder(Path(path), vgg="random").card if is_adain_file(path) else None
 
 
 _loaded: OrderedDict = OrderedDict()  # (path, mtime, size, vgg) -> AdaINNet: a batch of calls loads a file once
 
 
-def load_decoder(network=None, vgg: str | None = None) -> AdaINNet:
-    """An ``AdaINNet`` from ``network``: a loaded one (returned as it is), a decoder weights file, or a
-    registry name (``None``: ``"adain"``). ``vgg`` replaces the VGG weights source the file names."""
-    if isinstance(network, AdaINNet):
+def load_decoder(network=None, vgg: str | None = None):
+    """An ``AdaINNet`` or ``StylePredictor`` from ``network``: a loaded one (returned as it is), a weights
+    file, or a registry name (``None``: the first of ``DEFAULTS`` installed). ``vgg`` replaces the VGG
+    weights source the file names."""
+    from ..model.predictor import FORMAT as PREDICTOR
+    from ..model.predictor import StylePredictor, load_predictor
+
+    if isinstance(network, (AdaINNet, StylePredictor)):
         return network
     if network is not None and not isinstance(network, (str, os.PathLike)):
         raise StylenetError(
-            f"network={type(network).__name__}: with style_image, network is an AdaIN decoder (a file or AdaINNet)"
+            f"network={type(network).__name__}: with style_image, network is an AdaIN decoder or a style "
+            "predictor (a file, AdaINNet or StylePredictor)"
         )
     text = os.fspath(network) if network is not None else DEFAULT
     is_path = isinstance(network, os.PathLike) or os.sep in text or text.endswith(".safetensors")
@@ -93,8 +112,11 @@ def load_decoder(network=None, vgg: str | None = None) -> AdaINNet:
         from ..styles.fetch import resolve
         from ..styles.registry import available_styles
 
-        if text not in available_styles():
-            if text == DEFAULT:
+        installed = available_styles()
+        if network is None:
+            text = next((name for name in DEFAULTS if name in installed), DEFAULT)
+        if text not in installed:
+            if network is None or text in DEFAULTS:
                 raise StylenetError(MISSING_DEFAULT)
             raise StylenetError(f"unknown AdaIN decoder {text!r}; pass network=path/to/adain.safetensors")
         path = resolve(text)
@@ -105,7 +127,7 @@ def load_decoder(network=None, vgg: str | None = None) -> AdaINNet:
     stat = path.stat()
     key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, vgg)
     if key not in _loaded:
-        _loaded[key] = load_adain(path, vgg=vgg)
+        _loaded[key] = (load_predictor if file_format(path) == PREDICTOR else load_adain)(path, vgg=vgg)
         while len(_loaded) > 2:
             _loaded.popitem(last=False)
     _loaded.move_to_end(key)
@@ -117,9 +139,12 @@ _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def prepare(net: AdaINNet, device: torch.device | str | None, precision: str) -> AdaINNet:
     """``net`` on ``device`` in the precision ``stylenet.precision`` resolves (fp32 or bf16), in eval mode;
-    a copy where that differs from ``net`` (made once, again after its parameters change)."""
+    a copy where that differs from ``net`` (made once, again after its parameters change). A style
+    predictor stays in fp32: the network it makes runs in that precision (``stylenet.model.predictor``)."""
     device = torch.device(device) if device is not None else next(net.parameters()).device
     dtype = torch.bfloat16 if policy.resolve(precision, device) == "bf16" else torch.float32
+    if hasattr(net, "one_style"):
+        dtype = torch.float32
     p = next(net.parameters())
     if p.device == device and p.dtype == dtype and not net.training:
         return net
@@ -210,12 +235,18 @@ def paintings_list(style_image, style_weights) -> tuple[list, list[float]]:
     return paintings, [w / total for w in weights]
 
 
-def target_stats(net: AdaINNet, style_image, style_weights=None, style_size: int | None = STYLE_SIZE) -> Stats:
-    """The style's statistics ``(1, 512, 1, 1)`` each: one painting's, or the weighted mix of several."""
+def target_stats(net: AdaINNet, style_image, style_weights=None, style_size: int | str | None = "auto") -> Stats:
+    """The style's statistics ``(1, 512, 1, 1)`` each: one painting's, or the weighted mix of several; a
+    style predictor's: the embedding ``(1, D)`` (a one-tuple), a mix's the weighted mean of the paintings'.
+    ``style_size="auto"``: the network's own (``STYLE_SIZE`` for AdaIN, a predictor's training scale)."""
     paintings, weights = paintings_list(style_image, style_weights)
+    if style_size == "auto":
+        style_size = getattr(net, "style_size", STYLE_SIZE)
     stats = [painting_stats(net, read_painting(p, style_size)) for p in paintings]
     if len(stats) == 1:
         return stats[0]
+    if len(stats[0]) == 1:  # embeddings
+        return (sum(w * s[0] for s, w in zip(stats, weights)),)
     return mix_stats((torch.cat([s[0] for s in stats]), torch.cat([s[1] for s in stats])), weights)
 
 
@@ -306,7 +337,8 @@ def stylize_photo(
 def check_alpha(strength: float) -> float:
     if not 0.0 <= float(strength) <= 1.0:
         raise StylenetError(
-            f"strength={strength}: use a value from 0 (the decoder's reconstruction of the photo) to 1 (full style)"
+            f"strength={strength}: use a value from 0 (the decoder's reconstruction of the photo; a predictor: "
+            "the photo's own style) to 1 (full style)"
         )
     return float(strength)
 

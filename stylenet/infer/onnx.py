@@ -6,9 +6,9 @@ colours); and, for a multi-style network, ``style``: ``(S,)`` weights over its S
 styles (one-hot for one style, a convex combination to mix; their names, in order,
 are in the model's metadata ``styles``). Output: ``stylized``, ``(N, 3, H, W)``.
 
-An AdaIN decoder (``export_adain_onnx``) exports with the painting as an input instead:
-``image``, ``style`` (the painting, ``(1, 3, Hs, Ws)``), ``strength`` (AdaIN's alpha) and
-``preserve_color``.
+An AdaIN decoder or a style predictor (``export_adain_onnx``) exports with the painting as an input
+instead: ``image``, ``style`` (the painting, ``(1, 3, Hs, Ws)``), ``strength`` (AdaIN's alpha; a
+predictor's interpolation with the photo's own embedding) and ``preserve_color``.
 """
 
 from __future__ import annotations
@@ -113,16 +113,30 @@ class _AdaINGraph(nn.Module):
         return apply_controls(y, image, 1.0, preserve_color)
 
 
+class _PredictorGraph(_AdaINGraph):
+    """``StylePredictor`` with the painting, strength and colour preservation as graph inputs."""
+
+    def forward(
+        self, image: torch.Tensor, style: torch.Tensor, strength: torch.Tensor, preserve_color: torch.Tensor
+    ) -> torch.Tensor:
+        return apply_controls(self.net(image, style, strength), image, 1.0, preserve_color)
+
+
 def export_adain_onnx(net, path: str | os.PathLike, opset: int = 18) -> Path:
-    """Write an ``AdaINNet`` (float32, CPU) as ONNX. Inputs: ``image`` ``(N, 3, H, W)`` and ``style``
-    ``(1, 3, Hs, Ws)`` in [0, 1] (dynamic sizes; one painting for every photo; the painting as it is, not resized: scale it
-    as ``stylenet.infer.arbitrary.read_painting`` does, shorter side 512, to match ``stylize``);
-    ``strength`` (AdaIN's alpha, a float scalar: 1 full style, 0 the decoder's reconstruction of
-    the photo) and ``preserve_color`` (0 or 1). Output: ``stylized`` ``(N, 3, H, W)``."""
+    """Write an ``AdaINNet`` or a ``StylePredictor`` (float32, CPU) as ONNX. Inputs: ``image`` ``(N, 3, H, W)`` and
+    ``style`` ``(1, 3, Hs, Ws)`` in [0, 1] (dynamic sizes; one painting for every photo; the painting as it is, not
+    resized: scale it as ``stylenet.infer.arbitrary.read_painting`` does, shorter side 512 for AdaIN, the predictor's
+    ``style_size`` (its card), to match ``stylize``); ``strength`` (a float scalar: 1 full style; 0: AdaIN's
+    reconstruction of the photo, a predictor's photo in its own style) and ``preserve_color`` (0 or 1).
+    Output: ``stylized`` ``(N, 3, H, W)``."""
     from ..model.adain import MIN_SIDE as ADAIN_MIN_SIDE
 
     path = Path(path)
-    model = _AdaINGraph(copy.deepcopy(net).float().cpu().eval())
+    predictor = hasattr(net, "one_style")
+    model = (_PredictorGraph if predictor else _AdaINGraph)(copy.deepcopy(net).float().cpu().eval())
+    for m in model.modules():
+        if type(m) is ConditionalInstanceNorm2d:
+            m.__class__ = _ExportedConditionalNorm  # a dynamic batch
     example = (torch.rand(2, 3, 64, 72), torch.rand(1, 3, 48, 56), torch.tensor(1.0), torch.tensor(0.0))
     n = torch.export.Dim("batch", min=1, max=1024)
     h, w = (torch.export.Dim(name, min=ADAIN_MIN_SIDE, max=16384) for name in ("height", "width"))
@@ -145,7 +159,7 @@ def export_adain_onnx(net, path: str | os.PathLike, opset: int = 18) -> Path:
             dynamo=True,
             verbose=False,
         )
-    program.model.metadata_props["stylenet"] = "adain"
+    program.model.metadata_props["stylenet"] = "predictor" if predictor else "adain"
     program.model.metadata_props["card"] = json.dumps(getattr(net, "card", {}))
     with atomic_write(path, overwrite=True) as tmp:
         program.save(str(tmp))

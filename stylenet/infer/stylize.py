@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from ..defaults import PAINTING_SIZE, TILE, TILE_ABOVE
+from ..defaults import TILE, TILE_ABOVE
 from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
 from ..model.transformer import TransformerNet
@@ -78,7 +78,7 @@ def stylize(
     strength: float = 1.0,
     preserve_color: bool = False,
     network=None,
-    style_size: int | None = PAINTING_SIZE,
+    style_size: int | str | None = "auto",
 ):
     """Stylize ``image`` with a trained ``style`` or any painting (``style_image``); returns the same kind of image.
 
@@ -89,12 +89,14 @@ def stylize(
         style: a style name, a weights file path, a loaded ``TransformerNet``, or a
             mix of a multi-style network's styles: ``{"mosaic": 0.7, "udnie": 0.3}`` or
             ``"mosaic:0.7,udnie:0.3"`` (weights normalised to sum 1).
-        style_image: instead of ``style``, any painting (AdaIN, Huang & Belongie 2017): a
+        style_image: instead of ``style``, any painting (AdaIN, Huang & Belongie 2017, or a style
+            predictor, Ghiasi et al. 2017: ``network``): a
             path, PIL image, NumPy array or tensor ``(3, H, W)``, or a list of them to mix.
             Checked and converted as photos are (grayscale, CMYK, 16-bit; transparency on white).
         style_weights: with a list of paintings, one weight each (normalised to sum 1;
             default equal): ``style_image=["a.jpg", "b.jpg"], style_weights=[0.7, 0.3]``.
-            The mix is AdaIN with the weighted mean of the paintings' relu4_1 statistics.
+            The mix is AdaIN with the weighted mean of the paintings' relu4_1 statistics (a
+            predictor: the weighted mean of their embeddings).
         max_side: stylize at a smaller size: the longer side is scaled down to this
             (the output is that size too). Strokes look larger relative to the image.
         device: where to run; defaults to the network's device for a loaded network,
@@ -106,16 +108,20 @@ def stylize(
         strength: 0 to 1 (full style). With ``style``: a pixel blend of the photo and the
             output (0 gives the photo back). With ``style_image``: AdaIN's alpha, an
             interpolation in feature space, ``alpha * AdaIN(f(photo)) + (1 - alpha) * f(photo)``,
-            decoded (0 gives the decoder's reconstruction of the photo, not the photo).
+            decoded (0 gives the decoder's reconstruction of the photo, not the photo). With a
+            style predictor: Ghiasi's interpolation of the painting's embedding with the photo's
+            own (0 gives the network's rendering of the photo in its own style, not the photo).
         preserve_color: keep the photo's colours, take only the style's luminance
             (Gatys et al. 2016, luminance-only transfer).
         network: with ``style``, the multi-style network (name, file or object) that
             ``style``'s names or mix select from (default: the registry's best for each
-            name). With ``style_image``, the AdaIN decoder: a weights file, a loaded
-            ``AdaINNet`` (``stylenet.load_adain(path, vgg=...)``) or a registry name
-            (default ``"adain"``, not shipped yet: train one, see the README).
+            name). With ``style_image``, the AdaIN decoder or style predictor: a weights file, a
+            loaded ``AdaINNet`` (``stylenet.load_adain(path, vgg=...)``) or ``StylePredictor``
+            (``stylenet.load_predictor``), or a registry name (default: ``"adain"``, else
+            ``"predictor"``, whichever is installed; none ships yet: train one, see the README).
         style_size: with ``style_image``, the painting's shorter side is scaled to this
-            before its statistics are taken (``None``: as it is). Statistics are cached
+            before its statistics are taken (``None``: as it is; ``"auto"``: the network's
+            own, 512 for AdaIN, a predictor's training scale). Statistics are cached
             by the painting's pixels, so a batch pays for them once.
     """
     if style_image is not None:
@@ -130,9 +136,14 @@ def stylize(
         base = arbitrary.load_decoder(network)
         net = arbitrary.prepare(base, device, precision)
         target = arbitrary.target_stats(net, style_image, style_weights, style_size)
+        if hasattr(net, "one_style"):  # a style predictor: its network, through the path below (infer/predictor.py)
+            from .predictor import photo_function
 
-        def run(x: torch.Tensor) -> torch.Tensor:
-            return arbitrary.stylize_photo(net, x, target, adain_alpha, tile)
+            run = photo_function(net, target[0], adain_alpha, tile, device, precision)
+        else:
+
+            def run(x: torch.Tensor) -> torch.Tensor:
+                return arbitrary.stylize_photo(net, x, target, adain_alpha, tile)
 
     else:
         if style is None:

@@ -32,10 +32,16 @@ def open_image(path: str | os.PathLike, min_side: int = MIN_SIDE) -> Image.Image
     """Open and fully decode an image file, upright (EXIF orientation applied)."""
     path = Path(path)
     check_input_file(path, "an image", ImageError)
+    return decode_image(path, path, min_side)
+
+
+def decode_image(source, name: object, min_side: int = MIN_SIDE) -> Image.Image:
+    """``open_image``'s checks on a path or a binary file object (an upload); errors name ``name``."""
+    path = name
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            img = Image.open(path)
+            img = Image.open(source)
             img.load()
             img = ImageOps.exif_transpose(img)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as e:

@@ -54,17 +54,22 @@ def save_weights(
     overwrite: bool = False,
 ) -> Path:
     """Write ``net`` and its card to ``path`` atomically; refuses to replace a file unless asked."""
+    dtype = torch.float16 if half else torch.float32
+    tensors = {k: v.to(dtype) for k, v in net.state_dict().items()}
+    header = {"net": net.config.to_dict(), "styles": list(net.style_names)}
+    return write_verified(path, tensors, FORMAT, header, card, overwrite)
+
+
+def write_verified(
+    path: str | os.PathLike, tensors: dict, fmt: str, header: dict, card: dict | None, overwrite: bool = False
+) -> Path:
+    """Write ``tensors`` (on the CPU) atomically with a header that ``read_verified`` checks: ``format``
+    ``fmt``, each ``header`` field as JSON, the card and the tensors' digest. Refuses to replace a file unless asked."""
     from safetensors.torch import save_file
 
-    dtype = torch.float16 if half else torch.float32
-    tensors = {k: v.detach().to("cpu", dtype).contiguous() for k, v in net.state_dict().items()}
-    meta = {
-        "format": FORMAT,
-        "net": json.dumps(net.config.to_dict()),
-        "card": json.dumps(card or {}, sort_keys=True),
-        "styles": json.dumps(list(net.style_names)),
-        "tensors_sha256": tensors_digest(tensors),
-    }
+    tensors = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
+    meta = {"format": fmt, **{k: json.dumps(v) for k, v in header.items()}}
+    meta.update(card=json.dumps(card or {}, sort_keys=True), tensors_sha256=tensors_digest(tensors))
     with atomic_write(path, overwrite) as tmp:
         save_file(tensors, str(tmp), metadata=meta)
     return Path(path)

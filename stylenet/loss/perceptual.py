@@ -153,26 +153,36 @@ class PerceptualLoss(nn.Module):
     def num_styles(self) -> int:
         return len(self.style_scale) if self.has_style else 0
 
-    def style_terms(self, feats: dict[str, torch.Tensor], style: torch.Tensor | None = None) -> torch.Tensor:
-        """Per-sample style loss ``(B,)``; ``style`` holds each sample's style index (default 0)."""
-        if not self.has_style:
-            raise RuntimeError("PerceptualLoss.set_style() must be called before computing losses")
-        b = next(iter(feats.values())).shape[0]
-        idx = torch.zeros(b, dtype=torch.long, device=self.style_scale.device) if style is None else style
-        total = sum(
-            w * _relative_error(gram_matrix(feats[k]), getattr(self, f"gram_{k}")[idx])
-            for k, w in self.style_layers.items()
-        )
+    def style_terms(
+        self, feats: dict[str, torch.Tensor], style: torch.Tensor | None = None, targets: dict | None = None
+    ) -> torch.Tensor:
+        """Per-sample style loss ``(B,)``; ``style`` holds each sample's style index (default 0), or
+        ``targets`` each sample's own Gram matrices ``{layer: (B, C, C)}`` (``painting_targets``)."""
+        if targets is None:
+            if not self.has_style:
+                raise RuntimeError("PerceptualLoss.set_style() must be called before computing losses")
+            b = next(iter(feats.values())).shape[0]
+            idx = torch.zeros(b, dtype=torch.long, device=self.style_scale.device) if style is None else style
+            targets = {k: getattr(self, f"gram_{k}")[idx] for k in self.style_layers}
+        total = sum(w * _relative_error(gram_matrix(feats[k]), targets[k]) for k, w in self.style_layers.items())
         return total / sum(self.style_layers.values())
+
+    def painting_targets(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """Per-sample Gram targets ``{layer: (B, C, C)}`` from a batch of paintings' VGG features
+        (one painting per sample: arbitrary-style training), for ``forward(..., targets=)``."""
+        return {k: gram_matrix(feats[k]) for k in self.style_layers}
 
     def content_terms(self, fy: dict[str, torch.Tensor], fx: dict[str, torch.Tensor]) -> torch.Tensor:
         total = sum(w * content_loss(fy[k], fx[k]) for k, w in self.content_layers.items())
         return total / sum(self.content_layers.values())
 
-    def forward(self, y: torch.Tensor, x: torch.Tensor, style: torch.Tensor | None = None) -> LossTerms:
+    def forward(
+        self, y: torch.Tensor, x: torch.Tensor, style: torch.Tensor | None = None, targets: dict | None = None
+    ) -> LossTerms:
         """Losses of outputs ``y`` for content images ``x``; both ``(B, 3, H, W)`` in [0, 1].
 
-        ``style``: each sample's style index ``(B,)`` (several styles; default style 0).
+        ``style``: each sample's style index ``(B,)`` (several styles; default style 0); or ``targets``:
+        each sample's own Gram targets (``painting_targets``), weighted by ``style_weight``.
         Returns the terms ``content``, ``style`` and ``tv`` and their weighted ``total``;
         ``style`` is the unweighted mean, its contribution weights each sample's style loss
         by its own style's weight.
@@ -180,13 +190,13 @@ class PerceptualLoss(nn.Module):
         with torch.no_grad():  # the photo's features only as deep as the content layers
             fx = self.vgg(x, self.content_layers)
         fy = self.vgg(y, set(self.content_layers) | set(self.style_layers))
-        each = self.style_terms(fy, style)
+        each = self.style_terms(fy, style, targets)
         self.last_style_each = each.detach()
-        idx = 0 if style is None else style
+        scale = self.style_weight if targets is not None else self.style_scale[0 if style is None else style]
         content, tv = self.content_terms(fy, fx), tv_loss(y)
         terms = LossTerms()
         terms.add("content", content, self.content_weight * content)
-        terms.add("style", each.mean(), (self.style_scale[idx] * each).mean())
+        terms.add("style", each.mean(), (scale * each).mean())
         return terms.add("tv", tv, self.tv_weight * tv)
 
 

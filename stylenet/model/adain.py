@@ -34,8 +34,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..io.files import atomic_write
-from ..io.weights import WeightsError, read_verified, tensors_digest
+from ..io.weights import WeightsError, read_verified, write_verified
 from ..loss.vgg import ARCHS, VGGFeatures
 
 FORMAT = "stylenet-adain/1"
@@ -172,20 +171,10 @@ class AdaINNet(nn.Module):
 def save_adain(net: AdaINNet, path: str | os.PathLike, card: dict | None = None, overwrite: bool = False) -> Path:
     """Write the decoder and a card to a safetensors file (atomically); the header names the
     encoder (VGG arch, weights source, input convention), which is not stored."""
-    from safetensors.torch import save_file
-
-    tensors = {k: v.detach().to("cpu", torch.float32).contiguous() for k, v in net.decoder.state_dict().items()}
+    tensors = {k: v.float() for k, v in net.decoder.state_dict().items()}
     enc = net.encoder
     encoder = {"arch": enc.arch, "weights": enc.weights, "input": enc.convention}
-    meta = {
-        "format": FORMAT,
-        "encoder": json.dumps(encoder),
-        "card": json.dumps(card or {}, sort_keys=True),
-        "tensors_sha256": tensors_digest(tensors),
-    }
-    with atomic_write(path, overwrite) as tmp:
-        save_file(tensors, str(tmp), metadata=meta)
-    return Path(path)
+    return write_verified(path, tensors, FORMAT, {"encoder": encoder}, card, overwrite)
 
 
 def load_adain(path: str | os.PathLike, vgg: str | None = None) -> AdaINNet:

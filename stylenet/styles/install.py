@@ -16,8 +16,13 @@ from .registry import Style, cache_dir, is_shipped
 
 
 def install(weights: str | os.PathLike, name: str | None = None, overwrite: bool = False) -> Style:
-    """Copy an exported weights file into the cache so that ``load(name)`` finds it."""
-    _, _, card = read_weights(weights)  # verifies the file before it enters the cache
+    """Copy an exported weights file into the cache so that ``load(name)`` finds it (an AdaIN decoder or a
+    style predictor: so that ``style_image=`` finds it by name, ``stylenet.infer.arbitrary``)."""
+    from ..infer.arbitrary import arbitrary_card
+
+    card = arbitrary_card(weights)  # verifies the file before it enters the cache
+    if card is None:
+        _, _, card = read_weights(weights)
     name = name or card.get("style") or Path(weights).stem
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", str(name)):
         raise StylenetError(

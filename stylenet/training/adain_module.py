@@ -87,9 +87,15 @@ class AdaINModule(pl.LightningModule):
         return y, terms.add("style", style, self.style_weight * style)
 
     # -- training --------------------------------------------------------------------------
+    KEPT = ("net.decoder.",)  # what checkpoints hold: the decoder (the VGG encoder is rebuilt from its source)
+
+    def param_groups(self) -> list[dict]:
+        """What trains, as the optimizer's parameter groups (a group may set its own ``lr``): the decoder."""
+        return [{"params": list(self.net.decoder.parameters())}]
+
     def configure_optimizers(self):
         o = {**OPTIM, **self.hparams.optim}  # a module built in code may leave settings out
-        opt = adam(self.net.decoder.parameters(), o["lr"])
+        opt = adam(self.param_groups(), o["lr"])
         schedule = o["schedule"]
         if schedule not in ("constant", "cosine"):
             raise ValueError(f"unknown optim.schedule {schedule!r}; use constant or cosine")
@@ -124,7 +130,7 @@ class AdaINModule(pl.LightningModule):
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         clip = {**OPTIM, **self.hparams.optim}["grad_clip"] or float("inf")
-        norm = torch.nn.utils.clip_grad_norm_(self.net.decoder.parameters(), clip)
+        norm = torch.nn.utils.clip_grad_norm_([p for g in self.param_groups() for p in g["params"]], clip)
         if self._bad_everywhere(not bool(torch.isfinite(norm))):
             return self._skip(opt, "non-finite gradient")
         opt.step()
@@ -149,7 +155,7 @@ class AdaINModule(pl.LightningModule):
         try:
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self._autocast()):
                 stats = self.net.style_stats(paintings)
-                rows = [self.net(photos, (m[None], s[None])).float() for m, s in zip(*stats)]
+                rows = [self.net(photos, tuple(t[None] for t in row)).float() for row in zip(*stats)]
         finally:
             self.net.train(was_training)
         return torch.stack(rows)
@@ -159,14 +165,13 @@ class AdaINModule(pl.LightningModule):
 
     # -- checkpoints -----------------------------------------------------------------------
     def on_save_checkpoint(self, checkpoint: dict) -> None:
-        # the decoder only; the VGG encoder is rebuilt from its source
-        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.decoder.")}
+        checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(self.KEPT)}
         checkpoint["loss_guard"] = self.guard.state_dict()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
-        own = {k for k in self.state_dict() if k.startswith("net.decoder.")}
+        own = {k for k in self.state_dict() if k.startswith(self.KEPT)}
         missing = own - set(checkpoint["state_dict"])
         if missing:
-            raise ValueError(f"checkpoint does not hold this AdaIN decoder: missing {sorted(missing)[:3]}")
+            raise ValueError(f"checkpoint does not hold this {type(self.net).__name__}: missing {sorted(missing)[:3]}")
         if "loss_guard" in checkpoint:
             self.guard.load_state_dict(checkpoint["loss_guard"])

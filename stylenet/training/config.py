@@ -169,6 +169,20 @@ class AdaINConfig:
 
 
 @dataclass
+class PredictorConfig:
+    """Any painting through a style-prediction network (``arch=predictor``; ``experiment=predictor``;
+    ``stylenet.model.predictor``). Data as an AdaIN run's (``adain.photos``, ``paintings``, ``holdout_paintings``,
+    ``painting_scale``, ...); loss as the classic network's (``loss.*``, each sample against its own
+    painting); ``init_weights``: the multi-style network to warm-start from; ``train_only``:
+    ``predictor`` (the embedding and the gamma/beta map) or ``all`` (the convolutions too)."""
+
+    name: str = "predictor"  # run folder (runs/<name>/...) and weights file (<name>.safetensors)
+    embedding: int = 100  # Ghiasi et al.'s bottleneck
+    warm_start: str = "lstsq"  # lstsq: the warm start's paintings map to their own rows; mean: the mean row
+    ridge: float = 1.0  # of the lstsq fit, relative to the mean eigenvalue (1e-3: the ten rows reproduced)
+
+
+@dataclass
 class TrainConfig:
     paths: PathsConfig = field(default_factory=PathsConfig)
     style: StyleConfig = field(default_factory=StyleConfig)
@@ -179,14 +193,17 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     export: ExportConfig = field(default_factory=ExportConfig)
-    arch: str = "johnson"  # johnson: a network per style (or a multi-style table); adain: any painting (adain node)
+    arch: str = "johnson"  # johnson: a network per style (or a multi-style table); adain, predictor: any painting
     adain: AdaINConfig = field(default_factory=AdaINConfig)
+    predictor: PredictorConfig = field(default_factory=PredictorConfig)
     trainer: dict[str, Any] = field(default_factory=dict)  # pytorch_lightning.Trainer arguments
     logger: dict[str, Any] | None = None
     seed: int = 0
     resume: str | None = None  # "latest", a run folder or a .ckpt file
     init_weights: str | None = None  # exported weights to start from (fine-tune) instead of random
-    train_only: str = "all"  # or "norm": only gamma/beta (add a style to a multi-style network)
+    train_only: str = (
+        "all"  # or "norm": only gamma/beta (add a style to a multi-style network); predictor runs: "predictor"
+    )
     preview_every_n_steps: int = 200
     checkpoint_every_n_steps: int = 250
     compile: bool = False  # torch.compile the network and VGG: slower start, faster steps

@@ -150,6 +150,18 @@ def style_block(style: DictConfig, own_image: bool, weight: float) -> dict:
     }
 
 
+def recipe(cfg: DictConfig) -> dict:
+    """The recipe fields of every run's card: crops, batch, steps, precision, optimizer, seed."""
+    return {
+        "image_size": cfg.data.image_size,
+        "batch_size": cfg.data.batch_size,
+        "max_steps": cfg.trainer.get("max_steps"),
+        "precision": str(cfg.trainer.get("precision")),
+        "optim": OmegaConf.to_container(cfg.optim),
+        "seed": cfg.seed,
+    }
+
+
 def model_card(
     cfg: DictConfig, module: StyleTransferModule, blocks: dict[str, dict], data: PhotoDataModule, init_card: dict
 ) -> dict:
@@ -165,12 +177,7 @@ def model_card(
     card.update(
         {
             "recipe": {
-                "image_size": cfg.data.image_size,
-                "batch_size": cfg.data.batch_size,
-                "max_steps": cfg.trainer.get("max_steps"),
-                "precision": str(cfg.trainer.get("precision")),
-                "optim": OmegaConf.to_container(cfg.optim),
-                "seed": cfg.seed,
+                **recipe(cfg),
                 "init_weights": cfg.init_weights,  # fine-tuned from these weights (None: random init)
                 "train_only": cfg.train_only,
             },
@@ -319,6 +326,10 @@ def _quiet() -> None:
 
 def train(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
     """Train one style as ``cfg`` says; returns where the weights and checkpoints went."""
+    if cfg.arch == "predictor":  # any painting through a style-prediction network (stylenet.model.predictor)
+        from .train_predictor import train_predictor
+
+        return train_predictor(cfg, extra_callbacks)
     if cfg.arch != "johnson":  # arch=adain: arbitrary style transfer (stylenet.model.adain), in train_adain
         from .train_adain import train_adain
 

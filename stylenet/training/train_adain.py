@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytorch_lightning as pl
@@ -30,6 +31,7 @@ from .train import (
     _quiet,
     find_checkpoint,
     fit_and_validate,
+    recipe,
     record_run,
     resolve_precision,
     step_checkpoints,
@@ -43,14 +45,21 @@ LICENCE = (
 
 
 def _check_adain(cfg: DictConfig) -> None:
-    a = cfg.adain
     if cfg.arch != "adain":
-        raise ConfigError(f"unknown arch={cfg.arch}; use johnson (a network per style) or adain (any painting)")
+        raise ConfigError(
+            f"unknown arch={cfg.arch}; use johnson (a network per style), adain or predictor (any painting)"
+        )
+    if cfg.init_weights:
+        raise ConfigError("init_weights is for arch=johnson networks; continue an AdaIN run with resume=<run folder>")
+    check_pairs(cfg)
+
+
+def check_pairs(cfg: DictConfig) -> None:
+    """The (photo, painting) data settings of every arbitrary-style run (``adain.*``)."""
+    a = cfg.adain
     low, high = (list(a.painting_scale) + [0, 0])[:2]
     if len(a.painting_scale) != 2 or not 0 < low <= high:
         raise ConfigError(f"adain.painting_scale={list(a.painting_scale)} must be [low, high] with 0 < low <= high")
-    if cfg.init_weights:
-        raise ConfigError("init_weights is for arch=johnson networks; continue an AdaIN run with resume=<run folder>")
     if a.holdout_pairs < 1 or a.preview_paintings < 1:
         raise ConfigError("adain.holdout_pairs and adain.preview_paintings must be positive")
 
@@ -58,22 +67,13 @@ def _check_adain(cfg: DictConfig) -> None:
 def adain_card(cfg: DictConfig, module: AdaINModule, data: AdaINDataModule) -> dict:
     """What ran: recipe, loss, encoder, training data (with the held-out paintings), licence."""
     a = cfg.adain
-    photos = {str(root): sum(f.is_relative_to(root) for f in data.train_files) for root in data.photo_roots}
     return {
         "command": _command(),
         "model": "adain",
         "name": a.name,
         "paper": PAPER,
         "encoder": module.net.encoder.describe(),
-        "recipe": {
-            "image_size": cfg.data.image_size,
-            "batch_size": cfg.data.batch_size,
-            "max_steps": cfg.trainer.get("max_steps"),
-            "precision": str(cfg.trainer.get("precision")),
-            "optim": OmegaConf.to_container(cfg.optim),
-            "painting_scale": list(a.painting_scale),
-            "seed": cfg.seed,
-        },
+        "recipe": {**recipe(cfg), "painting_scale": list(a.painting_scale)},
         "loss": {
             "content": "mean squared error of relu4_1 features against the AdaIN target",
             "style": "mean squared error of channel means and stds, summed over the style layers",
@@ -81,26 +81,26 @@ def adain_card(cfg: DictConfig, module: AdaINModule, data: AdaINDataModule) -> d
             "content_weight": a.content_weight,
             "style_weight": a.style_weight,
         },
-        "training_data": {
-            "photos": photos,  # folder: photos trained on
-            "photo_holdout_per_folder": cfg.data.holdout,
-            "paintings": [str(p) for p in data.painting_roots],
-            "train_paintings": len(data.train_paintings),
-            "holdout_paintings": list(data.holdout_names),
-        },
+        "training_data": pairs_card(cfg, data),
         "licence": LICENCE,
     }
 
 
-def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
-    """Train the AdaIN decoder as ``cfg`` says; returns where the weights and checkpoints went."""
-    start = time.time()
-    _quiet()
-    _check_config(cfg)
-    asked_precision = resolve_precision(cfg)
-    _check_adain(cfg)
+def pairs_card(cfg: DictConfig, data: AdaINDataModule) -> dict:
+    """The training data of an arbitrary-style run, for its card (with the held-out paintings)."""
+    photos = {str(root): sum(f.is_relative_to(root) for f in data.train_files) for root in data.photo_roots}
+    return {
+        "photos": photos,  # folder: photos trained on
+        "photo_holdout_per_folder": cfg.data.holdout,
+        "paintings": [str(p) for p in data.painting_roots],
+        "train_paintings": len(data.train_paintings),
+        "holdout_paintings": list(data.holdout_names),
+    }
+
+
+def pair_data(cfg: DictConfig) -> AdaINDataModule:
+    """The (photo, painting) data of an arbitrary-style run, scanned (``adain.*`` and ``data.*``)."""
     a = cfg.adain
-    out = Path(cfg.paths.output_dir)
     data = AdaINDataModule(
         photos=list(a.photos),
         paintings=list(a.paintings),
@@ -115,15 +115,38 @@ def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = Non
         preview=cfg.data.preview,
     )
     data.scan()
-    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir), a.name)
+    return data
 
+
+def start_pairs(cfg: DictConfig, check: Callable[[DictConfig], None], name: str):
+    """The start of an arbitrary-style run: every check (``check``: the kind's own) before anything runs,
+    the precision, the scanned data, the checkpoint to resume (``runs/<name>/*`` for ``latest``), the seed.
+    Returns (start time, precision asked for, data, checkpoint or None)."""
+    start = time.time()
+    _quiet()
+    _check_config(cfg)
+    asked_precision = resolve_precision(cfg)
+    check(cfg)
+    data = pair_data(cfg)
+    ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir), name)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    module = AdaINModule(
-        vgg=OmegaConf.to_container(cfg.loss.vgg, resolve=True),
-        loss={"style_layers": list(a.style_layers), "content_weight": a.content_weight, "style_weight": a.style_weight},
-        optim=OmegaConf.to_container(cfg.optim),
-        guard=OmegaConf.to_container(cfg.guard),
-    )
+    return start, asked_precision, data, ckpt
+
+
+def fit_pairs(
+    cfg: DictConfig,
+    module: pl.LightningModule,
+    started: tuple,
+    export: Callable[[Path], Path],
+    card: Callable[[], dict],
+    usage: str,
+    extra_callbacks: list[pl.Callback] | None = None,
+) -> TrainResult:
+    """Train an arbitrary-style ``module`` (``started``: what ``start_pairs`` returned; checkpoints, previews
+    of held-out pairs, resume), then on rank 0 write ``export(path, card)`` to ``<output_dir>/<name>.safetensors``
+    with ``card()`` and the run recorded in it, ``card.json`` beside it, and print ``usage`` (``{weights}``)."""
+    start, asked_precision, data, ckpt = started
+    out = Path(cfg.paths.output_dir)
     checkpoints = step_checkpoints(out, cfg.checkpoint_every_n_steps)
     last = out / "checkpoints" / "last.ckpt"
     callbacks = [
@@ -149,13 +172,30 @@ def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = Non
     weights = None
     if trainer.is_global_zero:
         seconds = time.time() - start
-        card = adain_card(cfg, module, data)
-        record_run(card, trainer, module, steps, losses, seconds, ckpt, asked_precision)
-        weights = save_adain(module.net, out / f"{a.name}.safetensors", card)
-        (out / "card.json").write_text(json.dumps(card, indent=2))
-        print(
-            f"\nexported {weights} ({steps} steps, {seconds / 60:.1f} min)\n"
-            f"  python:  from stylenet.model.adain import load_adain; net = load_adain({str(weights)!r})\n"
-            f"           out = net(photo, painting)   # (B, 3, H, W) tensors in [0, 1]"
-        )
+        written = card()
+        record_run(written, trainer, module, steps, losses, seconds, ckpt, asked_precision)
+        weights = export(out / f"{written['name']}.safetensors", written)
+        (out / "card.json").write_text(json.dumps(written, indent=2))
+        print(f"\nexported {weights} ({steps} steps, {seconds / 60:.1f} min)\n" + usage.format(weights=str(weights)))
     return TrainResult(out, weights, last if last.exists() else None, steps, losses)
+
+
+def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = None) -> TrainResult:
+    """Train the AdaIN decoder as ``cfg`` says; returns where the weights and checkpoints went."""
+    a = cfg.adain
+    started = start_pairs(cfg, _check_adain, a.name)
+    module = AdaINModule(
+        vgg=OmegaConf.to_container(cfg.loss.vgg, resolve=True),
+        loss={"style_layers": list(a.style_layers), "content_weight": a.content_weight, "style_weight": a.style_weight},
+        optim=OmegaConf.to_container(cfg.optim),
+        guard=OmegaConf.to_container(cfg.guard),
+    )
+    usage = (
+        "  python:  from stylenet.model.adain import load_adain; net = load_adain({weights!r})\n"
+        "           out = net(photo, painting)   # (B, 3, H, W) tensors in [0, 1]"
+    )
+
+    def export(path: Path, card: dict) -> Path:
+        return save_adain(module.net, path, card)
+
+    return fit_pairs(cfg, module, started, export, lambda: adain_card(cfg, module, started[2]), usage, extra_callbacks)

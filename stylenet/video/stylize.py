@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ..defaults import BLEND, DENOISE, PAINTING_SIZE, STABILITY
+from ..defaults import BLEND, DENOISE, STABILITY
 from ..errors import StylenetError
 from ..infer.controls import Controls
 from ..infer.runner import Runner
@@ -60,7 +60,7 @@ def stylize_video(
     *,
     style_image=None,
     style_weights=None,
-    style_size: int | None = PAINTING_SIZE,
+    style_size: int | str | None = "auto",
     network=None,
     strength: float = 1.0,
     preserve_color: bool = False,
@@ -112,7 +112,13 @@ def stylize_video(
         if style_image is not None:
             net = arbitrary.prepare(arbitrary.load_decoder(network), device, precision)
             target = arbitrary.target_stats(net, style_image, style_weights, style_size)  # once for the clip
-            stylizer = arbitrary.PaintingClipStylizer(net, target, alpha, stability, denoise, blend)
+            if hasattr(net, "one_style"):  # a style predictor (stylenet.model.predictor)
+                from ..infer.predictor import PredictorClipStylizer
+
+                knobs = (stability, denoise, blend, device, precision)
+                stylizer = PredictorClipStylizer(net, target[0], alpha, *knobs)
+            else:
+                stylizer = arbitrary.PaintingClipStylizer(net, target, alpha, stability, denoise, blend)
         else:
             net, device = one_style(style, network, device)
             runner = Runner(device, precision)  # this clip's own: the norms' state in its copy

@@ -1,0 +1,165 @@
+#!/usr/bin/env python
+"""Compare arbitrary-style networks on held-out paintings and photos (issue 24): AdaIN decoders, style
+predictors, and the predictor's warm start before any training.
+
+  python scripts/compare_arbitrary.py \\
+      --network adain=runs/adain/RUN/checkpoints/last.ckpt \\
+      --network predictor=runs/predictor/RUN/checkpoints/last.ckpt \\
+      --network warm=warm:lstsq --photos 20 --size 256 --json runs/compare_arbitrary.json
+
+``--network LABEL=SOURCE``: an exported file (``adain.safetensors``, ``predictor.safetensors``), a training
+checkpoint of either (``last.ckpt``), or ``warm:lstsq[:RIDGE]`` / ``warm:mean`` (a predictor warm-started from
+``--init`` and its paintings in ``--styles-dir``, no training). Each network stylizes every held-out
+photo (``--photos`` of them, spread over the held-out photos of ``experiment=adain``'s folders, centre
+crops of ``--size`` px) in every held-out painting's style (its 20 ``holdout_paintings``), as
+``stylenet.stylize(style_image=...)`` does (each network reads the painting at its own size), in fp32.
+Measured per pair, the unstylized photo first: content and style loss under the classic network's
+criterion (``--init``'s card: its layers and weights; the painting, longer side ``--style-size``,
+as its rows were trained), and the palette distance between output and painting
+(``stylenet.quality.palette``: sliced Wasserstein in Lab). Lower is better for all three.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+METRICS = ("content", "style", "palette", "seconds")
+
+
+def load_network(source: str, vgg: str, init: str, styles_dir: str):
+    """An ``AdaINNet`` or ``StylePredictor`` in eval mode from a file, a checkpoint or ``warm:MODE``."""
+    from stylenet.infer import arbitrary
+
+    if source.startswith("warm:"):
+        from stylenet.model.predictor import StylePredictor, warm_start
+        from stylenet.styles.load import load
+        from stylenet.training.train_predictor import row_paintings
+
+        classic = load(init)
+        net = {k: v for k, v in classic.config.to_dict().items() if k != "num_styles"}
+        pred = StylePredictor(net, encoder={"weights": vgg})
+        _, mode, *ridge = source.split(":")  # warm:lstsq, warm:lstsq:0.1 (its ridge), warm:mean
+        report = warm_start(pred, classic, row_paintings(classic, styles_dir), mode, *map(float, ridge))
+        pred.card = {"warm_start": report, "init_weights": init}
+        return pred.eval()
+    if not source.endswith(".ckpt"):
+        return arbitrary.load_decoder(Path(source), vgg)
+    state = torch.load(source, map_location="cpu", weights_only=True)
+    if any(k.startswith("net.transformer.") for k in state["state_dict"]):
+        from stylenet.training.predictor_module import predictor_from_checkpoint
+
+        return predictor_from_checkpoint(source, vgg)
+    from stylenet.model.adain import AdaINNet
+
+    spec = state["hyper_parameters"]["vgg"]
+    net = AdaINNet(spec.get("arch", "vgg16"), vgg or spec["weights"], spec.get("input"))
+    net.decoder.load_state_dict({k[len("net.decoder.") :]: v for k, v in state["state_dict"].items()})
+    net.card = {"from_checkpoint": source, "steps": state.get("global_step")}
+    return net.eval()
+
+
+def held_out(photos: int, config: list[str]) -> tuple[list[Path], list[Path]]:
+    """``photos`` held-out photos spread over the experiment's held-out photos, and its held-out paintings."""
+    from hydra import compose, initialize_config_dir
+
+    import stylenet.training.config  # noqa: F401  (schema and resolvers)
+    from stylenet.training.adain_data import AdaINDataModule
+
+    with initialize_config_dir(str(ROOT / "stylenet" / "configs"), version_base="1.3"):
+        cfg = compose("train", overrides=["experiment=adain", "paths.output_dir=unused", *config])
+    a = cfg.adain
+    data = AdaINDataModule(list(a.photos), list(a.paintings), list(a.holdout_paintings), holdout=cfg.data.holdout)
+    data.scan()
+    files = data.holdout_files
+    step = max(1, len(files) // photos)
+    return files[::step][:photos], data.holdout_painting_files
+
+
+@torch.no_grad()
+def compare(networks: dict, photos: list[Path], paintings: list[Path], criterion, size: int, style_size: int) -> dict:
+    """Per method, one record per (painting, photo): content, style, palette, seconds."""
+    import stylenet
+    from stylenet.io.images import load_image
+    from stylenet.io.photos import load_photo
+    from stylenet.io.progress import progress_bar
+    from stylenet.quality.palette import palette_distance
+
+    xs = [load_photo(p, size).float().unsqueeze(0) / 255 for p in photos]
+    rows: dict[str, list[dict]] = {"photo (unstylized)": []}
+    rows.update({label: [] for label in networks})
+    for painting in progress_bar(paintings, desc="paintings", unit="painting"):
+        target = load_image(painting, style_size)
+        criterion.set_style(target)
+        for photo, x in zip(photos, xs):
+            outputs = {"photo (unstylized)": (x, 0.0)}
+            for label, net in networks.items():
+                start = time.perf_counter()
+                y = stylenet.stylize(x, style_image=painting, network=net, precision="fp32")
+                outputs[label] = (y, time.perf_counter() - start)
+            for label, (y, seconds) in outputs.items():
+                parts = criterion(y, x)
+                rows[label].append(
+                    {
+                        "painting": painting.name,
+                        "photo": photo.name,
+                        "content": float(parts["content"]),
+                        "style": float(parts["style"]),
+                        "palette": palette_distance(y, target),
+                        "seconds": seconds,
+                    }
+                )
+    return rows
+
+
+def summary(rows: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
+    return {label: {m: statistics.fmean(r[m] for r in records) for m in METRICS} for label, records in rows.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    from stylenet.cli.errors import report_errors
+
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--network", action="append", required=True, metavar="LABEL=SOURCE", help="repeat: the methods")
+    p.add_argument("--photos", type=int, default=20, help="held-out photos (default 20)")
+    p.add_argument("--paintings", type=int, default=None, help="only the first N held-out paintings")
+    p.add_argument("--size", type=int, default=256, help="photo side in pixels (centre crops)")
+    p.add_argument("--style-size", type=int, default=256, help="the criterion's painting, longer side (classic: 256)")
+    p.add_argument("--vgg", default=str(ROOT.parent / "shared" / "weights" / "vgg16_features_hed.pth"))
+    p.add_argument("--init", default="classic", help="the classic network: its criterion, and warm: starts")
+    p.add_argument("--styles-dir", default=str(ROOT.parent / "shared" / "data" / "styles"))
+    p.add_argument("--config", action="append", default=["paths=shared"], help="Hydra overrides for the data")
+    p.add_argument("--json", help="write every record and the means here")
+    a = p.parse_args(argv)
+    with report_errors():
+        from stylenet.loss.from_card import trained_loss
+        from stylenet.loss.perceptual import build_perceptual_loss, loss_config
+        from stylenet.styles.load import load
+
+        specs = dict(item.split("=", 1) for item in a.network)
+        networks = {label: load_network(src, a.vgg, a.init, a.styles_dir) for label, src in specs.items()}
+        photos, paintings = held_out(a.photos, a.config)
+        paintings = paintings[: a.paintings] if a.paintings else paintings
+        criterion = build_perceptual_loss(loss_config(a.vgg, **trained_loss(load(a.init).card)))
+        rows = compare(networks, photos, paintings, criterion, a.size, a.style_size)
+        means = summary(rows)
+        print(f"{'method':24s} {'content':>8s} {'style':>8s} {'palette':>8s} {'s/image':>8s}")
+        for label, m in means.items():
+            print(f"{label:24s} {m['content']:8.3f} {m['style']:8.3f} {m['palette']:8.2f} {m['seconds']:8.2f}")
+        print(f"(means over {len(paintings)} held-out paintings x {len(photos)} held-out photos at {a.size} px)")
+        if a.json:
+            cards = {label: getattr(net, "card", {}) for label, net in networks.items()}
+            report = {"sources": specs, "cards": cards, "size": a.size, "style_size": a.style_size, "means": means}
+            Path(a.json).write_text(json.dumps({**report, "records": rows}, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
