@@ -146,7 +146,12 @@ BAD = {  # name -> (body, query, status, the message's start)
     "a style file path": (None, {"style": "/etc/passwd.safetensors"}, 400, "unknown style '/etc/passwd.safetensors'"),
     "strength out of range": (None, {"strength": "2"}, 400, "strength=2.0: use a value from 0 to 1"),
     "styles of no one network": (None, {"style2": "candy"}, 400, "unknown style 'candy'"),
-    "a painting, no AdaIN network": (None, {"painting_bytes": "10"}, 400, "no AdaIN decoder is installed"),
+    "a painting, no arbitrary-style network": (
+        None,
+        {"painting_bytes": "10"},
+        400,
+        "no AdaIN decoder or style predictor is installed",
+    ),
 }
 
 
