@@ -166,8 +166,11 @@ def http_server(tmp_path: Path):
 
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch) -> Path:
-    """Every test gets its own style cache and torch hub cache."""
+    """Every test gets its own style cache, torch hub cache and registered (URL) styles."""
+    import stylenet.styles.registry
+
     home = tmp_path / "stylenet_home"
     monkeypatch.setenv("STYLENET_HOME", str(home))
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    monkeypatch.setattr(stylenet.styles.registry, "_registered", {})  # register_style() in one test is not another's
     return home
