@@ -275,6 +275,24 @@ def test_save_and_load_round_trip_and_a_corrupted_file(pred, pred_file, tmp_path
         load_predictor(bad)
 
 
+def test_an_installed_predictor_alone_is_the_default_for_paintings_on_the_page_too(pred_file, isolated_home):
+    """style_image without network= takes the first of adain, predictor that is installed; the web
+    page's painting drop asks the same question (it once looked for "adain" only)."""
+    from stylenet.infer.arbitrary import installed_default
+    from stylenet.io.download import sha256_file
+
+    assert installed_default() is None
+    styles = isolated_home / "styles"
+    styles.mkdir(parents=True, exist_ok=True)
+    (styles / "predictor.safetensors").write_bytes(pred_file.read_bytes())
+    (styles / "predictor.json").write_text(json.dumps({"sha256": sha256_file(pred_file), "card": {}}))
+    assert installed_default() == "predictor"
+    pytest.importorskip("starlette")
+    from stylenet.web.jobs import Engine
+
+    assert Engine(["mosaic"]).painting_available() == (True, "")
+
+
 def test_stylize_with_a_predictor_file_runs_the_paintings_network(pred, pred_file, painting_files):
     from stylenet.infer import arbitrary
 

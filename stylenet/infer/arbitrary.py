@@ -92,6 +92,15 @@ def arbitrary_card(path: str | os.PathLike) -> dict | None:
 _loaded: OrderedDict = OrderedDict()  # (path, mtime, size, vgg) -> AdaINNet: a batch of calls loads a file once
 
 
+def installed_default(installed: list[str] | None = None) -> str | None:
+    """The registry name ``style_image`` uses without ``network=``: the first of DEFAULTS installed."""
+    if installed is None:
+        from ..styles.registry import available_styles
+
+        installed = available_styles()
+    return next((name for name in DEFAULTS if name in installed), None)
+
+
 def load_decoder(network=None, vgg: str | None = None):
     """An ``AdaINNet`` or ``StylePredictor`` from ``network``: a loaded one (returned as it is), a weights
     file, or a registry name (``None``: the first of ``DEFAULTS`` installed). ``vgg`` replaces the VGG
@@ -114,7 +123,7 @@ def load_decoder(network=None, vgg: str | None = None):
 
         installed = available_styles()
         if network is None:
-            text = next((name for name in DEFAULTS if name in installed), DEFAULT)
+            text = installed_default(installed) or DEFAULT
         if text not in installed:
             if network is None or text in DEFAULTS:
                 raise StylenetError(MISSING_DEFAULT)

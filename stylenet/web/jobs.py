@@ -246,13 +246,10 @@ class Engine:
         return net
 
     def painting_available(self) -> tuple[bool, str]:
-        """Whether a painting can be the style (an AdaIN network is installed), and why not."""
-        from ..infer.arbitrary import DEFAULT, MISSING_DEFAULT
-        from ..styles.registry import available_styles
+        """Whether a painting can be the style (an AdaIN decoder or a style predictor is installed), and why not."""
+        from ..infer.arbitrary import MISSING_DEFAULT, installed_default
 
-        if DEFAULT in available_styles():
-            return True, ""
-        return False, MISSING_DEFAULT
+        return (True, "") if installed_default() else (False, MISSING_DEFAULT)
 
     def make_thumbnails(self) -> None:
         """Every style's thumbnail (JPEG bytes); counts the module calls of one pass on the way."""
