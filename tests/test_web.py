@@ -28,7 +28,7 @@ pytest.importorskip("starlette")
 pytest.importorskip("uvicorn")
 
 from stylenet.web import server  # noqa: E402
-from stylenet.web.jobs import Engine, watching_jobs  # noqa: E402
+from stylenet.web.jobs import Engine, Order, watching_jobs  # noqa: E402
 
 MAX_UPLOAD = 2_000_000
 
@@ -299,3 +299,17 @@ def test_export_web_refuses_a_folder_that_holds_files(tmp_path, capsys):
     assert not (tmp_path / "new").exists()  # a failed export leaves no folder it made
     assert main(["serve", "--static", str(tmp_path / "site")]) == 2
     assert "not a folder written by `stylenet export-web`" in capsys.readouterr().err
+
+
+def test_every_mix_of_one_network_is_selected_from_one_read_of_its_file(monkeypatch):
+    """The mix is a slider: each new value must not read the multi-style file again."""
+    import stylenet.styles.load as load_module
+
+    reads = []
+    real = load_module.load
+    monkeypatch.setattr(load_module, "load", lambda spec, **kw: reads.append(spec) or real(spec, **kw))
+    engine = Engine(["mosaic", "udnie"])
+    group = engine.styles["mosaic"].group
+    for mix in (0.2, 0.5, 0.8):
+        engine.network(Order(b"", style="mosaic", style2="udnie", mix=mix).spec(), group)
+    assert reads.count(group) == 1 and len(reads) == 4  # the file once, then three selections from it

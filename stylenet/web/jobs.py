@@ -104,12 +104,11 @@ class Result:
 
 def _tile_passes(width: int, height: int) -> int:
     """Forward passes ``stylize`` makes for a photo: one, or a statistics pass and one per tile."""
-    from ..defaults import TILE_ABOVE
+    from ..defaults import TILE, TILE_ABOVE
 
     if width * height <= TILE_ABOVE:
         return 1
-    tile = 768  # stylize's default tile side
-    return 1 + math.ceil(width / tile) * math.ceil(height / tile)
+    return 1 + math.ceil(width / TILE) * math.ceil(height / TILE)
 
 
 class Job:
@@ -183,7 +182,7 @@ class Job:
             )
             label = "painting"
         else:
-            net = engine.network(o.spec())
+            net = engine.network(o.spec(), engine.styles[o.style].group)
             self.expected = engine.calls_per_pass * _tile_passes(img.width, img.height) or None
             out = stylize(img, net, strength=o.strength, preserve_color=o.preserve_color)
             label = o.style if not o.style2 else f"{o.style}-{o.style2}"
@@ -209,6 +208,7 @@ class Engine:
         self.style_size = style_size  # a dropped painting's shorter side for its statistics (as --style-size)
         self.keep = keep
         self._nets: OrderedDict = OrderedDict()
+        self._groups: dict = {}  # multi-style networks by name: every slider position selects from one file
         self._lock = threading.Lock()
         self.calls_per_pass = 0  # module calls of one forward pass, counted on the thumbnails
         self.thumbs: dict[str, bytes] = {}
@@ -230,15 +230,18 @@ class Engine:
             if not 0.0 <= v <= 1.0:
                 raise StylenetError(f"{label}={v}: use a value from 0 to 1")
 
-    def network(self, spec: str):
-        """The one-style network of a name or a mix (``a:0.7,b:0.3``), loaded once while recently used."""
+    def network(self, spec: str, group: str | None = None):
+        """The one-style network of a name or a mix (``a:0.7,b:0.3``), kept while recently used; a mix or
+        a row of ``group`` (a multi-style network) is selected from that file, read once."""
         from ..styles.load import load
 
         with self._lock:
             if spec in self._nets:
                 self._nets.move_to_end(spec)
                 return self._nets[spec]
-        net = load(spec)
+            if group is not None and group not in self._groups:
+                self._groups[group] = load(group)
+        net = load(spec, network=self._groups[group]) if group is not None else load(spec)
         with self._lock:
             self._nets[spec] = net
             while len(self._nets) > self.keep:
