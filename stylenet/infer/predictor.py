@@ -45,7 +45,7 @@ def photo_function(pred: StylePredictor, target, strength: float, tile, device, 
     its own network below full strength."""
     from .stylize import apply_net
 
-    runner = shared_runner(torch.device(device or "cpu"), precision)
+    runner = shared_runner(torch.device(device) if device is not None else pred.embedding.shift.device, precision)
 
     def apply(x: torch.Tensor) -> torch.Tensor:
         if strength == 1.0:
@@ -71,7 +71,8 @@ class PredictorClipStylizer:
     def __init__(self, pred: StylePredictor, target, strength, stability, denoise, blend, device, precision):
         self.args = (pred, target, strength)
         self.knobs = (stability, denoise, blend)
-        self.device, self.precision = torch.device(device or "cpu"), precision
+        self.device = torch.device(device) if device is not None else pred.embedding.shift.device  # as prepare()
+        self.precision = precision
         self.clip = None
 
     def __call__(self, frame) -> torch.Tensor:
