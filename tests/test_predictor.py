@@ -288,9 +288,20 @@ def test_an_installed_predictor_alone_is_the_default_for_paintings_on_the_page_t
     (styles / "predictor.json").write_text(json.dumps({"sha256": sha256_file(pred_file), "card": {}}))
     assert installed_default() == "predictor"
     pytest.importorskip("starlette")
-    from stylenet.web.jobs import Engine
+    import io
 
-    assert Engine(["mosaic"]).painting_available() == (True, "")
+    from stylenet.web.jobs import Engine, Job, Order
+
+    engine = Engine(["mosaic"])
+    assert engine.painting_available() == (True, "")
+    # a dropped painting is read at the predictor's own scale, as style_image= reads it (not AdaIN's 512)
+    photo, art = random_image(40, 48, seed=5), random_image(300, 280, seed=6)
+    buf = [io.BytesIO(), io.BytesIO()]
+    photo.save(buf[0], format="PNG")
+    art.save(buf[1], format="PNG")
+    got = Image.open(io.BytesIO(Job(Order(buf[0].getvalue(), painting=buf[1].getvalue()), engine).run().png))
+    want = stylenet.stylize(photo, style_image=art)
+    assert np.abs(np.asarray(got, np.int16) - np.asarray(want, np.int16)).max() <= 1
 
 
 def test_stylize_with_a_predictor_file_runs_the_paintings_network(pred, pred_file, painting_files):

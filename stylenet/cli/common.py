@@ -96,6 +96,15 @@ def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
     )
 
 
+def add_style_size(s: argparse.ArgumentParser, what: str) -> None:
+    s.add_argument(
+        "--style-size",
+        type=lambda v: v if v == "auto" else int(v),
+        default="auto",
+        help=f"{what}: the painting's shorter side (auto: the network's, {PAINTING_SIZE} for AdaIN, a predictor's own)",
+    )
+
+
 def add_style_image(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "--style-image",
@@ -104,11 +113,5 @@ def add_style_image(s: argparse.ArgumentParser) -> None:
         help="any painting as the style (an AdaIN decoder or style predictor: --network); repeat to mix: "
         "--style-image a.jpg:0.7 --style-image b.jpg:0.3. Not with --style",
     )
-    s.add_argument(
-        "--style-size",
-        type=lambda v: v if v == "auto" else int(v),
-        default="auto",
-        help=f"--style-image: the painting's shorter side (auto: the network's, {PAINTING_SIZE} for AdaIN, "
-        "a predictor's own)",
-    )
+    add_style_size(s, "--style-image")
     s.add_argument("--vgg", help="--style-image: the network's VGG weights, if not where its file's header says")

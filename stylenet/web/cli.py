@@ -7,6 +7,7 @@ import ipaddress
 import socket
 import sys
 
+from ..cli.common import add_style_size
 from ..errors import StylenetError
 
 DEFAULT_PORT = 8000
@@ -28,7 +29,7 @@ def add_commands(sub) -> None:
     s.add_argument("--jobs", type=int, default=1, help="photos stylized at once (default 1)")
     s.add_argument("--queue", type=int, default=8, help="photos that may wait; more are refused (default 8)")
     s.add_argument("--styles", help="offer only these styles (comma-separated names; default: every installed one)")
-    s.add_argument("--style-size", type=int, default=512, help="a dropped painting's shorter side (512)")
+    add_style_size(s, "a dropped painting")
     s.add_argument("--static", metavar="DIR", help="serve a folder written by `stylenet export-web` instead")
     s.add_argument("-q", "--quiet", action="store_true", help="no request log")
     s.set_defaults(func=cmd_serve)

@@ -197,7 +197,11 @@ class Engine:
     """The styles a server offers and the networks behind them (a few kept loaded)."""
 
     def __init__(
-        self, names: list[str] | None = None, max_pixels: int = 16_000_000, keep: int = 4, style_size: int = 512
+        self,
+        names: list[str] | None = None,
+        max_pixels: int = 16_000_000,
+        keep: int = 4,
+        style_size: int | str = "auto",
     ):
         from .styles import page_styles
 
