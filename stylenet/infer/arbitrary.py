@@ -118,7 +118,7 @@ def load_decoder(network=None, vgg: str | None = None):
     text = os.fspath(network) if network is not None else DEFAULT
     is_path = isinstance(network, os.PathLike) or os.sep in text or text.endswith(".safetensors")
     if not is_path and not Path(text).is_file():
-        from ..styles.fetch import resolve
+        from ..styles.fetch import verified_path
         from ..styles.registry import available_styles
 
         installed = available_styles()
@@ -128,7 +128,7 @@ def load_decoder(network=None, vgg: str | None = None):
             if network is None or text in DEFAULTS:
                 raise StylenetError(MISSING_DEFAULT)
             raise StylenetError(f"unknown AdaIN decoder {text!r}; pass network=path/to/adain.safetensors")
-        path = resolve(text)
+        path = verified_path(installed[text])  # the entry already found: no second scan
     else:
         path = Path(text)
         if not path.is_file():
