@@ -30,13 +30,14 @@
 # DEVICE=cuda PREVIEW=2000 (steps between previews and held-out losses) CKPT=1000 WARMUP=50
 # MAX_STEPS=40000 (the recipe's cap) PYTHON=python3 OUT=... STAGE=<the .gpu folder> (default: found
 # beside this script; STAGE=none or none found: ../shared, or SHARED=..., is read directly). DRY=1: STEPS=3 SIZE=64 DEVICE=cpu BATCH=2
-# WORKERS=0, style images at 64 px, fp32 on this CPU, OUT=/tmp/gpu_classic_dry by default.
+# WORKERS=0 HOLDOUT=4, style images at 64 px, fp32 on this CPU, OUT=/tmp/gpu_classic_dry by default.
 set -uo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DRY=${DRY:-0}
 if [ "$DRY" = 1 ]; then
   STEPS=${STEPS:-3} SIZE=${SIZE:-64} DEVICE=${DEVICE:-cpu} BATCH=${BATCH:-2} WORKERS=${WORKERS:-0}
   STYLE_SIZE=${STYLE_SIZE:-64} OUT=${OUT:-/tmp/gpu_classic_dry} TOTAL=${TOTAL:-900} WARMUP=${WARMUP:-1}
+  HOLDOUT=${HOLDOUT:-4}  # the final validation runs every style on every held-out photo: 4, not 16, here
   PYTHON=${PYTHON:-$( [ -x /work/main/.venv/bin/python ] && echo /work/main/.venv/bin/python || echo python3)}
   export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
 fi
@@ -79,6 +80,7 @@ EOF
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader | tee -a "$LOG"
 MORE_ARG=()
 [ -d "$MORE" ] && MORE_ARG=("data.extra_roots=[$MORE]")
+[ -n "${HOLDOUT:-}" ] && MORE_ARG+=("data.holdout=$HOLDOUT")
 TRAINER=gpu
 [ "$DEVICE" = cpu ] && TRAINER=cpu
 

@@ -26,7 +26,11 @@ def test_the_gpu_script_trains_exports_and_writes_every_file_in_its_tiny_mode(tm
     assert all(p.stat().st_size <= 16 << 20 for p in out.rglob("*") if p.is_file())
     card = json.loads((out / "run" / "card.json").read_text())
     assert card["steps"] == 3 and card["recipe"]["init_weights"].endswith("classic.safetensors")
-    assert card["training_data"]["extra_photos"] == 600 and card["time_budget"]["planned_steps"] == 3
+    assert (
+        card["training_data"]["extra_photos"] == 600
+        and card["training_data"]["holdout"] == 4
+        and card["time_budget"]["planned_steps"] == 3
+    )
     assert len(card["styles"]) == 10 and card["recipe"]["image_size"] == 64
     speed = (out / "steps_per_second.txt").read_text()
     assert "steps_per_second" in speed and "batch: 2" in speed and "frames/s" in speed and "precision: 32-true" in speed
