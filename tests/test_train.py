@@ -587,3 +587,15 @@ def test_the_fused_adam_is_fused_and_updates_as_the_per_tensor_loop_does():
     for p, q, s in zip(a, b, start):
         assert torch.allclose(p, q, atol=1e-6), (p - q).abs().max()
         assert (p - s).abs().max() > 1e-3  # and it did update
+
+
+def test_a_run_whose_last_step_was_just_validated_is_not_validated_again(tiny_overrides, monkeypatch):
+    """max_steps a multiple of the preview interval (the recipe's 40,000 and 200): the held-out
+    losses of the last step's validation are the final ones, not a second pass over the photos."""
+    from stylenet.training.module import StyleTransferModule
+
+    passes = []  # a Lightning hook the module does not override
+    monkeypatch.setattr(StyleTransferModule, "on_validation_epoch_end", lambda self: passes.append(self.global_step))
+    result = train(compose_config(tiny_overrides))  # 4 steps, validation every 2
+    assert passes == [2, 4]
+    assert result.steps == 4 and result.losses["holdout_total"] > 0

@@ -288,15 +288,30 @@ def fit_and_validate(
     the steps and the final losses (``train_*`` of the last step, ``holdout_*``). SIGTERM exits 143."""
     if ckpt:
         print(f"resuming from {ckpt}")
+    last = _LastValidation()
+    trainer.callbacks.append(last)
     try:
         trainer.fit(module, datamodule=data, ckpt_path=str(ckpt) if ckpt else None)
     except SIGTERMException:
         print("stopped by SIGTERM", file=sys.stderr)
         raise SystemExit(143) from None
     losses = {f"train_{k}": v for k, v in module.last_losses.items()}
-    held = trainer.validate(module, datamodule=data, verbose=False)
-    losses.update({k.replace("/", "_", 1): float(v) for k, v in (held[0] if held else {}).items()})
+    if last.step == trainer.global_step:  # the last step was just validated (max_steps a multiple of the interval)
+        held = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("holdout/")}
+    else:
+        held = (trainer.validate(module, datamodule=data, verbose=False) or [{}])[0]
+    losses.update({k.replace("/", "_", 1): float(v) for k, v in held.items()})
     return trainer.global_step, losses
+
+
+class _LastValidation(pl.Callback):
+    """The global step of the latest held-out validation inside ``fit``."""
+
+    step = -1
+
+    def on_validation_end(self, trainer: pl.Trainer, module: pl.LightningModule) -> None:
+        if not trainer.sanity_checking:
+            self.step = trainer.global_step
 
 
 def _check_config(cfg: DictConfig) -> None:
