@@ -275,6 +275,16 @@ def test_save_and_load_round_trip_and_a_corrupted_file(pred, pred_file, tmp_path
         load_predictor(bad)
 
 
+def test_a_predictor_given_as_a_style_network_says_to_pass_a_painting(pred_file, tmp_path, capsys):
+    with pytest.raises(StylenetError, match="a style predictor, which takes the style as a painting.*style_image="):
+        stylenet.load(pred_file)
+    photo = tmp_path / "photo.png"
+    random_image(40, 32).save(photo)
+    assert main(["stylize", str(photo), "--style", str(pred_file), "-o", str(tmp_path / "out.png")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--style-image" in err and len(err.splitlines()) == 1
+
+
 def test_an_installed_predictor_alone_is_the_default_for_paintings_on_the_page_too(pred_file, isolated_home):
     """style_image without network= takes the first of adain, predictor that is installed; the web
     page's painting drop asks the same question (it once looked for "adain" only)."""

@@ -31,6 +31,8 @@ from ..model.transformer import NetConfig, TransformerNet
 from .files import atomic_write
 
 FORMAT = "stylenet/1"
+# the formats of the networks that take a painting as input (stylenet.model.adain, .predictor)
+ARBITRARY = {"stylenet-adain/1": "an AdaIN decoder", "stylenet-predictor/1": "a style predictor"}
 
 
 class WeightsError(StylenetError):
@@ -87,7 +89,13 @@ def read_verified(path: Path, fmt: str, what: str) -> tuple[dict[str, torch.Tens
     except Exception as e:
         raise WeightsError(f"{path}: truncated or corrupt weights file ({e.__class__.__name__}: {e})") from None
     if meta.get("format") != fmt:
-        raise WeightsError(f"{path}: not {what} (format {meta.get('format')!r}, expected {fmt!r})")
+        hint = ""
+        if fmt == FORMAT and meta.get("format") in ARBITRARY:  # a painting network where a style network was asked
+            hint = (
+                f": it is {ARBITRARY[meta['format']]}, which takes the style as a painting: "
+                f"stylize(photo, style_image='painting.jpg', network='{path}') or --style-image"
+            )
+        raise WeightsError(f"{path}: not {what} (format {meta.get('format')!r}, expected {fmt!r}){hint}")
     if tensors_digest(tensors) != meta.get("tensors_sha256"):
         raise WeightsError(f"{path}: tensor data does not match the digest in its header (corrupted or tampered)")
     return tensors, meta
