@@ -313,3 +313,48 @@ def test_every_mix_of_one_network_is_selected_from_one_read_of_its_file(monkeypa
     for mix in (0.2, 0.5, 0.8):
         engine.network(Order(b"", style="mosaic", style2="udnie", mix=mix).spec(), group)
     assert reads.count(group) == 1 and len(reads) == 4  # the file once, then three selections from it
+
+
+def test_a_client_gone_before_the_answer_starts_leaves_no_job_behind(service):
+    """The connection fails on the answer's first message: the admitted job must not hold its place
+    in the queue for ever (enough such clients would make the server answer "busy" to everyone)."""
+    import asyncio
+
+    svc = server.Service(service.engine, MAX_UPLOAD, jobs=1, queue=4)
+    body = png(random_image(24, 32))
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/api/stylize",
+        "raw_path": b"/api/stylize",
+        "query_string": urlencode({"name": "photo.png", "style": "mosaic"}).encode(),
+        "headers": [(b"content-length", str(len(body)).encode())],
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
+    }
+    messages = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def receive():
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message):
+        raise OSError("the client closed the connection")
+
+    async def call():
+        try:
+            await server.app(svc)(scope, receive, send)
+        except Exception:
+            pass  # the server sees the failure; what matters is what it keeps
+        for _ in range(100):
+            if not svc.active:
+                break
+            await asyncio.sleep(0.05)
+
+    try:
+        asyncio.run(call())
+        assert svc.active == [] and svc.reading == 0
+    finally:
+        svc.close()

@@ -182,7 +182,7 @@ class Service:
             self.reading -= 1
         job = Job(order, self.engine)
         self.active.append(job)
-        return StreamingResponse(self.events(job), media_type="application/x-ndjson", headers=SECURITY_HEADERS)
+        return _Answer(self.events(job), release=lambda: self._finish(job))
 
     async def events(self, job: Job):
         future = self.pool.submit(job.run)
@@ -247,6 +247,27 @@ class Service:
     def _finish(self, job: Job) -> None:
         if job in self.active:
             self.active.remove(job)
+
+
+class _Answer(StreamingResponse):
+    """A job's lines of JSON. ``events`` frees the job once it streams; a client gone before the
+    first line (the answer's start cannot be sent) never starts it, so ``release`` frees it here."""
+
+    def __init__(self, lines, release):
+        self.started, self.release = False, release
+        super().__init__(self._lines(lines), media_type="application/x-ndjson", headers=SECURITY_HEADERS)
+
+    async def _lines(self, lines):
+        self.started = True
+        async for line in lines:
+            yield line
+
+    async def __call__(self, scope, receive, send) -> None:
+        try:
+            await super().__call__(scope, receive, send)
+        finally:
+            if not self.started:
+                self.release()
 
 
 def app(service: Service) -> Starlette:
