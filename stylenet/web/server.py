@@ -89,6 +89,10 @@ def _line(obj: dict) -> bytes:
     return (json.dumps(obj) + "\n").encode()
 
 
+class TooLarge(StylenetError):
+    """A request body over the server's upload limit (HTTP 413)."""
+
+
 class Service:
     """The jobs of one server: a pool of ``jobs`` worker threads and at most ``queue`` waiting."""
 
@@ -128,12 +132,12 @@ class Service:
         )
         length = request.headers.get("content-length")
         if length is not None and length.isdigit() and int(length) > limit:
-            raise StylenetError(refusal)
+            raise TooLarge(refusal)
         body = bytearray()
         async for chunk in request.stream():
             body += chunk
             if len(body) > limit:
-                raise StylenetError(refusal)
+                raise TooLarge(refusal)
         return bytes(body)
 
     def order(self, request: Request, body: bytes) -> Order:
@@ -177,7 +181,7 @@ class Service:
             order = self.order(request, body)
         except StylenetError as e:
             self.counts["failed"] += 1
-            return _error(str(e), 413 if "larger than" in str(e) else 400)
+            return _error(str(e), 413 if isinstance(e, TooLarge) else 400)
         finally:
             self.reading -= 1
         job = Job(order, self.engine)
