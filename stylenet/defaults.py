@@ -23,6 +23,9 @@ ADAIN_TILE = 512
 # -- sizes -----------------------------------------------------------------------------------
 IMAGE_SIZE = 256  # training crops (data.image_size) and the photos ``evaluate`` measures on
 STYLE_SIZE = 384  # a run's style image, longer side (style.size); the recipes (experiment=) use 2 x IMAGE_SIZE
+OPTIMIZE_SIZE = (
+    256  # ``optimize`` / ``stylenet optimize``: the result's longer side (Gatys et al.'s iterations are slow)
+)
 PAINTING_SIZE = 512  # ``style_image=`` / ``--style-image``: the painting's shorter side for its statistics
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..defaults import VGG_ENV, VGG_WEIGHTS
+from ..defaults import OPTIMIZE_SIZE, VGG_ENV, VGG_WEIGHTS
 from ..io.files import check_output
 from .common import EXIT_OK, add_precision
 
@@ -22,7 +22,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("-o", "--output", help="output file (default: CONTENT_optimized.png beside it)")
     s.add_argument("--steps", type=int, default=300, help="iterations (default 300)")
     s.add_argument("--method", choices=["lbfgs", "adam"], default="lbfgs", help="default: lbfgs")
-    s.add_argument("--size", type=int, default=256, help="longer side of the result (default 256)")
+    s.add_argument(
+        "--size", type=int, default=OPTIMIZE_SIZE, help=f"longer side of the result (default {OPTIMIZE_SIZE})"
+    )
     s.add_argument("--style-size", type=int, help="longer side of the style image (default: --size)")
     s.add_argument("--content-weight", type=float, default=DEFAULT_CONTENT_WEIGHT, help="default: as in training")
     s.add_argument("--style-weight", type=float, default=DEFAULT_STYLE_WEIGHT, help="default: as in training")

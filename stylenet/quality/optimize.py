@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from .. import precision as policy
+from ..defaults import OPTIMIZE_SIZE
 from ..errors import StylenetError
 from ..io.images import load_image, open_image, resize_to, split_alpha, to_pil, to_tensor, to_uint8
 from ..io.progress import progress_bar
@@ -46,7 +47,7 @@ def optimize(
     *,
     steps: int = 300,
     method: str = "lbfgs",
-    size: int | None = 256,
+    size: int | None = OPTIMIZE_SIZE,
     style_size: int | None = None,
     loss: PerceptualLoss | dict | None = None,
     lr: float | None = None,
