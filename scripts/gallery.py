@@ -77,12 +77,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--styles-dir", default=STYLES_DIR, help=f"the paintings (for --optimize; default {STYLES_DIR})")
     p.add_argument("--style-image", help="the painting of a single --styles file whose card names none")
     p.add_argument("--vgg", help="VGG weights for --optimize (default: $STYLENET_VGG or IMAGENET1K_FEATURES)")
+    p.add_argument("--paintings", nargs="+", help="columns are these paintings (style_image=), each heading its column")
+    p.add_argument("--network", help="--paintings: the AdaIN decoder or style predictor (default: the installed one)")
     for term in ("content", "style", "tv"):
         p.add_argument(f"--{term}-weight", type=float, help="--optimize's loss weight (default: the style's card)")
     a = p.parse_args(argv)
     with report_errors():
+        if a.paintings:
+            return painting_gallery(a)
         shipped = stylenet.available_styles().items()
-        styles = a.styles or [n for n, s in shipped if s.origin == "package" and not s.styles]  # each name once
+        # each name once; not the networks that take a painting (--paintings shows those)
+        styles = a.styles or [n for n, s in shipped if s.origin == "package" and not s.styles and not s.takes_painting]
         if not styles:
             raise stylenet.StylenetError("no styles given and none shipped; pass --styles")
         contents = [f for c in a.content for f in (list_images(c) if Path(c).is_dir() else [Path(c)])]
@@ -109,6 +114,26 @@ def main(argv: list[str] | None = None) -> None:
         save_image(grid, a.output, overwrite=a.overwrite, quality=90)
         extra = f" and a row optimized with {a.optimize} L-BFGS steps" if a.optimize else ""
         print(f"wrote {a.output} ({len(contents)} content images x {len(nets)} styles{extra})")
+
+
+def painting_gallery(a: argparse.Namespace) -> None:
+    """Rows: content images; columns: paintings, each heading its column, in one pass each."""
+    from stylenet.infer.arbitrary import load_decoder
+
+    network = load_decoder(a.network)  # once, for every cell
+    contents = [f for c in a.content for f in (list_images(c) if Path(c).is_dir() else [Path(c)])]
+    paintings = [Path(p) for p in a.paintings]
+    n = a.size
+    grid = Image.new("RGB", ((len(paintings) + 1) * n, (len(contents) + 1) * n), "white")
+    for j, f in enumerate(paintings):
+        grid.paste(square(to_pil(split_alpha(open_image(f))[0]), n), ((j + 1) * n, 0))
+    for i, f in enumerate(progress_bar(contents, desc="gallery", unit="row")):
+        photo = square(to_pil(split_alpha(open_image(f))[0]), n)
+        grid.paste(photo, (0, (i + 1) * n))
+        for j, painting in enumerate(paintings):
+            grid.paste(stylenet.stylize(photo, style_image=painting, network=network), ((j + 1) * n, (i + 1) * n))
+    save_image(grid, a.output, overwrite=a.overwrite, quality=90)
+    print(f"wrote {a.output} ({len(contents)} content images x {len(paintings)} paintings)")
 
 
 if __name__ == "__main__":

@@ -164,6 +164,15 @@ def http_server(tmp_path: Path):
         server.server_close()
 
 
+@pytest.fixture
+def no_painting_network(monkeypatch) -> None:
+    """A package without its shipped style predictor: no network takes a painting (the missing-default paths)."""
+    import stylenet.styles.registry as registry
+
+    real = registry._package_styles
+    monkeypatch.setattr(registry, "_package_styles", lambda: {n: s for n, s in real().items() if not s.takes_painting})
+
+
 @pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch) -> Path:
     """Every test gets its own style cache, torch hub cache and registered (URL) styles."""

@@ -178,12 +178,12 @@ def test_the_paintings_statistics_are_computed_once_for_a_batch(decoder, tmp_pat
     assert len(calls) == 2  # another size, other pixels
 
 
-def test_without_a_decoder_the_default_is_one_line_saying_how_to_get_one(paintings, photo, capsys):
-    with pytest.raises(StylenetError, match="experiment=adain") as e:
+def test_without_a_decoder_the_default_is_one_line_saying_how_to_get_one(paintings, photo, capsys, no_painting_network):
+    with pytest.raises(StylenetError, match="no AdaIN decoder or style predictor is installed") as e:
         stylenet.stylize(torch.rand(3, 32, 32), style_image=paintings[0])
-    assert "\n" not in str(e.value) and "network=" in str(e.value)
+    assert "\n" not in str(e.value) and "network=" in str(e.value) and "experiment=predictor" in str(e.value)
     code, _, err = run(capsys, "stylize", photo, "--style-image", paintings[0])
-    assert code == 2 and err.count("\n") == 1 and "experiment=adain" in err and "Traceback" not in err
+    assert code == 2 and err.count("\n") == 1 and "experiment=predictor" in err and "Traceback" not in err
 
 
 def test_a_transformer_file_as_the_decoder_is_a_clear_error(weights_file, paintings):

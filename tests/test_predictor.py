@@ -285,7 +285,9 @@ def test_a_predictor_given_as_a_style_network_says_to_pass_a_painting(pred_file,
     assert "--style-image" in err and len(err.splitlines()) == 1
 
 
-def test_an_installed_predictor_alone_is_the_default_for_paintings_on_the_page_too(pred_file, isolated_home):
+def test_an_installed_predictor_alone_is_the_default_for_paintings_on_the_page_too(
+    pred_file, isolated_home, no_painting_network
+):
     """style_image without network= takes the first of adain, predictor that is installed; the web
     page's painting drop asks the same question (it once looked for "adain" only)."""
     from stylenet.infer.arbitrary import installed_default
@@ -373,7 +375,9 @@ def test_preserve_color_and_tiles_that_share_the_whole_images_statistics(pred_fi
     assert inside.float().mean() > 0.5 and chroma.abs().max() < 1e-4
 
 
-def test_the_installed_predictor_is_the_default_and_none_is_a_one_line_error(pred_file, painting_files, capsys):
+def test_the_installed_predictor_is_the_default_and_none_is_a_one_line_error(
+    pred_file, painting_files, capsys, no_painting_network
+):
     photo = torch.rand(3, 32, 32)
     with pytest.raises(StylenetError, match="experiment=predictor") as e:
         stylenet.stylize(photo, style_image=painting_files[0])

@@ -156,7 +156,7 @@ BAD = {  # name -> (body, query, status, the message's start)
 
 
 @pytest.mark.parametrize("case", list(BAD))
-def test_each_bad_upload_is_one_line_and_the_server_keeps_running(url, case):
+def test_each_bad_upload_is_one_line_and_the_server_keeps_running(url, case, no_painting_network):
     body, query, code, message = BAD[case]
     good = png(random_image(32, 32, seed=3))
     if body is None:
@@ -186,11 +186,11 @@ def test_a_dropped_painting_is_the_style_once_an_adain_network_is_installed(url,
     assert np.abs(np.asarray(result_image(lines), np.int16) - np.asarray(want, np.int16)).max() <= 1
     assert lines[-1]["filename"] == "photo_painting.png"
     assert [s.name for s in Engine().styles.values()] == sorted(
-        stylenet.available_styles().keys() - {"classic", "adain"}
+        stylenet.available_styles().keys() - {"classic", "adain", "predictor"}
     )
 
 
-def test_nothing_but_the_page_and_the_styles_is_served(url):
+def test_nothing_but_the_page_and_the_styles_is_served(url, no_painting_network):
     assert get(url, "/")[0] == 200 and b"stylenet" in get(url, "/")[1]
     assert get(url, "/thumbs/mosaic.jpg")[1][:2] == b"\xff\xd8"
     for path in (

@@ -174,7 +174,7 @@ def test_served_page_stylizes_a_picked_photo_like_the_library(browser, served, t
     assert np.abs(shown_image(browser) - np.asarray(want, np.int16)).max() <= 1
 
 
-def test_served_page_shows_one_line_for_each_bad_upload(browser, served, tmp_path_factory):
+def test_served_page_shows_one_line_for_each_bad_upload(browser, served, tmp_path_factory, no_painting_network):
     folder = tmp_path_factory.mktemp("bad")
     (folder / "notes.txt").write_text("not a photo\n" * 20)
     good = random_image(40, 40, seed=8)

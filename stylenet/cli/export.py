@@ -42,8 +42,11 @@ def run(a: argparse.Namespace) -> int:
 
         out = Path(a.output or f"{file_label(a.weights)}.onnx")
         check_output(out, a.overwrite, "--overwrite")
-        if src.is_file() and is_adain_file(src):
-            export_adain_onnx(load_decoder(src, a.vgg), out, opset=a.opset)
+        from ..styles.registry import available_styles
+
+        entry = None if src.is_file() else available_styles().get(a.weights)
+        if (src.is_file() and is_adain_file(src)) or (entry is not None and entry.takes_painting):
+            export_adain_onnx(load_decoder(a.weights if entry else src, a.vgg), out, opset=a.opset)
         else:
             export_onnx(load(a.weights, network=a.network), out, opset=a.opset)
     print(f"wrote {out}")

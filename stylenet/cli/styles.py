@@ -48,6 +48,8 @@ def run(a: argparse.Namespace) -> int:
         img = s.card.get("style_image", {})
         network = f"{s.file.stem} (multi-style)" if s.row else f"{len(s.styles)} styles" if s.styles else "own file"
         title, licence = img.get("title", "")[:40], img.get("licence", "")[:40]
+        if s.takes_painting:
+            network, title = f"{s.card['model']} (any painting)", "--style-image painting.jpg"
         rows.append((n, s.origin, network, title, licence, _steps(s.card)))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for r in rows:

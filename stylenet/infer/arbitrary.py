@@ -6,7 +6,7 @@ What ``stylize(photo, style_image=...)``, ``stylize_video(..., style_image=...)`
 
 * **the decoder** (``load_decoder``): a decoder or predictor weights file, a loaded ``AdaINNet``
   or ``StylePredictor``, or a registry name (default: ``adain``, else ``predictor``, whichever is
-  installed; none ships yet, so a missing default is a one-line error saying how to get one);
+  installed; the package ships a ``predictor``, and a missing default is a one-line error);
 * **the paintings** (``read_painting``): a path, PIL image, NumPy array or tensor, checked
   as photos are (``stylenet.io.images``: missing, broken, tiny, decompression bomb);
   grayscale, palette, CMYK and 16-bit are converted, transparency is composited on white;
@@ -46,9 +46,10 @@ from .. import precision as policy
 from ..defaults import ADAIN_TILE as TILE
 from ..defaults import ADAIN_TILE_ABOVE as TILE_ABOVE
 from ..defaults import PAINTING_SIZE as STYLE_SIZE
-from ..defaults import STATS_SIDE
+from ..defaults import STATS_SIDE, VGG_ENV
 from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_size, open_image, split_alpha
+from ..io.weights import file_format
 from ..model.adain import FORMAT, STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
 
 DEFAULT = "adain"  # the registry name of the default decoder (not shipped yet)
@@ -59,24 +60,13 @@ RADIUS = 72
 BLEND = 16
 
 MISSING_DEFAULT = (
-    "no AdaIN decoder or style predictor is installed (none ships yet): train one with "
-    "`python scripts/train.py experiment=adain paths=shared` (or experiment=predictor) and pass "
-    "network=path/to/adain.safetensors (CLI: --network path/to/adain.safetensors), or `stylenet install` it"
+    "no AdaIN decoder or style predictor is installed (stylenet ships one, 'predictor': is the package "
+    "complete?); pass network=path/to/network.safetensors (CLI: --network), or train one with "
+    "`python scripts/train.py experiment=predictor paths=shared` and `stylenet install` it"
 )
 
 
 # -- the decoder -------------------------------------------------------------------------------
-def file_format(path: str | os.PathLike) -> str | None:
-    """The ``format`` a safetensors file's header names (None: not a readable safetensors file)."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(os.fspath(path), framework="pt") as f:
-            return (f.metadata() or {}).get("format")
-    except Exception:
-        return None
-
-
 def is_adain_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an AdaIN decoder or style-predictor weights file (its header's format)."""
     from ..model.predictor import FORMAT as PREDICTOR
@@ -103,8 +93,8 @@ def installed_default(installed: list[str] | None = None) -> str | None:
 
 def load_decoder(network=None, vgg: str | None = None):
     """An ``AdaINNet`` or ``StylePredictor`` from ``network``: a loaded one (returned as it is), a weights
-    file, or a registry name (``None``: the first of ``DEFAULTS`` installed). ``vgg`` replaces the VGG
-    weights source the file names."""
+    file, or a registry name (``None``: the first of ``DEFAULTS`` installed). ``vgg`` (default
+    ``$STYLENET_VGG``) replaces the VGG weights source the file names."""
     from ..model.predictor import FORMAT as PREDICTOR
     from ..model.predictor import StylePredictor, load_predictor
 
@@ -115,6 +105,7 @@ def load_decoder(network=None, vgg: str | None = None):
             f"network={type(network).__name__}: with style_image, network is an AdaIN decoder or a style "
             "predictor (a file, AdaINNet or StylePredictor)"
         )
+    vgg = vgg or os.environ.get(VGG_ENV)  # a local VGG16 for every call (offline), over the header's source
     text = os.fspath(network) if network is not None else DEFAULT
     is_path = isinstance(network, os.PathLike) or os.sep in text or text.endswith(".safetensors")
     if not is_path and not Path(text).is_file():

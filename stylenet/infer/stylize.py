@@ -118,7 +118,7 @@ def stylize(
             name). With ``style_image``, the AdaIN decoder or style predictor: a weights file, a
             loaded ``AdaINNet`` (``stylenet.load_adain(path, vgg=...)``) or ``StylePredictor``
             (``stylenet.load_predictor``), or a registry name (default: ``"adain"``, else
-            ``"predictor"``, whichever is installed; none ships yet: train one, see the README).
+            ``"predictor"``, whichever is installed; the package ships a ``"predictor"``).
         style_size: with ``style_image``, the painting's shorter side is scaled to this
             before its statistics are taken (``None``: as it is; ``"auto"``: the network's
             own, 512 for AdaIN, a predictor's training scale). Statistics are cached

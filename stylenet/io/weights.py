@@ -101,6 +101,17 @@ def read_verified(path: Path, fmt: str, what: str) -> tuple[dict[str, torch.Tens
     return tensors, meta
 
 
+def file_format(path: str | os.PathLike) -> str | None:
+    """The ``format`` a safetensors file's header names (None: not a readable safetensors file)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(os.fspath(path), framework="pt") as f:
+            return (f.metadata() or {}).get("format")
+    except Exception:
+        return None
+
+
 def read_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict, dict]:
     """(tensors, net arguments, card) of a weights file, verified; raises ``WeightsError``."""
     path = Path(path)

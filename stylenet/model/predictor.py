@@ -230,10 +230,16 @@ def warm_start(
 
 # -- weights files -----------------------------------------------------------------------------
 def save_predictor(
-    pred: StylePredictor, path: str | os.PathLike, card: dict | None = None, overwrite: bool = False
+    pred: StylePredictor, path: str | os.PathLike, card: dict | None = None, overwrite: bool = False, half: bool = False
 ) -> Path:
-    """Write the network, bottleneck and standardisation with a card (atomically); the VGG is named, not stored."""
-    tensors = {k: v.float() for k, v in pred.state_dict().items() if not k.startswith("encoder.")}
+    """Write the network, bottleneck and standardisation with a card (atomically); the VGG is named, not stored.
+    ``half``: float16 on disk (half the size), float32 again when loaded."""
+    dtype = torch.float16 if half else torch.float32
+    tensors = {
+        k: v.to(dtype) if v.is_floating_point() else v
+        for k, v in pred.state_dict().items()
+        if not k.startswith("encoder.")
+    }
     enc = pred.encoder
     header = {
         "net": pred.net_config,

@@ -59,6 +59,17 @@ class Style:
         """The styles a multi-style entry holds (empty for one style)."""
         return [] if self.row else list(self.card.get("styles", {}))
 
+    @property
+    def takes_painting(self) -> bool:
+        """An arbitrary-style network (AdaIN decoder, style predictor): ``style_image=``, not ``style=``.
+        Its card says so, else its file's header."""
+        from ..io.weights import ARBITRARY, file_format
+
+        if self.card.get("model") in ("adain", "predictor"):
+            return True
+        path = self.local_path()
+        return path.is_file() and file_format(path) in ARBITRARY
+
     def local_path(self) -> Path:
         return self.file or cache_dir() / f"{self.name}.safetensors"
 

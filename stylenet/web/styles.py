@@ -25,11 +25,10 @@ class PageStyle:
 def page_styles(names: list[str] | None = None) -> dict[str, PageStyle]:
     """The registry's one-style entries with a local file (shipped or installed), or those of ``names``."""
     from ..errors import StylenetError
-    from ..infer.arbitrary import is_adain_file
     from ..styles.registry import available_styles
 
     # an AdaIN decoder in the registry is no style of its own: a dropped painting uses it
-    entries = {n: s for n, s in available_styles().items() if not is_adain_file(s.local_path())}
+    entries = {n: s for n, s in available_styles().items() if not s.takes_painting}
     if names:
         unknown = [n for n in names if n not in entries or entries[n].styles]
         if unknown:

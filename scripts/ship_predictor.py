@@ -1,0 +1,102 @@
+#!/usr/bin/env python
+"""Ship a trained style predictor as the package's ``predictor`` (any painting in one pass).
+
+  python scripts/ship_predictor.py CKPT --comparison runs/compare.json \
+      --vgg ../shared/weights/vgg16_features_hed.pth
+
+CKPT is a checkpoint of ``scripts/train.py experiment=predictor`` (read without running pickled
+code); the comparison is ``scripts/compare_arbitrary.py --json`` on that same checkpoint (its step
+is checked). Writes ``stylenet/styles/predictor.safetensors`` in float16 with a card (recipe, steps,
+the held-out comparison) and records its SHA-256 and card in ``stylenet/styles/index.json``. The
+header names torchvision's ``IMAGENET1K_FEATURES`` VGG16 (what a user's machine downloads on first
+use; ``$STYLENET_VGG`` or ``--vgg`` replace it); the predictor was trained with ``--vgg``'s file, the
+same Caffe VGG16 lineage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+from stylenet.cli.errors import report_errors
+from stylenet.defaults import VGG_WEIGHTS
+from stylenet.errors import StylenetError
+from stylenet.io.download import sha256_file
+from stylenet.model.predictor import load_predictor, save_predictor
+from stylenet.training.predictor_module import predictor_from_checkpoint
+from stylenet.training.train_predictor import PAPER
+
+PACKAGE = Path(__file__).resolve().parent.parent / "stylenet" / "styles"
+NAME = "predictor"
+
+
+def card_for(ckpt: Path, comparison: dict, fp16_error: dict) -> dict:
+    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    hp = state["hyper_parameters"]
+    means = comparison["means"]
+    first = next(iter(comparison["records"].values()))
+    paintings, photos = len({r["painting"] for r in first}), len({r["photo"] for r in first})
+    return {
+        "model": "predictor",
+        "name": NAME,
+        "paper": PAPER,
+        "steps": state["global_step"],
+        "recipe": {
+            "command": "python scripts/train.py experiment=predictor paths=shared data.image_size=128 "
+            "'adain.painting_scale=[1.5,2.5]' train_only=predictor (resumed across sessions)",
+            "warm_start": "the classic network's convolutions and a ridge-1 least-squares fit of the map to its ten rows",
+            "train_only": hp["train_only"],
+            "optim": hp["optim"],
+            "style_size": hp["predictor"]["style_size"],
+        },
+        "loss": {k: v for k, v in hp["loss"].items() if k not in ("stability", "adversarial", "vgg")},
+        "vgg": f"trained with {Path(hp['loss']['vgg']['weights']).name}; the header names {VGG_WEIGHTS}",
+        "evaluation": {
+            "what": f"means over {paintings} held-out paintings x {photos} held-out photos at "
+            f"{comparison['size']} px (paintings at {comparison['style_size']} px), the classic loss; palette: "
+            "sliced Wasserstein distance in Lab to the painting (stylenet.palette); "
+            "scripts/compare_arbitrary.py",
+            "means": {k: {t: round(v, 4) for t, v in m.items()} for k, m in means.items()},
+        },
+        "float16": fp16_error,
+        "note": "interim: training continues (issue 24); the held-out paintings are listed in docs/quality.md",
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("checkpoint")
+    p.add_argument("--comparison", required=True, help="scripts/compare_arbitrary.py --json of this checkpoint")
+    p.add_argument("--vgg", required=True, help="the VGG16 weights file the predictor was trained with")
+    a = p.parse_args(argv)
+    with report_errors():
+        ckpt = Path(a.checkpoint)
+        comparison = json.loads(Path(a.comparison).read_text())
+        pred = predictor_from_checkpoint(ckpt, a.vgg)
+        steps = next((c.get("steps") for c in comparison["cards"].values() if "from_checkpoint" in c), None)
+        if steps != pred.card["steps"]:
+            raise StylenetError(f"{a.comparison} measured step {steps}, {ckpt} is step {pred.card['steps']}")
+        out = PACKAGE / f"{NAME}.safetensors"
+        pred.encoder.weights = VGG_WEIGHTS  # the header's VGG: what a user's machine has
+        photo, painting = torch.rand(1, 3, 96, 128), torch.rand(1, 3, 128, 128)
+        with torch.no_grad():
+            full = pred(photo, painting)
+            save_predictor(pred, out, {}, overwrite=True, half=True)
+            err = (load_predictor(out, a.vgg)(photo, painting) - full).abs() * 255
+        fp16_error = {"max_over_255": round(float(err.max()), 3), "mean_over_255": round(float(err.mean()), 4)}
+        card = card_for(ckpt, comparison, fp16_error)
+        save_predictor(pred, out, card, overwrite=True, half=True)
+        index_file = PACKAGE / "index.json"
+        index = json.loads(index_file.read_text())
+        index["styles"][NAME] = {"file": out.name, "sha256": sha256_file(out), "card": card}
+        index_file.write_text(json.dumps(index, indent=2) + "\n")
+        print(f"shipped {out} ({out.stat().st_size / 1e6:.1f} MB, step {card['steps']}, float16 error {fp16_error})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
