@@ -57,7 +57,6 @@ DEFAULTS = (DEFAULT, "predictor")  # what style_image uses without network=: the
 # receptive-field radius of encoder + decoder, in pixels, with the 8-pixel grid's misalignment:
 # encoder (VGG16 to relu4_1) 30, decoder 26, nearest upsampling and pooling alignment up to 14
 RADIUS = 72
-BLEND = 16
 
 MISSING_DEFAULT = (
     "no AdaIN decoder or style predictor is installed (stylenet ships one, 'predictor': is the package "
@@ -273,13 +272,6 @@ def content_stats(net: AdaINNet, x: torch.Tensor, stats_side: int = STATS_SIDE) 
     return channel_stats(net.encode(_padded(small)))
 
 
-def _spans(size: int, tile: int, overlap: int):
-    """(read_start, read_end, keep_start, keep_end) along one axis; reads start on the encoder's 8-pixel grid."""
-    for start in range(0, size, tile):
-        end = min(size, start + tile)
-        yield max(0, (start - overlap) // STRIDE * STRIDE), min(size, end + overlap), start, end
-
-
 @torch.no_grad()
 def stylize_tiled(
     net: AdaINNet,
@@ -293,11 +285,11 @@ def stylize_tiled(
     """A ``(1, 3, H, W)`` photo in overlapping tiles whose AdaIN uses the whole photo's statistics.
 
     A tile's output equals the whole photo's except within ``RADIUS`` of its cut edges; tiles
-    overlap by more than that, and are blended with linear ramps ``BLEND`` wide where both are exact.
+    overlap by more than that, and are blended with linear ramps ``RAMP`` wide where both are exact.
     """
-    from .tiling import _ramp
+    from .tiling import RAMP, ramp, spans
 
-    need = RADIUS + BLEND // 2 + 1
+    need = RADIUS + RAMP // 2 + 1
     overlap = need if overlap is None else overlap
     if overlap < need:
         raise ValueError(f"overlap={overlap} is too small for the AdaIN network; use at least {need}")
@@ -306,10 +298,10 @@ def stylize_tiled(
     cstats = content_stats(net, x.to(device), stats_side)
     out = torch.zeros(1, 3, h, w)
     weight = torch.zeros(1, 1, h, w)
-    for y0, y1, ky0, ky1 in _spans(h, tile, overlap):
-        wy = _ramp(y1 - y0, ky0 - y0, ky1 - y0, BLEND, ky0 > 0, ky1 < h)
-        for x0, x1, kx0, kx1 in _spans(w, tile, overlap):
-            wx = _ramp(x1 - x0, kx0 - x0, kx1 - x0, BLEND, kx0 > 0, kx1 < w)
+    for y0, y1, ky0, ky1 in spans(h, tile, overlap, STRIDE):
+        wy = ramp(y1 - y0, ky0 - y0, ky1 - y0, RAMP, ky0 > 0, ky1 < h)
+        for x0, x1, kx0, kx1 in spans(w, tile, overlap, STRIDE):
+            wx = ramp(x1 - x0, kx0 - x0, kx1 - x0, RAMP, kx0 > 0, kx1 < w)
             part = x[:, :, y0:y1, x0:x1].to(device)
             th, tw = part.shape[-2:]
             feat = net.encode(_padded(part))

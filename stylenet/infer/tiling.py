@@ -74,17 +74,17 @@ def freeze_norms(net: TransformerNet, stats: dict[str, tuple[torch.Tensor, torch
     return replace_norms(net, frozen)
 
 
-def _spans(size: int, tile: int, overlap: int) -> Iterator[tuple[int, int, int, int]]:
-    """(read_start, read_end, keep_start, keep_end) along one axis; starts aligned to the network stride."""
-    step = tile
-    for start in range(0, size, step):
-        end = min(size, start + step)
-        r0 = max(0, (start - overlap) // STRIDE * STRIDE)
-        r1 = min(size, end + overlap)
-        yield r0, r1, start, end
+RAMP = 16  # width in pixels of the linear ramps where two tiles meet
 
 
-def _ramp(n: int, lo: int, hi: int, blend: int, fade_lo: bool, fade_hi: bool) -> torch.Tensor:
+def spans(size: int, tile: int, overlap: int, stride: int = STRIDE) -> Iterator[tuple[int, int, int, int]]:
+    """(read_start, read_end, keep_start, keep_end) along one axis; reads start on the network's ``stride``."""
+    for start in range(0, size, tile):
+        end = min(size, start + tile)
+        yield max(0, (start - overlap) // stride * stride), min(size, end + overlap), start, end
+
+
+def ramp(n: int, lo: int, hi: int, blend: int, fade_lo: bool, fade_hi: bool) -> torch.Tensor:
     """Blend weights for ``n`` samples with core [lo, hi): linear ramps ``blend`` wide centred on the
     core's inner edges, so that a neighbour's complementary ramp makes the weights sum to one."""
     i = torch.arange(n, dtype=torch.float32) + 0.5
@@ -104,7 +104,7 @@ def stylize_tiled(
     tile: int = TILE,
     overlap: int | None = None,
     stats_side: int = STATS_SIDE,
-    blend: int = 16,
+    blend: int = RAMP,
 ) -> torch.Tensor:
     """Stylize a ``(1, 3, H, W)`` CPU tensor in tiles; returns ``(1, 3, H, W)`` float on the CPU
     (channels-last, so that ``y[0].permute(1, 2, 0)`` is an image array without a copy).
@@ -130,10 +130,10 @@ def stylize_tiled(
     stats = record_norm_stats(run, net, small)
     frozen = freeze_norms(net, stats).to(device)
     del small
-    for y0, y1, ky0, ky1 in _spans(h, tile, overlap):
-        wy = _ramp(y1 - y0, ky0 - y0, ky1 - y0, blend, ky0 > 0, ky1 < h)
-        for x0, x1, kx0, kx1 in _spans(w, tile, overlap):
-            wx = _ramp(x1 - x0, kx0 - x0, kx1 - x0, blend, kx0 > 0, kx1 < w)
+    for y0, y1, ky0, ky1 in spans(h, tile, overlap):
+        wy = ramp(y1 - y0, ky0 - y0, ky1 - y0, blend, ky0 > 0, ky1 < h)
+        for x0, x1, kx0, kx1 in spans(w, tile, overlap):
+            wx = ramp(x1 - x0, kx0 - x0, kx1 - x0, blend, kx0 > 0, kx1 < w)
             y = run(frozen, x[:, :, y0:y1, x0:x1])[0]
             mix = wy[:, None] * wx[None, :]
             out[:, y0:y1, x0:x1] += y * mix
