@@ -14,6 +14,7 @@ import json
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import NamedTuple
 
 import pytorch_lightning as pl
 from hydra.utils import instantiate
@@ -118,10 +119,18 @@ def pair_data(cfg: DictConfig) -> AdaINDataModule:
     return data
 
 
-def start_pairs(cfg: DictConfig, check: Callable[[DictConfig], None], name: str):
+class Started(NamedTuple):
+    """What ``start_pairs`` found before training: when, the precision asked for, the data, the checkpoint."""
+
+    time: float
+    asked_precision: str
+    data: pl.LightningDataModule
+    checkpoint: Path | None
+
+
+def start_pairs(cfg: DictConfig, check: Callable[[DictConfig], None], name: str) -> Started:
     """The start of an arbitrary-style run: every check (``check``: the kind's own) before anything runs,
-    the precision, the scanned data, the checkpoint to resume (``runs/<name>/*`` for ``latest``), the seed.
-    Returns (start time, precision asked for, data, checkpoint or None)."""
+    the precision, the scanned data, the checkpoint to resume (``runs/<name>/*`` for ``latest``), the seed."""
     start = time.time()
     _quiet()
     _check_config(cfg)
@@ -130,14 +139,14 @@ def start_pairs(cfg: DictConfig, check: Callable[[DictConfig], None], name: str)
     data = pair_data(cfg)
     ckpt = find_checkpoint(cfg.resume, Path(cfg.paths.runs_dir), name)
     pl.seed_everything(cfg.seed, workers=True, verbose=False)
-    return start, asked_precision, data, ckpt
+    return Started(start, asked_precision, data, ckpt)
 
 
 def fit_pairs(
     cfg: DictConfig,
     module: pl.LightningModule,
-    started: tuple,
-    export: Callable[[Path], Path],
+    started: Started,
+    export: Callable[[Path, dict], Path],
     card: Callable[[], dict],
     usage: str,
     extra_callbacks: list[pl.Callback] | None = None,
@@ -198,4 +207,6 @@ def train_adain(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None = Non
     def export(path: Path, card: dict) -> Path:
         return save_adain(module.net, path, card)
 
-    return fit_pairs(cfg, module, started, export, lambda: adain_card(cfg, module, started[2]), usage, extra_callbacks)
+    return fit_pairs(
+        cfg, module, started, export, lambda: adain_card(cfg, module, started.data), usage, extra_callbacks
+    )

@@ -119,14 +119,14 @@ def train_predictor(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None =
         guard=OmegaConf.to_container(cfg.guard),
         train_only=cfg.train_only,
     )
-    warm = None if started[3] else warm_start_from(cfg, module)
+    warm = None if started.checkpoint else warm_start_from(cfg, module)
     usage = (
         "  python:  stylenet.stylize('photo.jpg', style_image='painting.jpg', network={weights!r})\n"
         "  shell:   stylenet stylize photo.jpg --style-image painting.jpg --network {weights}"
     )
 
     def card() -> dict:
-        return predictor_card(cfg, module, started[2], warm)
+        return predictor_card(cfg, module, started.data, warm)
 
     def export(path: Path, card: dict) -> Path:
         return save_predictor(module.net, path, card)
