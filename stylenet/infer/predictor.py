@@ -32,10 +32,8 @@ def network_for(pred: StylePredictor, embedding: torch.Tensor) -> TransformerNet
 @torch.no_grad()
 def photo_embedding(pred: StylePredictor, photo: torch.Tensor, target: torch.Tensor, strength: float):
     """Ghiasi's strength: ``strength * target + (1 - strength) * e(photo)`` for one photo ``(1, 3, H, W)``."""
-    if strength == 1.0:
-        return target
     device = pred.embedding.shift.device
-    return torch.lerp(pred.own_embedding(photo.to(device)).cpu(), target.cpu(), strength)
+    return pred.at_strength(photo.to(device), target.to(device), strength).cpu()
 
 
 def photo_function(pred: StylePredictor, target, strength: float, tile, device, precision):

@@ -140,9 +140,13 @@ class StylePredictor(nn.Module):
         if isinstance(style, tuple):  # style_stats' one-tuple
             (style,) = style
         e = self.embed(style) if style.dim() == 4 else style
-        if not isinstance(strength, (int, float)) or strength != 1:  # Ghiasi's interpolation with the photo's own
-            e = torch.lerp(self.own_embedding(photo), e.float(), strength)
-        return self.transformer(photo, self.mix(e).expand(photo.shape[0], -1))
+        return self.transformer(photo, self.mix(self.at_strength(photo, e, strength)).expand(photo.shape[0], -1))
+
+    def at_strength(self, photo: torch.Tensor, embedding: torch.Tensor, strength: float | torch.Tensor) -> torch.Tensor:
+        """Ghiasi's strength: ``strength * embedding + (1 - strength) * own_embedding(photo)``."""
+        if isinstance(strength, (int, float)) and strength == 1:
+            return embedding
+        return torch.lerp(self.own_embedding(photo), embedding.float(), strength)
 
     def one_style(self, embedding: torch.Tensor) -> TransformerNet:
         """The plain one-style ``TransformerNet`` for one embedding ``(D,)`` or ``(1, D)`` (what inference runs)."""
