@@ -257,6 +257,19 @@ def save_predictor(
     return write_verified(path, tensors, FORMAT, header, card, overwrite)
 
 
+def build_predictor(
+    net: dict | None, embedding: int, layers: list[str], encoder: dict, style_size: int, tensors: dict
+) -> StylePredictor:
+    """A ``StylePredictor`` in eval mode holding ``tensors`` (all but the VGG's, which ``encoder`` names);
+    raises ``ValueError`` naming what is missing or does not fit."""
+    pred = StylePredictor(net, embedding, layers, encoder, style_size)
+    pred.load_state_dict(tensors, strict=False)
+    missing = {k for k in pred.state_dict() if not k.startswith("encoder.")} - set(tensors)
+    if missing:
+        raise ValueError(f"missing tensors {sorted(missing)[:3]}")
+    return pred.eval()
+
+
 def load_predictor(path: str | os.PathLike, vgg: str | None = None) -> StylePredictor:
     """A ``StylePredictor`` in eval mode from a weights file (nothing pickled runs); ``vgg`` replaces the VGG
     weights source its header names. The card is ``pred.card``."""
@@ -266,18 +279,9 @@ def load_predictor(path: str | os.PathLike, vgg: str | None = None) -> StylePred
     tensors, meta = read_verified(path, FORMAT, "a style-predictor weights file")
     try:
         net, spec, encoder = (json.loads(meta[k]) for k in ("net", "predictor", "encoder"))
-        pred = StylePredictor(
-            net,
-            spec["embedding"],
-            spec["layers"],
-            {**encoder, "weights": vgg or encoder["weights"]},
-            spec["style_size"],
-        )
-        pred.load_state_dict(tensors, strict=False)
+        encoder = {**encoder, "weights": vgg or encoder["weights"]}
+        pred = build_predictor(net, spec["embedding"], spec["layers"], encoder, spec["style_size"], tensors)
     except (KeyError, ValueError, TypeError, RuntimeError) as e:
         raise WeightsError(f"{path}: weights or header do not make a style predictor ({e})") from None
-    missing = {k for k in pred.state_dict() if not k.startswith("encoder.")} - set(tensors)
-    if missing:
-        raise WeightsError(f"{path}: missing tensors {sorted(missing)[:3]}")
     pred.card = json.loads(meta.get("card", "{}"))
-    return pred.eval()
+    return pred

@@ -18,7 +18,7 @@ import torch
 
 from ..loss.perceptual import LossTerms, build_perceptual_loss
 from ..model import fast
-from ..model.predictor import EMBEDDING, STYLE_SIZE, StylePredictor
+from ..model.predictor import EMBEDDING, STYLE_SIZE, StylePredictor, build_predictor
 from .adain_module import AdaINModule
 from .module import LossGuard, norm_parameters
 
@@ -111,13 +111,10 @@ def predictor_from_checkpoint(ckpt, vgg: str | None = None) -> StylePredictor:
         encoder = {**loss["vgg"], "weights": vgg or loss["vgg"]["weights"]}
         spec = hp["predictor"]
         layers = list(parse_layer_weights(loss["style_layers"]))
-        pred = StylePredictor(spec.get("net"), spec.get("embedding", EMBEDDING), layers, encoder, spec["style_size"])
         tensors = {k[len("net.") :]: v for k, v in state["state_dict"].items() if k.startswith(PredictorModule.KEPT)}
-        pred.load_state_dict(tensors, strict=False)
-        missing = {k for k in pred.state_dict() if not k.startswith("encoder.")} - set(tensors)
-        if missing:
-            raise ValueError(f"missing {sorted(missing)[:3]}")
+        embedding = spec.get("embedding", EMBEDDING)
+        pred = build_predictor(spec.get("net"), embedding, layers, encoder, spec["style_size"], tensors)
     except Exception as e:
         raise WeightsError(f"{ckpt}: not a readable style-predictor checkpoint ({e.__class__.__name__}: {e})") from None
     pred.card = {"from_checkpoint": str(ckpt), "steps": state.get("global_step")}
-    return pred.eval()
+    return pred
