@@ -8,8 +8,11 @@ predictors, and the predictor's warm start before any training.
       --network warm=warm:lstsq --photos 20 --size 256 --json runs/compare_arbitrary.json
 
 ``--network LABEL=SOURCE``: an exported file (``adain.safetensors``, ``predictor.safetensors``), a training
-checkpoint of either (``last.ckpt``), or ``warm:lstsq[:RIDGE]`` / ``warm:mean`` (a predictor warm-started from
-``--init`` and its paintings in ``--styles-dir``, no training). Each network stylizes every held-out
+checkpoint of either (``last.ckpt``), ``warm:lstsq[:RIDGE]`` / ``warm:mean`` (a predictor warm-started from
+``--init`` and its paintings in ``--styles-dir``, no training), or ``rows:FOLDER``: a network trained for
+each painting (the issue's 15-CPU-minute classic row, ``train_only=norm``), ``FOLDER/<painting
+stem>/<painting stem>.safetensors`` (its row of that name), paintings without one left out of that
+method's records (compare means over the same paintings: ``--paintings``). Each network stylizes every held-out
 photo (``--photos`` of them, spread over the held-out photos of ``experiment=adain``'s folders, centre
 crops of ``--size`` px) in every held-out painting's style (its 20 ``holdout_paintings``), as
 ``stylenet.stylize(style_image=...)`` does (each network reads the painting at its own size), in fp32.
@@ -34,9 +37,29 @@ ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("content", "style", "palette", "seconds")
 
 
+class Rows:
+    """``rows:FOLDER``: the network trained on each painting, where there is one."""
+
+    def __init__(self, folder: Path):
+        self.folder, self.card = folder, {"rows": str(folder)}
+
+    def for_painting(self, painting: Path):
+        import stylenet
+
+        file = self.folder / painting.stem / f"{painting.stem}.safetensors"
+        if not file.is_file():
+            return None
+        net = stylenet.load(file)
+        return stylenet.load(painting.stem, network=net) if net.num_styles else net
+
+
 def load_network(source: str, vgg: str, init: str, styles_dir: str):
-    """An ``AdaINNet`` or ``StylePredictor`` in eval mode from a file, a checkpoint or ``warm:MODE``."""
+    """An ``AdaINNet`` or ``StylePredictor`` in eval mode from a file, a checkpoint or ``warm:MODE``;
+    ``rows:FOLDER``: a ``Rows``."""
     from stylenet.infer import arbitrary
+
+    if source.startswith("rows:"):
+        return Rows(Path(source[len("rows:") :]))
 
     if source.startswith("warm:"):
         from stylenet.model.predictor import StylePredictor, warm_start
@@ -102,7 +125,13 @@ def compare(networks: dict, photos: list[Path], paintings: list[Path], criterion
             outputs = {"photo (unstylized)": (x, 0.0)}
             for label, net in networks.items():
                 start = time.perf_counter()
-                y = stylenet.stylize(x, style_image=painting, network=net, precision="fp32")
+                if isinstance(net, Rows):
+                    own = net.for_painting(painting)
+                    if own is None:
+                        continue
+                    y = stylenet.stylize(x, own, precision="fp32")
+                else:
+                    y = stylenet.stylize(x, style_image=painting, network=net, precision="fp32")
                 outputs[label] = (y, time.perf_counter() - start)
             for label, (y, seconds) in outputs.items():
                 parts = criterion(y, x)
@@ -120,7 +149,11 @@ def compare(networks: dict, photos: list[Path], paintings: list[Path], criterion
 
 
 def summary(rows: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
-    return {label: {m: statistics.fmean(r[m] for r in records) for m in METRICS} for label, records in rows.items()}
+    return {
+        label: {m: statistics.fmean(r[m] for r in records) for m in METRICS}
+        for label, records in rows.items()
+        if records
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

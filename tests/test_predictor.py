@@ -500,11 +500,17 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
         "32",
     ]
     argv += ["--vgg", "random", "--init", str(tmp_path / "trio.safetensors"), "--styles-dir", str(tmp_path / "styles")]
+    from stylenet.io.weights import save_weights
+
+    (tmp_path / "rows" / "p1").mkdir(parents=True)  # a network trained on p1.jpg alone (a 15-minute row)
+    save_weights(TransformerNet(width=8, blocks=1), tmp_path / "rows" / "p1" / "p1.safetensors")
+    argv += ["--network", f"rows=rows:{tmp_path / 'rows'}"]
     data = [f"adain.photos=[{photo_dir}]", f"adain.paintings=[{tmp_path / 'paintings'}]"]
     data += ["adain.holdout_paintings=[p1.jpg,p2.jpg]", "data.holdout=2"]
     assert compare.main(argv + [f"--config={o}" for o in data] + ["--json", str(report)]) == 0
     saved = json.loads(report.read_text())
-    assert list(saved["means"]) == ["photo (unstylized)", "pred", "warm"]
+    assert list(saved["means"]) == ["photo (unstylized)", "pred", "warm", "rows"]
+    assert {r["painting"] for r in saved["records"]["rows"]} == {"p1.jpg"} and len(saved["records"]["rows"]) == 2
     assert len(saved["records"]["warm"]) == 4 and {r["painting"] for r in saved["records"]["pred"]} == {
         "p1.jpg",
         "p2.jpg",
