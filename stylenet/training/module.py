@@ -83,6 +83,23 @@ def adam(params, lr: float, **kwargs) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, **kwargs)
 
 
+def fast_layout(net: torch.nn.Module, vgg: torch.nn.Module, bf16: bool) -> None:
+    """A training step's fast paths: the network's fast layer forms (``stylenet.model.fast``: same
+    parameters, same function), it and the frozen VGG channels-last (oneDNN's convolutions, forward
+    and backward), and under bf16 autocast the VGG's weights in bf16 (no per-step casts)."""
+    fast.speed_up(net)
+    net.to(memory_format=torch.channels_last)
+    vgg.to(memory_format=torch.channels_last)
+    if bf16:
+        vgg.features.to(torch.bfloat16)
+
+
+def lr_groups(rest: list, tables: list, optim: dict) -> list[dict]:
+    """Adam's parameter groups: ``rest`` at ``optim["lr"]``, the norm tables at ``optim["table_lr"]`` (or lr)."""
+    groups = [{"params": rest, "lr": optim["lr"]}] if rest else []
+    return groups + [{"params": tables, "lr": optim.get("table_lr") or optim["lr"]}]
+
+
 def norm_parameters(net: torch.nn.Module) -> list[torch.nn.Parameter]:
     """The norm layers' gamma/beta (the style tables of a multi-style network)."""
     norms = [m for m in net.modules() if isinstance(m, (torch.nn.InstanceNorm2d, ConditionalInstanceNorm2d))]
@@ -166,11 +183,7 @@ class StyleTransferModule(pl.LightningModule):
         the network and the VGG through torch.compile (about a minute to compile on a
         2-core CPU, then faster steps).
         """
-        fast.speed_up(self.net)
-        self.net.to(memory_format=torch.channels_last)  # oneDNN's convolutions, forward and backward
-        self.loss.vgg.to(memory_format=torch.channels_last)
-        if bf16:
-            self.loss.vgg.features.to(torch.bfloat16)
+        fast_layout(self.net, self.loss.vgg, bf16)
         if compile and not getattr(self, "_compiled", False):
             self.net.compile(dynamic=False)  # fixed crops; dynamic shapes trip a torch bug on the padding arithmetic
             self.loss.vgg.compile(dynamic=False)
@@ -210,9 +223,7 @@ class StyleTransferModule(pl.LightningModule):
         tables = [p for p in norm_parameters(self.net) if p.requires_grad]
         ids = {id(p) for p in tables}
         rest = [p for p in self.net.parameters() if p.requires_grad and id(p) not in ids]
-        groups = [{"params": rest, "lr": o["lr"]}] if rest else []
-        groups.append({"params": tables, "lr": o["table_lr"] or o["lr"]})
-        opt = adam(groups, o["lr"])
+        opt = adam(lr_groups(rest, tables, o), o["lr"])
         optimizers = [opt]
         if self.disc is not None:  # the discriminator's own Adam, at the usual GAN betas
             lr = self.adversarial.get("lr", adv.DEFAULTS["lr"])

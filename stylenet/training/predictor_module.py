@@ -17,10 +17,9 @@ import pytorch_lightning as pl
 import torch
 
 from ..loss.perceptual import LossTerms, build_perceptual_loss
-from ..model import fast
 from ..model.predictor import EMBEDDING, STYLE_SIZE, StylePredictor, build_predictor
 from .adain_module import AdaINModule
-from .module import LossGuard, norm_parameters
+from .module import LossGuard, fast_layout, lr_groups, norm_parameters
 
 TRAIN_ONLY = ("predictor", "all")
 
@@ -66,12 +65,7 @@ class PredictorModule(AdaINModule):
         self.last_losses: dict[str, float] = {}
 
     def setup(self, stage: str) -> None:
-        # as StyleTransferModule.speed_up: fast layers, channels-last, the VGG's weights in bf16 under autocast
-        fast.speed_up(self.net.transformer)
-        self.net.transformer.to(memory_format=torch.channels_last)
-        self.loss.vgg.to(memory_format=torch.channels_last)
-        if self._autocast():
-            self.loss.vgg.features.to(torch.bfloat16)
+        fast_layout(self.net.transformer, self.loss.vgg, self._autocast())
 
     def param_groups(self) -> list[dict]:
         """The bottleneck (and with ``train_only=all`` the convolutions) at ``optim.lr``, the gamma/beta map
@@ -83,7 +77,7 @@ class PredictorModule(AdaINModule):
         main = list(self.net.embedding.parameters())
         if self.hparams.train_only == "all":
             main += [p for p in self.net.transformer.parameters() if id(p) not in ids]
-        return [{"params": main}, {"params": tables, "lr": o.get("table_lr") or o["lr"]}]
+        return lr_groups(main, tables, o)
 
     # -- the loss --------------------------------------------------------------------------
     def losses(self, photos: torch.Tensor, paintings: torch.Tensor) -> tuple[torch.Tensor, LossTerms]:
