@@ -130,7 +130,8 @@ class AdaINModule(pl.LightningModule):
         opt.zero_grad(set_to_none=True)
         self.manual_backward(loss)
         clip = {**OPTIM, **self.hparams.optim}["grad_clip"] or float("inf")
-        norm = torch.nn.utils.clip_grad_norm_([p for g in self.param_groups() for p in g["params"]], clip)
+        groups = getattr(opt, "optimizer", opt).param_groups  # what trains, as the optimizer holds it
+        norm = torch.nn.utils.clip_grad_norm_([p for g in groups for p in g["params"]], clip)
         if self._bad_everywhere(not bool(torch.isfinite(norm))):
             return self._skip(opt, "non-finite gradient")
         opt.step()
