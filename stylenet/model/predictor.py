@@ -94,7 +94,8 @@ class StylePredictor(nn.Module):
         if not isinstance(encoder, VGGFeatures):
             encoder = VGGFeatures(self.layers, **(encoder or {}))
         self.encoder = encoder
-        features = 2 * sum(encoder.features[encoder.names.index(k) - 1].out_channels for k in self.layers)
+        self.widths = [2 * encoder.features[encoder.names.index(k) - 1].out_channels for k in self.layers]  # mean, std
+        features = sum(self.widths)
         self.embedding = StyleEmbedding(features, embedding)
         config = NetConfig.from_dict({**(net or {}), "num_styles": embedding + 1})
         self.transformer = TransformerNet.from_config(config)
@@ -204,8 +205,7 @@ def warm_start(
     shift = stats.mean(0)
     centred = stats - shift if len(stats) > 1 else stats
     scale, at = torch.ones_like(shift), 0
-    for k in pred.layers:  # one scale per layer (means and deviations together): ten paintings are few
-        width = 2 * pred.encoder.features[pred.encoder.names.index(k) - 1].out_channels
+    for width in pred.widths:  # one scale per layer (means and deviations together): ten paintings are few
         scale[at : at + width] = centred[:, at : at + width].square().mean().sqrt().clamp_min(1e-6)
         at += width
     emb = pred.embedding
