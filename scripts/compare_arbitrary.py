@@ -94,13 +94,11 @@ def held_out(photos: int, config: list[str]) -> tuple[list[Path], list[Path]]:
     from hydra import compose, initialize_config_dir
 
     import stylenet.training.config  # noqa: F401  (schema and resolvers)
-    from stylenet.training.adain_data import AdaINDataModule
+    from stylenet.training.train_adain import pair_data
 
     with initialize_config_dir(str(ROOT / "stylenet" / "configs"), version_base="1.3"):
         cfg = compose("train", overrides=["experiment=adain", "paths.output_dir=unused", *config])
-    a = cfg.adain
-    data = AdaINDataModule(list(a.photos), list(a.paintings), list(a.holdout_paintings), holdout=cfg.data.holdout)
-    data.scan()
+    data = pair_data(cfg)  # the training runs' own split
     files = data.holdout_files
     step = max(1, len(files) // photos)
     return files[::step][:photos], data.holdout_painting_files
