@@ -136,13 +136,20 @@ def load_decoder(network=None, vgg: str | None = None):
 _prepared: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+def is_predictor(net) -> bool:
+    """Whether a loaded painting network is a style predictor (else an AdaIN network)."""
+    from ..model.predictor import StylePredictor
+
+    return isinstance(net, StylePredictor)
+
+
 def prepare(net: AdaINNet, device: torch.device | str | None, precision: str) -> AdaINNet:
     """``net`` on ``device`` in the precision ``stylenet.precision`` resolves (fp32 or bf16), in eval mode;
     a copy where that differs from ``net`` (made once, again after its parameters change). A style
     predictor stays in fp32: the network it makes runs in that precision (``stylenet.model.predictor``)."""
     device = torch.device(device) if device is not None else next(net.parameters()).device
     dtype = torch.bfloat16 if policy.resolve(precision, device) == "bf16" else torch.float32
-    if hasattr(net, "one_style"):
+    if is_predictor(net):
         dtype = torch.float32
     p = next(net.parameters())
     if p.device == device and p.dtype == dtype and not net.training:

@@ -132,7 +132,9 @@ def export_adain_onnx(net, path: str | os.PathLike, opset: int = 18) -> Path:
     from ..model.adain import MIN_SIDE as ADAIN_MIN_SIDE
 
     path = Path(path)
-    predictor = hasattr(net, "one_style")
+    from .arbitrary import is_predictor
+
+    predictor = is_predictor(net)
     model = (_PredictorGraph if predictor else _AdaINGraph)(copy.deepcopy(net).float().cpu().eval())
     for m in model.modules():
         if type(m) is ConditionalInstanceNorm2d:

@@ -136,7 +136,7 @@ def stylize(
         base = arbitrary.load_decoder(network)
         net = arbitrary.prepare(base, device, precision)
         target = arbitrary.target_stats(net, style_image, style_weights, style_size)
-        if hasattr(net, "one_style"):  # a style predictor: its network, through the path below (infer/predictor.py)
+        if arbitrary.is_predictor(net):  # a style predictor: its network, through the path below (infer/predictor.py)
             from .predictor import photo_function
 
             run = photo_function(net, target[0], adain_alpha, tile, device, precision)

@@ -112,7 +112,7 @@ def stylize_video(
         if style_image is not None:
             net = arbitrary.prepare(arbitrary.load_decoder(network), device, precision)
             target = arbitrary.target_stats(net, style_image, style_weights, style_size)  # once for the clip
-            if hasattr(net, "one_style"):  # a style predictor (stylenet.model.predictor)
+            if arbitrary.is_predictor(net):  # a style predictor (stylenet.model.predictor)
                 from ..infer.predictor import PredictorClipStylizer
 
                 knobs = (stability, denoise, blend, device, precision)
