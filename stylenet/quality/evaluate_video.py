@@ -41,10 +41,10 @@ def evaluate_video(
     why decoding stopped early, if it did.
     """
     from ..io.progress import progress_bar
-    from ..video.io import _av, fit_size, frame_to_rgb, open_clip
+    from ..video.io import fit_size, frame_to_rgb, import_av, open_clip
     from ..video.stabilize import ClipStylizer
 
-    av = _av()
+    av = import_av()
     runner = Runner(device, precision)
     stylizers = {label: ClipStylizer(net, runner, *s) for label, s in settings.items()}
     warping = WarpingError(flow)

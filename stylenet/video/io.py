@@ -51,7 +51,8 @@ class VideoResult:
     lost_seconds: float = 0.0  # of a truncated clip
 
 
-def _av():
+def import_av():
+    """PyAV, or a one-line error naming the ``[video]`` extra (stylenet itself never imports it eagerly)."""
     try:
         import av
     except ImportError:
@@ -69,7 +70,7 @@ def output_format(dst: str | os.PathLike) -> str:
 def open_clip(src: str | os.PathLike):
     """Open ``src`` for decoding; returns the PyAV container. Missing, empty, non-video files,
     still images and codecs this build cannot decode are a ``VideoError``."""
-    av = _av()
+    av = import_av()
     src = Path(src)
     check_input_file(src, "a video", VideoError)
     try:
@@ -106,7 +107,7 @@ class _Writer:
     """The output container: video stream (set up at the first frame), audio copied packet by packet."""
 
     def __init__(self, path: Path, fmt: str, vin, ain, loop: int):
-        av = _av()
+        av = import_av()
         self.fmt, self.vin = fmt, vin
         self.out = av.open(str(path), "w", format=fmt, options={"loop": str(loop)} if fmt == "gif" else None)
         self.ain = ain if fmt != "gif" else None  # a GIF has no sound
@@ -162,7 +163,7 @@ class _Writer:
     def video(self, rgb: np.ndarray, start: float, end: float) -> bool:
         """One ``(H, W, 3)`` uint8 frame shown from ``start`` to ``end`` (seconds on the input's clock);
         False if it was dropped (a repeated timestamp)."""
-        av = _av()
+        av = import_av()
         if self.fmt == "gif" and self.rotation:
             rgb = np.ascontiguousarray(np.rot90(rgb, self.rotation // 90))
         tb = GIF_TIME_BASE if self.fmt == "gif" else self.vin.time_base
@@ -199,7 +200,7 @@ def _palette_frame(rgb: np.ndarray):
     """A pal8 frame with this frame's own 256-colour palette (Pillow's median cut)."""
     from PIL import Image
 
-    av = _av()
+    av = import_av()
     img = Image.fromarray(rgb).quantize(256, dither=Image.Dither.NONE)
     colours = np.asarray(img.getpalette()[: 3 * 256], np.uint8).reshape(-1, 3)
     palette = np.zeros((256, 4), np.uint8)
@@ -232,7 +233,7 @@ def frame_to_rgb(frame, width: int | None = None, height: int | None = None) -> 
 def _video_frames(container, vin, ain, audio, problems: list[str]) -> Iterator:
     """The clip's video frames in order; its audio packets go to ``audio``. Data that cannot be
     read ends the clip, after the frames the decoder still holds; ``problems`` gets the reason."""
-    av = _av()
+    av = import_av()
     try:
         for packet in container.demux(*[s for s in (vin, ain) if s is not None]):
             if packet.stream is vin:
