@@ -275,6 +275,13 @@ def test_save_and_load_round_trip_and_a_corrupted_file(pred, pred_file, tmp_path
         load_predictor(bad)
 
 
+def test_the_painting_network_formats_are_the_adain_and_predictor_files_own():
+    from stylenet.io.weights import ARBITRARY
+    from stylenet.model import adain, predictor
+
+    assert set(ARBITRARY) == {adain.FORMAT, predictor.FORMAT}
+
+
 def test_a_predictor_given_as_a_style_network_says_to_pass_a_painting(pred_file, tmp_path, capsys):
     with pytest.raises(StylenetError, match="a style predictor, which takes the style as a painting.*style_image="):
         stylenet.load(pred_file)

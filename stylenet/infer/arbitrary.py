@@ -49,8 +49,8 @@ from ..defaults import PAINTING_SIZE as STYLE_SIZE
 from ..defaults import STATS_SIDE, VGG_ENV
 from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_size, open_image, split_alpha
-from ..io.weights import file_format
-from ..model.adain import FORMAT, STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
+from ..io.weights import ARBITRARY, file_format
+from ..model.adain import STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
 
 DEFAULT = "adain"  # the registry name of the default decoder (not shipped yet)
 DEFAULTS = (DEFAULT, "predictor")  # what style_image uses without network=: the first installed
@@ -68,9 +68,7 @@ MISSING_DEFAULT = (
 # -- the decoder -------------------------------------------------------------------------------
 def is_adain_file(path: str | os.PathLike) -> bool:
     """Whether ``path`` is an AdaIN decoder or style-predictor weights file (its header's format)."""
-    from ..model.predictor import FORMAT as PREDICTOR
-
-    return file_format(path) in (FORMAT, PREDICTOR)
+    return file_format(path) in ARBITRARY
 
 
 def arbitrary_card(path: str | os.PathLike) -> dict | None:
