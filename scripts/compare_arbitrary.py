@@ -119,15 +119,15 @@ def compare(networks: dict, photos: list[Path], paintings: list[Path], criterion
     for painting in progress_bar(paintings, desc="paintings", unit="painting"):
         target = load_image(painting, style_size)
         criterion.set_style(target)
+        own = {label: net.for_painting(painting) for label, net in networks.items() if isinstance(net, Rows)}
         for photo, x in zip(photos, xs):
             outputs = {"photo (unstylized)": (x, 0.0)}
             for label, net in networks.items():
+                if own.get(label, net) is None:  # no network trained on this painting
+                    continue
                 start = time.perf_counter()
-                if isinstance(net, Rows):
-                    own = net.for_painting(painting)
-                    if own is None:
-                        continue
-                    y = stylenet.stylize(x, own, precision="fp32")
+                if label in own:
+                    y = stylenet.stylize(x, own[label], precision="fp32")
                 else:
                     y = stylenet.stylize(x, style_image=painting, network=net, precision="fp32")
                 outputs[label] = (y, time.perf_counter() - start)
