@@ -141,11 +141,16 @@ def is_predictor(net) -> bool:
     return isinstance(net, StylePredictor)
 
 
+def device_for(net, device: torch.device | str | None) -> torch.device:
+    """``device``, or where ``net``'s parameters are when it is None."""
+    return torch.device(device) if device is not None else next(net.parameters()).device
+
+
 def prepare(net: AdaINNet, device: torch.device | str | None, precision: str) -> AdaINNet:
     """``net`` on ``device`` in the precision ``stylenet.precision`` resolves (fp32 or bf16), in eval mode;
     a copy where that differs from ``net`` (made once, again after its parameters change). A style
     predictor stays in fp32: the network it makes runs in that precision (``stylenet.model.predictor``)."""
-    device = torch.device(device) if device is not None else next(net.parameters()).device
+    device = device_for(net, device)
     dtype = torch.bfloat16 if policy.resolve(precision, device) == "bf16" else torch.float32
     if is_predictor(net):
         dtype = torch.float32

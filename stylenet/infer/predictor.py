@@ -10,6 +10,7 @@ import torch
 
 from ..model.predictor import StylePredictor
 from ..model.transformer import TransformerNet
+from .arbitrary import device_for
 from .runner import Runner, shared_runner
 
 _networks: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # predictor -> {embedding bytes: network}
@@ -43,7 +44,7 @@ def photo_function(pred: StylePredictor, target, strength: float, tile, device, 
     its own network below full strength."""
     from .stylize import apply_net
 
-    runner = shared_runner(torch.device(device) if device is not None else pred.embedding.shift.device, precision)
+    runner = shared_runner(device_for(pred, device), precision)
 
     def apply(x: torch.Tensor) -> torch.Tensor:
         if strength == 1.0:
@@ -69,7 +70,7 @@ class PredictorClipStylizer:
     def __init__(self, pred: StylePredictor, target, strength, stability, denoise, blend, device, precision):
         self.args = (pred, target, strength)
         self.knobs = (stability, denoise, blend)
-        self.device = torch.device(device) if device is not None else pred.embedding.shift.device  # as prepare()
+        self.device = device_for(pred, device)  # as prepare()
         self.precision = precision
         self.clip = None
 
