@@ -154,6 +154,24 @@ def test_each_sample_is_scored_against_its_own_paintings_gram_matrices():
     assert float(terms.weighted["style"]) == pytest.approx(5.0 * float(terms["style"]))
 
 
+def test_init_weights_a_trained_predictor_continues_from_its_weights_not_a_new_warm_start(pred, pred_file):
+    from omegaconf import OmegaConf
+
+    from stylenet.training.train_predictor import warm_start_from
+
+    m = PredictorModule({"net": NET, "embedding": 16, "style_size": 32}, LOSS, {"lr": 1e-4}, None, "all")
+    cfg = OmegaConf.create({"init_weights": str(pred_file)})
+    record = warm_start_from(cfg, m)
+    assert record["mode"] == "predictor" and record["init_weights"] == str(pred_file)
+    ours = m.net.state_dict()
+    for k, v in pred.state_dict().items():
+        if not k.startswith("encoder."):
+            torch.testing.assert_close(ours[k], v, msg=k)
+    other = PredictorModule({"net": NET, "embedding": 8, "style_size": 32}, LOSS, {"lr": 1e-4}, None, "all")
+    with pytest.raises(StylenetError, match="does not fit this run's; set model= and predictor.embedding="):
+        warm_start_from(cfg, other)
+
+
 @pytest.fixture
 def predictor_overrides(tmp_path, photo_dir, classic) -> list[str]:
     """A seconds-long run on random VGG, warm-started from a tiny three-style network and its paintings."""
@@ -247,6 +265,10 @@ def test_a_short_run_checkpoints_exports_and_resumes(predictor_overrides, tmp_pa
     )
     second = train(cfg)
     assert second.steps == 3 and load_predictor(second.weights).card["resumed_from"] == str(first.checkpoint)
+    overrides = [f"init_weights={first.checkpoint}", "trainer.max_steps=1", f"paths.output_dir={tmp_path / 'r3'}"]
+    third = train(compose_config(predictor_overrides + overrides))  # a new run (train_only=all) from a checkpoint
+    warm = load_predictor(third.weights).card["recipe"]["warm_start"]
+    assert third.steps == 1 and warm["mode"] == "predictor" and warm["init_steps"] == 2
 
 
 def test_the_experiment_keeps_adains_held_out_paintings_and_the_classic_loss():

@@ -18,9 +18,10 @@ import pytorch_lightning as pl
 from omegaconf import DictConfig, OmegaConf
 
 from ..errors import StylenetError
+from ..infer.arbitrary import is_adain_file
 from ..io.images import ImageError, load_image
-from ..model.predictor import save_predictor, warm_start
-from .predictor_module import TRAIN_ONLY, PredictorModule
+from ..model.predictor import StylePredictor, save_predictor, warm_start
+from .predictor_module import TRAIN_ONLY, PredictorModule, predictor_from_checkpoint
 from .train import ConfigError, TrainResult, _command, lineage_steps, recipe
 from .train_adain import LICENCE, check_pairs, fit_pairs, pairs_card, start_pairs
 
@@ -56,10 +57,48 @@ def row_paintings(classic, styles_dir: str | Path, what: str = "the warm start")
     return paintings
 
 
+def predictor_init(init_weights: str) -> StylePredictor | None:
+    """The trained style predictor ``init_weights`` names (a predictor file, a registry name of one, or a
+    predictor run's ``.ckpt``), None where it names something else (a multi-style network)."""
+    from ..infer.arbitrary import is_predictor, load_decoder
+    from ..styles.registry import available_styles
+
+    path = Path(init_weights)
+    try:
+        if path.suffix == ".ckpt":
+            return predictor_from_checkpoint(path, vgg="random")
+        if (path.is_file() and is_adain_file(path)) or (not path.suffix and init_weights in available_styles()):
+            net = load_decoder(init_weights, vgg="random")
+            return net if is_predictor(net) else None
+    except StylenetError as e:
+        raise ConfigError(f"init_weights={init_weights}: {e}") from None
+    return None
+
+
+def continue_from(module: PredictorModule, pred: StylePredictor, init_weights: str) -> dict:
+    """Start ``module``'s predictor from a trained one's weights (a new run: new optimizer, schedule and
+    ``train_only``); returns the card's record of it."""
+    theirs = {k: v for k, v in pred.state_dict().items() if not k.startswith("encoder.")}
+    ours = {k: v.shape for k, v in module.net.state_dict().items() if not k.startswith("encoder.")}
+    if set(theirs) != set(ours) or any(theirs[k].shape != ours[k] for k in ours):
+        raise ConfigError(
+            f"init_weights={init_weights}: its predictor ({pred.net_config}, embedding "
+            f"{pred.embedding.bottleneck.out_features}) does not fit this run's; set model= and predictor.embedding= to its"
+        )
+    module.net.load_state_dict(theirs, strict=False)
+    steps = pred.card.get("steps")
+    print(f"continuing from the predictor {init_weights} ({steps} steps)")
+    return {"init_weights": str(init_weights), "init_steps": steps, "mode": "predictor"}
+
+
 def warm_start_from(cfg: DictConfig, module: PredictorModule) -> dict:
-    """Warm-start ``module``'s predictor from ``init_weights`` and its paintings; returns the card's record of it."""
+    """Warm-start ``module``'s predictor from ``init_weights``: a trained predictor's weights, or a
+    multi-style network and its paintings (a ridge fit); returns the card's record of it."""
     from ..styles.load import load
 
+    pred = predictor_init(str(cfg.init_weights))
+    if pred is not None:
+        return continue_from(module, pred, cfg.init_weights)
     try:
         classic = load(cfg.init_weights)
     except StylenetError as e:
