@@ -56,39 +56,47 @@ class Controlled(nn.Module):
         return apply_controls(y, image, strength, preserve_color)
 
 
-def export_onnx(net: TransformerNet, path: str | os.PathLike, opset: int = 18) -> Path:
-    """Write ``net`` (float32, CPU) as ONNX with the inputs and output described above."""
-    path = Path(path)
-    model = Controlled(copy.deepcopy(net).float().cpu().eval())  # the caller's network stays where it is
+def _graph(wrapper: type[nn.Module], net: nn.Module) -> nn.Module:
+    """``wrapper`` around a float32 CPU copy of ``net`` (the caller's network stays where it is), its
+    conditional norms in the exportable form."""
+    model = wrapper(copy.deepcopy(net).float().cpu().eval())
     for m in model.modules():
         if type(m) is ConditionalInstanceNorm2d:
             m.__class__ = _ExportedConditionalNorm  # a dynamic batch
-    example = [torch.rand(2, 3, 64, 96), torch.tensor(1.0), torch.tensor(0.0)]  # batch 2: 1 would be fixed
-    names = ["image", "strength", "preserve_color"]
-    if net.num_styles:
-        example.append(torch.full((net.num_styles,), 1.0 / net.num_styles))
-        names.append("style")
-    h, w = (torch.export.Dim(name, min=MIN_SIDE, max=16384) for name in ("height", "width"))
-    n = torch.export.Dim("batch", min=1, max=1024)
-    shapes = {"image": {0: n, 2: h, 3: w}, "strength": None, "preserve_color": None}
-    if net.num_styles:
-        shapes["style"] = None
+    return model
+
+
+def _write(model: nn.Module, example: tuple, shapes: dict, opset: int, metadata: dict, path: Path) -> Path:
+    """Trace ``model`` on ``example`` (inputs named as ``shapes``' keys, in order) and write it atomically."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(
             model,
-            tuple(example),
-            input_names=names,
+            example,
+            input_names=list(shapes),
             output_names=["stylized"],
             dynamic_shapes=shapes,
             opset_version=opset,
             dynamo=True,
             verbose=False,
         )
-    program.model.metadata_props["styles"] = json.dumps(list(net.style_names))
+    program.model.metadata_props.update(metadata)
     with atomic_write(path, overwrite=True) as tmp:
         program.save(str(tmp))
     return path
+
+
+def export_onnx(net: TransformerNet, path: str | os.PathLike, opset: int = 18) -> Path:
+    """Write ``net`` (float32, CPU) as ONNX with the inputs and output described above."""
+    example = [torch.rand(2, 3, 64, 96), torch.tensor(1.0), torch.tensor(0.0)]  # batch 2: 1 would be fixed
+    h, w = (torch.export.Dim(name, min=MIN_SIDE, max=16384) for name in ("height", "width"))
+    n = torch.export.Dim("batch", min=1, max=1024)
+    shapes = {"image": {0: n, 2: h, 3: w}, "strength": None, "preserve_color": None}
+    if net.num_styles:
+        example.append(torch.full((net.num_styles,), 1.0 / net.num_styles))
+        shapes["style"] = None
+    metadata = {"styles": json.dumps(list(net.style_names))}
+    return _write(_graph(Controlled, net), tuple(example), shapes, opset, metadata, Path(path))
 
 
 # -- AdaIN: any painting as an input ---------------------------------------------------------
@@ -130,39 +138,14 @@ def export_adain_onnx(net, path: str | os.PathLike, opset: int = 18) -> Path:
     reconstruction of the photo, a predictor's photo in its own style) and ``preserve_color`` (0 or 1).
     Output: ``stylized`` ``(N, 3, H, W)``."""
     from ..model.adain import MIN_SIDE as ADAIN_MIN_SIDE
-
-    path = Path(path)
     from .arbitrary import is_predictor
 
     predictor = is_predictor(net)
-    model = (_PredictorGraph if predictor else _AdaINGraph)(copy.deepcopy(net).float().cpu().eval())
-    for m in model.modules():
-        if type(m) is ConditionalInstanceNorm2d:
-            m.__class__ = _ExportedConditionalNorm  # a dynamic batch
     example = (torch.rand(2, 3, 64, 72), torch.rand(1, 3, 48, 56), torch.tensor(1.0), torch.tensor(0.0))
     n = torch.export.Dim("batch", min=1, max=1024)
     h, w = (torch.export.Dim(name, min=ADAIN_MIN_SIDE, max=16384) for name in ("height", "width"))
     sh, sw = (torch.export.Dim(name, min=ADAIN_MIN_SIDE, max=16384) for name in ("style_height", "style_width"))
-    shapes = {
-        "image": {0: n, 2: h, 3: w},
-        "style": {2: sh, 3: sw},
-        "strength": None,
-        "preserve_color": None,
-    }
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        program = torch.onnx.export(
-            model,
-            example,
-            input_names=["image", "style", "strength", "preserve_color"],
-            output_names=["stylized"],
-            dynamic_shapes=shapes,
-            opset_version=opset,
-            dynamo=True,
-            verbose=False,
-        )
-    program.model.metadata_props["stylenet"] = "predictor" if predictor else "adain"
-    program.model.metadata_props["card"] = json.dumps(getattr(net, "card", {}))
-    with atomic_write(path, overwrite=True) as tmp:
-        program.save(str(tmp))
-    return path
+    shapes = {"image": {0: n, 2: h, 3: w}, "style": {2: sh, 3: sw}, "strength": None, "preserve_color": None}
+    metadata = {"stylenet": "predictor" if predictor else "adain", "card": json.dumps(getattr(net, "card", {}))}
+    model = _graph(_PredictorGraph if predictor else _AdaINGraph, net)
+    return _write(model, example, shapes, opset, metadata, Path(path))
