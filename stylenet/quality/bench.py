@@ -88,13 +88,18 @@ def _label(path: str, default: bool) -> str:
     return f"{path} (default)" if default else path
 
 
+def random_net(model: str) -> TransformerNet:
+    """The ``johnson`` or ``compact`` network with seeded random weights (speed does not depend on them)."""
+    torch.manual_seed(0)
+    return TransformerNet(**(COMPACT if model == "compact" else {})).eval()
+
+
 def _net(args) -> TransformerNet:
     if args.weights:
         from ..styles.load import load
 
         return load(args.weights)
-    torch.manual_seed(0)
-    return TransformerNet(**(COMPACT if args.model == "compact" else {})).eval()
+    return random_net(args.model)
 
 
 def bench_inference(args) -> list[Row]:
@@ -163,8 +168,7 @@ def bench_training(args) -> list[Row]:
 
     # The canonical recipe (pytorch/examples fast_neural_style): eager fp32, the photo's
     # features computed by the same full VGG pass as the output's, fp32 Gram matrices.
-    torch.manual_seed(0)
-    base_net = TransformerNet(**(COMPACT if args.model == "compact" else {}))
+    base_net = random_net(args.model).train()
     base_loss = build_perceptual_loss(loss_cfg)
     base_loss.set_style(style)
     base_opt = torch.optim.Adam(base_net.parameters(), 1e-3)
@@ -253,8 +257,8 @@ def peak_rss(model: str, w: int, h: int, path: int, frames: int = 3) -> float:
     import sys
 
     code = (
-        "import torch; from stylenet.quality.bench import _video_net, _video_paths, own_peak_rss_mb\n"
-        f"f = list(_video_paths(_video_net({model!r}), {w}, {h}, torch.device('cpu')).values())[{path}]\n"
+        "import torch; from stylenet.quality.bench import random_net, _video_paths, own_peak_rss_mb\n"
+        f"f = list(_video_paths(random_net({model!r}), {w}, {h}, torch.device('cpu')).values())[{path}]\n"
         f"[f() for _ in range({frames})]\n"
         "print(own_peak_rss_mb())"
     )
@@ -269,17 +273,12 @@ def own_peak_rss_mb() -> float:
         return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
 
 
-def _video_net(model: str) -> TransformerNet:
-    torch.manual_seed(0)
-    return TransformerNet(**(COMPACT if model == "compact" else {})).eval()
-
-
 def bench_video(args) -> list[tuple[str, str, Row, float | None]]:
     """(model, size, row, peak RSS MB) for each network, frame size and path; random weights (speed does
     not depend on them), frames timed one at a time in interleaved rounds."""
     out = []
     for model in ("johnson", "compact"):
-        net = _video_net(model)
+        net = random_net(model)
         for size in args.sizes.split(","):
             w, h = (int(v) for v in size.lower().split("x"))
             paths = _video_paths(net, w, h, torch.device(args.device))
