@@ -164,7 +164,6 @@ def export_web(
 def _write(folder: Path, engine, max_pixels: int, ort_web, progress: Callable[[str], None]) -> None:
     from ..io.download import sha256_file
     from ..styles.fetch import resolve
-    from ..styles.load import load
     from ..styles.registry import available_styles
     from .server import asset
 
@@ -179,10 +178,10 @@ def _write(folder: Path, engine, max_pixels: int, ort_web, progress: Callable[[s
     listed = []
     for group, names in groups.items():
         if len(names) > 1:  # styles of one multi-style network: that network, so that they mix
-            net, file = load(group), f"models/{group}.onnx"
+            net, file = engine.group(group), f"models/{group}.onnx"  # the thumbnails use it too
             key = f"{sha256_file(resolve(group))}|all"
         else:
-            net, file = load(names[0]), f"models/{names[0]}.onnx"
+            net, file = engine.network(names[0]), f"models/{names[0]}.onnx"
             key = f"{entries[names[0]].sha256}|{entries[names[0]].row or ''}"
         progress(f"ONNX: {file} ({', '.join(names)})")
         _onnx(net, key, folder / file)

@@ -243,14 +243,21 @@ class Engine:
             if spec in self._nets:
                 self._nets.move_to_end(spec)
                 return self._nets[spec]
-            if group is not None and group not in self._groups:
-                self._groups[group] = load(group)
-        net = load(spec, network=self._groups[group]) if group is not None else load(spec)
+        net = load(spec, network=self.group(group)) if group is not None else load(spec)
         with self._lock:
             self._nets[spec] = net
             while len(self._nets) > self.keep:
                 self._nets.popitem(last=False)
         return net
+
+    def group(self, name: str):
+        """The multi-style network ``name`` (every style of it), read once."""
+        from ..styles.load import load
+
+        with self._lock:
+            if name not in self._groups:
+                self._groups[name] = load(name)
+            return self._groups[name]
 
     def painting_available(self) -> tuple[bool, str]:
         """Whether a painting can be the style (an AdaIN decoder or a style predictor is installed), and why not."""
