@@ -43,10 +43,13 @@ class Rows:
     def __init__(self, folder: Path):
         self.folder, self.card = folder, {"rows": str(folder)}
 
+    def file(self, painting: Path) -> Path:
+        return self.folder / painting.stem / f"{painting.stem}.safetensors"
+
     def for_painting(self, painting: Path):
         import stylenet
 
-        file = self.folder / painting.stem / f"{painting.stem}.safetensors"
+        file = self.file(painting)
         if not file.is_file():
             return None
         net = stylenet.load(file)
@@ -178,6 +181,12 @@ def main(argv: list[str] | None = None) -> int:
         networks = {label: load_network(src, a.vgg, a.init, a.styles_dir) for label, src in specs.items()}
         photos, paintings = held_out(a.photos, a.config)
         paintings = paintings[: a.paintings] if a.paintings else paintings
+        missing = [
+            p.name for p in paintings if any(isinstance(n, Rows) and not n.file(p).is_file() for n in networks.values())
+        ]
+        if missing:  # every mean over the same paintings: those that each rows: folder has a network for
+            print(f"skipped {len(missing)} held-out paintings without a row: {', '.join(missing)}")
+            paintings = [p for p in paintings if p.name not in missing]
         criterion = build_perceptual_loss(loss_config(a.vgg, **trained_loss(load(a.init).card)))
         rows = compare(networks, photos, paintings, criterion, a.size, a.style_size)
         means = summary(rows)

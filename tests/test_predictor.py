@@ -539,10 +539,8 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     assert compare.main(argv + [f"--config={o}" for o in data] + ["--json", str(report)]) == 0
     saved = json.loads(report.read_text())
     assert list(saved["means"]) == ["photo (unstylized)", "pred", "warm", "rows"]
-    assert {r["painting"] for r in saved["records"]["rows"]} == {"p1.jpg"} and len(saved["records"]["rows"]) == 2
-    assert len(saved["records"]["warm"]) == 4 and {r["painting"] for r in saved["records"]["pred"]} == {
-        "p1.jpg",
-        "p2.jpg",
-    }
+    # p2.jpg has no row: every method is scored on p1.jpg alone, so that the means compare like with like
+    assert all({r["painting"] for r in records} == {"p1.jpg"} for records in saved["records"].values())
+    assert len(saved["records"]["rows"]) == 2 and len(saved["records"]["warm"]) == 2
     photo, pred = saved["means"]["photo (unstylized)"], saved["means"]["pred"]
     assert photo["content"] == 0 and pred["content"] > 0 and pred["palette"] != photo["palette"]
