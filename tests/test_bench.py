@@ -40,6 +40,27 @@ def test_training_bench_times_a_multi_style_step_too(capsys, monkeypatch):
     _ratio_is_the_baseline_over_the_row(rows, r"32\s+2\s+([\d.]+)")
 
 
+def test_painting_bench_times_the_predictor_and_adain_against_the_johnson_network(capsys, monkeypatch):
+    monkeypatch.setenv("STYLENET_CPU_FEATURES", "avx2")
+    assert main(["bench", "painting", "--size", "64", "--rounds", "1", "--adain"]) == 0
+    out = capsys.readouterr().out
+    rows = _rows(out)
+    assert set(rows) == {
+        "Johnson, eager fp32 (baseline)",
+        "Johnson, stylize (default)",
+        "predictor, painting cached",
+        "predictor, a new painting each call",
+        "AdaIN, painting cached",
+        "AdaIN, a new painting each call",
+    }
+    median = {k: float(re.search(r"64x64\s+(\d+)", line).group(1)) for k, line in rows.items()}
+    for k, line in rows.items():
+        vs_base, vs_johnson = (float(v) for v in re.findall(r"\s([\d.]+)x(?:\s|$)", line))
+        assert vs_base == pytest.approx(median["Johnson, eager fp32 (baseline)"] / median[k], rel=0.15, abs=0.02)
+        assert vs_johnson == pytest.approx(median[k] / median["Johnson, stylize (default)"], rel=0.15, abs=0.02)
+    assert "flags: avx2" in out
+
+
 @pytest.mark.slow
 def test_compiled_paths_run_and_match(capsys):
     """The torch.compile paths of inference and training (about a minute to compile on 2 cores)."""

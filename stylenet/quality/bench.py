@@ -10,6 +10,7 @@ where the hardware computes bf16 natively, or with ``--emulated`` (slow: about 1
   stylenet bench inference --size 1024 [--model compact] [--weights file]
   stylenet bench training --size 256 --batch 4 [--vgg path/to/vgg16.pth]
   stylenet bench video [--sizes 640x272,1280x720]     # frames/s and peak RSS, full and compact networks
+  stylenet bench painting --size 1024 [--adain]        # any painting as the style, against the Johnson network
 """
 
 from __future__ import annotations
@@ -137,6 +138,59 @@ def bench_inference(args) -> list[Row]:
         err = (outputs[k] - ref).abs() * 255
         rows.append(Row(k, times[k], float(err.max()), float(err.mean()), flops))
     return rows
+
+
+def bench_painting(args) -> list[Row]:
+    """Seconds per photo with a painting as the style (the shipped predictor, or ``--weights``; AdaIN with
+    random weights with ``--adain``) against the Johnson network: its eager fp32 baseline and ``stylize``'s
+    default path. "cached": the painting's statistics computed once (a batch, a clip, a second call); "new
+    painting": a different painting every call (its VGG pass and its network made each time)."""
+    from ..infer.arbitrary import load_decoder
+    from ..infer.stylize import stylize
+    from ..model.adain import AdaINNet
+
+    net = random_net("johnson")
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, args.size, args.size)
+    painting = torch.rand(3, 512, 512)
+    device = torch.device(args.device)
+
+    def baseline() -> torch.Tensor:
+        with torch.inference_mode():
+            return net.to(device)(x.to(device)).float().cpu()
+
+    def fresh() -> torch.Tensor:
+        return torch.rand(3, 512, 512)
+
+    paths: dict[str, Callable[[], object]] = {
+        "Johnson, eager fp32 (baseline)": baseline,
+        "Johnson, stylize (default)": lambda: stylize(x, net, device=device),
+    }
+    networks = {"predictor": load_decoder(args.weights or "predictor", vgg=args.vgg)}
+    if args.adain:
+        torch.manual_seed(0)
+        networks["AdaIN"] = AdaINNet(weights=args.vgg).eval()
+    for name, pnet in networks.items():
+        paths[f"{name}, painting cached"] = partial(stylize, x, style_image=painting, network=pnet, device=device)
+        paths[f"{name}, a new painting each call"] = lambda pnet=pnet: stylize(
+            x, style_image=fresh(), network=pnet, device=device
+        )
+    times = interleaved(paths, args.rounds)
+    return [Row(k, v) for k, v in times.items()]
+
+
+def print_painting_table(rows: list[Row], size: int, device: str = "cpu") -> None:
+    base, johnson = rows[0].median, rows[1].median
+    print(f"{'path':36s} {'resolution':>11s} {'ms/image':>9s} {'vs base':>8s} {'vs Johnson default':>19s}")
+    for r in rows:
+        print(
+            f"{r.path:36s} {size:>5d}x{size:<5d} {r.median * 1000:9.0f} {base / r.median:7.2f}x "
+            f"{r.median / johnson:17.2f}x time"
+        )
+    print(
+        f"(medians of {len(rows[0].seconds)} interleaved rounds, one photo a call; the painting 512x512; "
+        f"random weights where speed does not depend on them; torch {torch.__version__}; {_machine(device)})"
+    )
 
 
 def _onnx_path(net: TransformerNet, x: torch.Tensor) -> Callable[[], torch.Tensor]:
@@ -345,6 +399,10 @@ def print_table(rows: list[Row], what: str, size: int, batch: int, device: str =
 def run(args: argparse.Namespace) -> int:
     if args.what == "video":
         print_video_table(bench_video(args), args.device)
+        return 0
+    if args.what == "painting":
+        args.size = args.size or 1024
+        print_painting_table(bench_painting(args), args.size, args.device)
         return 0
     if args.what == "inference":
         args.size = args.size or 1024
