@@ -16,6 +16,7 @@ MIN_SIDE = 16  # images, frames and AdaIN photos with a shorter side are refused
 # -- large images: overlapping tiles that share the whole image's norm statistics ------------
 TILE_ABOVE = 1600 * 1600  # images with more pixels are tiled (``stylize(tile=None)``)
 TILE = 768  # tile side in pixels
+MIN_TILE = 16  # the smallest tile= / --tile accepted
 STATS_SIDE = 1024  # longer side of the statistics pass (the image itself when smaller)
 ADAIN_TILE_ABOVE = 1024 * 1024  # AdaIN: photos with more pixels are tiled (VGG's full-size layers are large)
 ADAIN_TILE = 512

@@ -213,8 +213,81 @@ def test_style_image_weights_parse_after_the_last_colon(tmp_path):
     odd = tmp_path / "b.jpg:2"
     odd.write_bytes(b"x")
     assert parse_style_image(str(odd)) == (str(odd), 1.0)  # a file of that name is taken whole
-    with pytest.raises(StylenetError, match="must be >= 0"):
+    with pytest.raises(StylenetError, match="must be a finite number >= 0"):
         parse_style_image("a.jpg:-1")
+    with pytest.raises(StylenetError, match="must be a finite number >= 0"):
+        parse_style_image("a.jpg:inf")
+    (tmp_path / "c.jpg").write_bytes(b"x")
+    with pytest.raises(StylenetError, match="'x' after ':' is not a weight; give a number >= 0"):
+        parse_style_image(f"{tmp_path / 'c.jpg'}:x")  # the file exists: the weight is what is wrong
+
+
+def test_style_image_weights_that_are_all_zero_name_the_option(decoder, paintings, photo, capsys):
+    code, _, err = run(capsys, "stylize", photo, "--style-image", f"{paintings[0]}:0", "--network", decoder)
+    assert code == 2 and "--style-image weights [0.0]: give at least one painting a weight above 0" in err
+    assert err.count("\n") == 1
+
+
+def test_style_weights_take_an_array_and_refuse_what_is_not_a_number(decoder, paintings, photo):
+    kw = {"style_image": list(paintings), "network": decoder}
+    a = stylenet.stylize(photo, style_weights=np.array([0.7, 0.3]), **kw)
+    assert np.array_equal(np.asarray(a), np.asarray(stylenet.stylize(photo, style_weights=[0.7, 0.3], **kw)))
+    with pytest.raises(StylenetError, match="style_weights=.*give numbers, one per painting"):
+        stylenet.stylize(photo, style_weights=["a", "b"], **kw)
+
+
+def test_a_long_strip_painting_is_scaled_by_its_longer_side_not_blown_up(tmp_path):
+    Image.new("RGB", (4000, 16), (200, 30, 30)).save(tmp_path / "strip.png")
+    x = arbitrary.read_painting(tmp_path / "strip.png", 256)
+    assert x.shape[-1] == 4 * 256 and x.shape[-2] == 8  # not 64000 x 256 (16 GB of VGG activations)
+    random_image(60, 40).save(tmp_path / "p.png")
+    assert tuple(arbitrary.read_painting(tmp_path / "p.png", 256).shape[-2:]) == (384, 256)  # ordinary: shorter side
+
+
+@pytest.mark.parametrize("size", [4, -5, 5000, 2.5, "big"])
+def test_a_style_size_out_of_range_is_one_line(decoder, paintings, photo, size):
+    with pytest.raises(StylenetError, match=f"style_size={size!r}" if isinstance(size, str) else f"style_size={size}"):
+        stylenet.stylize(photo, style_image=paintings[0], network=decoder, style_size=size)
+
+
+@pytest.mark.parametrize("option,value", [("--style-size", "4"), ("--style-size", "abc"), ("--tile", "-1")])
+def test_the_cli_refuses_a_bad_style_size_or_tile_in_one_line(decoder, paintings, photo, capsys, option, value):
+    with pytest.raises(SystemExit) as e:
+        main(["stylize", str(photo), "--style-image", str(paintings[0]), "--network", str(decoder), option, value])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and f"argument {option}: {value}: use" in err and "Traceback" not in err
+
+
+def test_a_negative_tile_is_refused_not_a_black_image(photo, small_net):
+    with pytest.raises(StylenetError, match="tile=-1: use a tile side of at least 16 pixels"):
+        stylenet.stylize(photo, small_net, tile=-1)
+
+
+def test_long_painting_names_make_a_short_output_label_and_a_folder_is_not_an_output_file(tmp_path, capsys):
+    import argparse
+
+    from stylenet.cli.common import LABEL_MAX, output_label
+    from stylenet.io.files import check_output
+
+    a = argparse.Namespace(style=None)
+    one, two = (output_label(a, ([f"{c * 140}.jpg", "b.jpg"], [1.0, 1.0])) for c in "pq")
+    assert len(one) == LABEL_MAX and one != two and one.startswith("ppp")
+    (tmp_path / "out.jpg").mkdir()
+    with pytest.raises(FileExistsError, match="out.jpg: is a folder; give a file name"):
+        check_output(tmp_path / "out.jpg", overwrite=True)
+    with pytest.raises(FileExistsError, match="not a usable output file name"):
+        check_output(tmp_path / f"{'x' * 300}.jpg", overwrite=False)
+
+
+def test_a_bad_vgg_file_is_one_line_about_the_vgg_not_the_network(decoder, paintings, photo, tmp_path, capsys):
+    bad = tmp_path / "notvgg.pth"
+    bad.write_text("not a state dict")
+    for network in (decoder, "predictor"):
+        code, _, err = run(
+            capsys, "stylize", photo, "--style-image", paintings[0], "--network", network, "--vgg", bad, "-o", tmp_path
+        )
+        assert code == 2 and err.count("\n") == 1, err
+        assert err.startswith(f"error: could not read VGG weights file {bad}") and "pass a VGG16 state dict" in err
 
 
 def test_the_cli_writes_the_file_with_one_painting_and_with_a_weighted_mix(decoder, paintings, photo, tmp_path, capsys):

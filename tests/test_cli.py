@@ -3,6 +3,7 @@
 import io
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -149,9 +150,9 @@ def test_python_dash_m_entry_point():
 
 def test_onnx_export_matches_pytorch_at_any_size(tmp_path, capsys, weights_file):
     ort = pytest.importorskip("onnxruntime")
-    out = tmp_path / "tiny.onnx"
-    code, _, err = run(capsys, "export", weights_file, "--format", "onnx", "-o", out)
-    assert code == 0, err
+    out = tmp_path / "models" / f"{Path(weights_file).stem}.onnx"  # -o a folder (new, ending in /): the file goes in it
+    code, _, err = run(capsys, "export", weights_file, "--format", "onnx", "-o", f"{tmp_path / 'models'}/")
+    assert code == 0 and out.is_file(), err
     session = ort.InferenceSession(str(out), providers=["CPUExecutionProvider"])
     from stylenet import load
 
@@ -163,6 +164,8 @@ def test_onnx_export_matches_pytorch_at_any_size(tmp_path, capsys, weights_file)
             ref = net(x).numpy()
         assert y.shape == ref.shape and np.abs(y - ref).max() < 1e-3
     assert run(capsys, "export", weights_file, "-o", out)[0] == 2  # exists
+    code, _, err = run(capsys, "export", weights_file, "-o", tmp_path / "models")  # an existing folder: the same file
+    assert code == 2 and f"{out}: exists; pass --overwrite" in err
 
 
 def test_a_real_training_checkpoint_exports_to_weights(tmp_path, capsys, tiny_overrides):

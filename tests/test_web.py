@@ -146,6 +146,13 @@ BAD = {  # name -> (body, query, status, the message's start)
     "a style file path": (None, {"style": "/etc/passwd.safetensors"}, 400, "unknown style '/etc/passwd.safetensors'"),
     "strength out of range": (None, {"strength": "2"}, 400, "strength=2.0: use a value from 0 to 1"),
     "styles of no one network": (None, {"style2": "candy"}, 400, "unknown style 'candy'"),
+    "an empty painting": (None, {"painting_bytes": "0", "painting_name": "x.jpg"}, 400, "x.jpg: empty file (0 bytes)"),
+    "too large photo and painting": (
+        b"\0" * (MAX_UPLOAD + 1),
+        {"name": "p.jpg", "painting_bytes": "3000", "painting_name": "art.jpg"},
+        413,
+        "p.jpg with the painting art.jpg is larger than 2 MB",
+    ),
     "a painting, no arbitrary-style network": (
         None,
         {"painting_bytes": "10"},

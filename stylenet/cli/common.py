@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
+import math
 import sys
 from pathlib import Path
 
@@ -41,9 +43,13 @@ def parse_style_image(spec: str) -> tuple[str, float]:
     try:
         w = float(weight)
     except ValueError:
+        if Path(path).exists():
+            raise StylenetError(
+                f"--style-image {spec}: {weight!r} after ':' is not a weight; give a number >= 0"
+            ) from None
         return spec, 1.0  # a colon in a (missing) file's name: the file check names it
-    if not w >= 0:
-        raise StylenetError(f"--style-image {spec}: the weight after ':' must be >= 0")
+    if not (w >= 0 and math.isfinite(w)):
+        raise StylenetError(f"--style-image {spec}: the weight after ':' must be a finite number >= 0")
     return path, w
 
 
@@ -60,12 +66,23 @@ def style_choice(a: argparse.Namespace) -> tuple[list[str], list[float]] | None:
     if not a.style_image:
         return None
     pairs = [parse_style_image(s) for s in a.style_image]
+    if not any(w > 0 for _, w in pairs):
+        raise StylenetError(
+            f"--style-image weights {[w for _, w in pairs]}: give at least one painting a weight above 0"
+        )
     return [p for p, _ in pairs], [w for _, w in pairs]
 
 
+LABEL_MAX = 60  # characters of a style's part of an output name (file names stop at 255 bytes)
+
+
 def output_label(a: argparse.Namespace, paintings: tuple[list[str], list[float]] | None) -> str:
-    """The style's part of output file names (``photo_LABEL.jpg``): ``--style``'s, else the paintings' stems."""
-    return file_label(a.style) if paintings is None else file_label("-".join(Path(p).stem for p in paintings[0]))
+    """The style's part of output file names (``photo_LABEL.jpg``): ``--style``'s, else the paintings' stems;
+    a longer one is cut to ``LABEL_MAX`` characters, with a digest of the whole so that labels stay distinct."""
+    label = file_label(a.style) if paintings is None else file_label("-".join(Path(p).stem for p in paintings[0]))
+    if len(label) <= LABEL_MAX:
+        return label
+    return f"{label[: LABEL_MAX - 9]}-{hashlib.sha256(label.encode()).hexdigest()[:8]}"
 
 
 def return_freed_memory() -> None:
@@ -96,10 +113,30 @@ def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
     )
 
 
+def style_size_arg(v: str) -> int | str:
+    """``--style-size``: ``auto`` or a side in pixels (``stylenet.infer.arbitrary.check_style_size``'s range)."""
+    from ..infer.arbitrary import MAX_STYLE_SIZE, STRIDE
+
+    if v == "auto":
+        return v
+    if not v.isdigit() or not STRIDE <= int(v) <= MAX_STYLE_SIZE:
+        raise argparse.ArgumentTypeError(f"{v}: use auto or a side from {STRIDE} to {MAX_STYLE_SIZE} pixels")
+    return int(v)
+
+
+def tile_arg(v: str) -> int:
+    """``--tile``: a tile side in pixels (``stylenet.defaults.MIN_TILE`` at least)."""
+    from ..defaults import MIN_TILE
+
+    if not v.isdigit() or int(v) < MIN_TILE:
+        raise argparse.ArgumentTypeError(f"{v}: use a tile side of at least {MIN_TILE} pixels")
+    return int(v)
+
+
 def add_style_size(s: argparse.ArgumentParser, what: str) -> None:
     s.add_argument(
         "--style-size",
-        type=lambda v: v if v == "auto" else int(v),
+        type=style_size_arg,
         default="auto",
         help=f"{what}: the painting's shorter side (auto: the network's, {PAINTING_SIZE} for AdaIN, a predictor's own)",
     )

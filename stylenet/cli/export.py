@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from ..errors import StylenetError
@@ -21,7 +22,9 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--network", help="the multi-style network that the style names select from")
     s.add_argument("--vgg", help="an AdaIN decoder's VGG weights, if not where its file's header says")
     s.add_argument("--format", choices=["onnx", "safetensors"], default="onnx", help="default: onnx")
-    s.add_argument("-o", "--output", help="output file")
+    s.add_argument(
+        "-o", "--output", help="output file, or a folder (an existing one, or a path ending in /) to write NAME.onnx in"
+    )
     s.add_argument("--opset", type=int, default=18, help="ONNX opset (default 18)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing output file")
 
@@ -41,6 +44,9 @@ def run(a: argparse.Namespace) -> int:
         from ..styles.load import load
 
         out = Path(a.output or f"{file_label(a.weights)}.onnx")
+        if a.output and (out.is_dir() or a.output.endswith(("/", os.sep))):  # a folder: the file goes in it
+            out.mkdir(parents=True, exist_ok=True)
+            out = out / f"{file_label(a.weights)}.onnx"
         check_output(out, a.overwrite, "--overwrite")
         from ..styles.registry import available_styles
 

@@ -43,7 +43,7 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--max-side", type=int, help="scale the longer side down to this before stylizing")
     s.add_argument("--device", help="cpu, cuda, cuda:1 ... (default cpu)")
     common.add_precision(s)
-    s.add_argument("--tile", type=int, help="tile side in pixels (default: tile only images over ~2.5 MP)")
+    s.add_argument("--tile", type=common.tile_arg, help="tile side in pixels (default: tile only images over ~2.5 MP)")
     s.add_argument("--overwrite", action="store_true", help="replace existing output files")
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 

@@ -198,13 +198,29 @@ def _painting_rgb(painting) -> np.ndarray:
     return rgb
 
 
+MAX_STYLE_SIZE = 4096  # style_size: the painting's shorter side, at most
+LONG_SIDE = 4  # ... and its longer side at most this times style_size (a 4000x16 strip is not made 64000x256)
+
+
+def check_style_size(style_size) -> None:
+    """``StylenetError`` unless ``style_size`` is ``"auto"``, ``None`` or a side from ``STRIDE`` to ``MAX_STYLE_SIZE``."""
+    if style_size is None or style_size == "auto":
+        return
+    if isinstance(style_size, bool) or not isinstance(style_size, (int, np.integer)):
+        raise StylenetError(f"style_size={style_size!r}: use 'auto', None or a side in pixels")
+    if not STRIDE <= style_size <= MAX_STYLE_SIZE:
+        raise StylenetError(f"style_size={style_size}: use a side from {STRIDE} to {MAX_STYLE_SIZE} pixels, or 'auto'")
+
+
 def read_painting(painting, style_size: int | None = STYLE_SIZE) -> torch.Tensor:
-    """A painting as ``(1, 3, H, W)`` float32 in [0, 1], its shorter side scaled to ``style_size``
-    (up or down; ``None``: as it is)."""
+    """A painting as ``(1, 3, H, W)`` float32 in [0, 1], its shorter side scaled to ``style_size`` (up or down;
+    ``None``: as it is), its longer side at most ``LONG_SIDE`` x ``style_size`` (a long strip is scaled by
+    its longer side instead, so that its statistics cost what a painting's do)."""
+    check_style_size(style_size)
     x = torch.from_numpy(np.ascontiguousarray(_painting_rgb(painting))).permute(2, 0, 1).unsqueeze(0).float()
     h, w = x.shape[-2:]
-    if style_size and min(h, w) != style_size:
-        s = style_size / min(h, w)
+    if style_size and (min(h, w) != style_size or max(h, w) > LONG_SIDE * style_size):
+        s = min(style_size / min(h, w), LONG_SIDE * style_size / max(h, w))
         size = (max(STRIDE, round(h * s)), max(STRIDE, round(w * s)))
         x = F.interpolate(x, size=size, mode="bilinear", antialias=s < 1, align_corners=False).clamp_(0, 1)
     return x.contiguous()
@@ -235,11 +251,18 @@ def paintings_list(style_image, style_weights) -> tuple[list, list[float]]:
     if style_weights is None:
         weights = [1.0] * len(paintings)
     else:
-        weights = [float(w) for w in (style_weights if isinstance(style_weights, Sequence) else [style_weights])]
+        many = isinstance(style_weights, (Sequence, np.ndarray, torch.Tensor)) and np.ndim(style_weights) > 0
+        try:
+            weights = [float(w) for w in (style_weights if many else [style_weights])]
+        except (TypeError, ValueError):
+            raise StylenetError(f"style_weights={style_weights!r}: give numbers, one per painting") from None
     if len(weights) != len(paintings):
         raise StylenetError(f"{len(weights)} style_weights for {len(paintings)} paintings; give one weight each")
     if any(not np.isfinite(w) or w < 0 for w in weights) or sum(weights) <= 0:
-        raise StylenetError(f"style_weights {weights}: weights must be >= 0 with a positive sum")
+        raise StylenetError(
+            f"style weights {weights}: each must be a finite number >= 0, and one at least positive "
+            "(style_weights=; CLI: --style-image PAINTING:WEIGHT)"
+        )
     total = sum(weights)
     return paintings, [w / total for w in weights]
 

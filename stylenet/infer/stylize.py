@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image, ImageOps
 
-from ..defaults import TILE, TILE_ABOVE
+from ..defaults import MIN_TILE, TILE, TILE_ABOVE
 from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
 from ..model.transformer import TransformerNet
@@ -124,6 +124,10 @@ def stylize(
             own, 512 for AdaIN, a predictor's training scale). Statistics are cached
             by the painting's pixels, so a batch pays for them once.
     """
+    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_TILE):
+        raise StylenetError(
+            f"tile={tile!r}: use a tile side of at least {MIN_TILE} pixels, or None (tile large images)"
+        )
     if style_image is not None:
         if style is not None:
             raise StylenetError(

@@ -20,9 +20,17 @@ def check_input_file(path: Path, kind: str, error: type[Exception]) -> None:
 
 
 def check_output(dest: str | os.PathLike, overwrite: bool, option: str = "overwrite (--overwrite)") -> None:
-    """``FileExistsError`` if ``dest`` exists and ``overwrite`` is off: the check and the message of every
-    writer (``option`` names the way to ask: the argument, or a command's ``--overwrite``)."""
-    if Path(dest).exists() and not overwrite:
+    """``FileExistsError`` if ``dest`` exists and ``overwrite`` is off, is a folder, or is a name the file system
+    refuses: the check and the message of every writer (``option`` names the way to ask: the argument, or a
+    command's ``--overwrite``)."""
+    path = Path(dest)
+    try:
+        folder, exists = path.is_dir(), path.exists()
+    except OSError as e:  # a name the file system refuses (too long, ...)
+        raise FileExistsError(f"{dest}: not a usable output file name ({e.strerror}); give a shorter one") from None
+    if folder:
+        raise FileExistsError(f"{dest}: is a folder; give a file name, e.g. {path / 'out'}{path.suffix or ''}")
+    if exists and not overwrite:
         raise FileExistsError(_exists(dest, option))
 
 

@@ -114,8 +114,12 @@ def load_vgg_state_dict(arch: str, weights: str) -> tuple[dict[str, torch.Tensor
             sd = load_file(weights)
         else:
             sd = torch.load(weights, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise VGGWeightsError(f"could not read VGG weights file {weights}: {e}") from None
+    except Exception as e:  # torch's messages run to several lines of advice for its own API: the first one
+        first = (str(e).strip().splitlines() or [""])[0][:200]
+        raise VGGWeightsError(
+            f"could not read VGG weights file {weights} ({e.__class__.__name__}: {first}); "
+            "pass a VGG16 state dict (.pth or .safetensors)"
+        ) from None
     if not isinstance(sd, dict):
         raise VGGWeightsError(f"VGG weights file {weights} holds a {type(sd).__name__}, not a state dict")
     return sd, None

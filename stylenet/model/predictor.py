@@ -44,6 +44,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..errors import StylenetError
 from ..io.weights import WeightsError, read_verified, write_verified
 from ..loss.perceptual import DEFAULT_STYLE_LAYERS
 from ..loss.vgg import VGGFeatures
@@ -281,6 +282,8 @@ def load_predictor(path: str | os.PathLike, vgg: str | None = None) -> StylePred
         net, spec, encoder = (json.loads(meta[k]) for k in ("net", "predictor", "encoder"))
         encoder = {**encoder, "weights": vgg or encoder["weights"]}
         pred = build_predictor(net, spec["embedding"], spec["layers"], encoder, spec["style_size"], tensors)
+    except StylenetError:  # the VGG weights (``vgg``, $STYLENET_VGG): its own message, not this file's
+        raise
     except (KeyError, ValueError, TypeError, RuntimeError) as e:
         raise WeightsError(f"{path}: weights or header do not make a style predictor ({e})") from None
     pred.card = json.loads(meta.get("card", "{}"))

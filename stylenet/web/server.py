@@ -154,11 +154,13 @@ class Service:
             preserve_color=q.get("preserve_color") in ("1", "true", "on"),
         )
         if painting_bytes is not None:
-            if not painting_bytes.isdigit() or not 0 < int(painting_bytes) < len(body):
+            order.painting_name = q.get("painting_name") or "painting"
+            if not painting_bytes.isdigit() or int(painting_bytes) > len(body):
                 raise StylenetError("painting_bytes: the painting's size in bytes, at the end of the body")
+            if int(painting_bytes) == 0:
+                raise StylenetError(f"{order.painting_name}: empty file (0 bytes)")
             cut = len(body) - int(painting_bytes)
             order.photo, order.painting = body[:cut], body[cut:]
-            order.painting_name = q.get("painting_name") or "painting"
             available, why = self.engine.painting_available()
             if not available:
                 raise StylenetError(why)
@@ -177,7 +179,11 @@ class Service:
             )
         self.reading += 1  # its place is held while the body comes in
         try:
-            body = await self.read_body(request, request.query_params.get("name") or "the upload")
+            q = request.query_params
+            what = q.get("name") or "the upload"
+            if q.get("painting_bytes") is not None:  # one body: the photo, then the painting
+                what = f"{what} with the painting {q.get('painting_name') or 'painting'}"
+            body = await self.read_body(request, what)
             order = self.order(request, body)
         except StylenetError as e:
             self.counts["failed"] += 1

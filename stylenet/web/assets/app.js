@@ -122,6 +122,11 @@ function setPainting(file) {
   if (!file) return;
   if (!S.config.painting.available) { showError(S.config.painting.message); return; }
   showError("");
+  const limit = S.config.limits.max_upload_bytes;
+  if (S.config.engine === "server" && file.size + (S.photo ? S.photo.size : 0) > limit) {
+    showError(`${file.name}: ${mb(file.size)}${S.photo ? " with the photo" : ""} is more than this server takes (${mb(limit)}; stylenet serve --max-upload-mb)`);
+    return;
+  }
   S.painting = file;
   chooseStyle(null);
   $("painting-name").textContent = "Style: the painting " + file.name;
