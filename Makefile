@@ -34,7 +34,7 @@ browser:
 	bash scripts/install_browser.sh
 
 test: install browser lint
-	$(BIN)/python -m pytest $(PYTEST_PARALLEL)
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) --durations=15
 
 test-fast: install browser
 	$(BIN)/python -m pytest $(PYTEST_PARALLEL) -m "not slow"
