@@ -11,8 +11,10 @@ predictors, and the predictor's warm start before any training.
 checkpoint of either (``last.ckpt``), ``warm:lstsq[:RIDGE]`` / ``warm:mean`` (a predictor warm-started from
 ``--init`` and its paintings in ``--styles-dir``, no training), or ``rows:FOLDER``: a network trained for
 each painting (the issue's 15-CPU-minute classic row, ``train_only=norm``), ``FOLDER/<painting
-stem>/<painting stem>.safetensors`` (its row of that name), paintings without one left out of that
-method's records (compare means over the same paintings: ``--paintings``). Each network stylizes every held-out
+stem>/<painting stem>.safetensors`` (its row of that name; paintings without one are left out for every
+method, so that the means compare the same paintings); ``rows:init``: ``--init``'s own rows, on its own
+paintings with ``--classic-paintings`` (issue 24's "the ten classic styles next to the classic
+network's rows"). Each network stylizes every held-out
 photo (``--photos`` of them, spread over the held-out photos of ``experiment=adain``'s folders, centre
 crops of ``--size`` px) in every held-out painting's style (its 20 ``holdout_paintings``), as
 ``stylenet.stylize(style_image=...)`` does (each network reads the painting at its own size), in fp32.
@@ -46,6 +48,9 @@ class Rows:
     def file(self, painting: Path) -> Path:
         return self.folder / painting.stem / f"{painting.stem}.safetensors"
 
+    def has(self, painting: Path) -> bool:
+        return self.file(painting).is_file()
+
     def for_painting(self, painting: Path):
         import stylenet
 
@@ -56,11 +61,31 @@ class Rows:
         return stylenet.load(painting.stem, network=net) if net.num_styles else net
 
 
+class OwnRows(Rows):
+    """``rows:init``: the ``--init`` network's own row of each painting (named as the painting's file), for
+    ``--classic-paintings``: the multi-style network's rows next to a painting network on their paintings."""
+
+    def __init__(self, init: str):
+        import stylenet
+
+        self.net, self.card = stylenet.load(init), {"rows": f"init={init}"}
+
+    def has(self, painting: Path) -> bool:
+        return painting.stem in self.net.style_names
+
+    def for_painting(self, painting: Path):
+        import stylenet
+
+        return stylenet.load(painting.stem, network=self.net) if self.has(painting) else None
+
+
 def load_network(source: str, vgg: str, init: str, styles_dir: str):
     """An ``AdaINNet`` or ``StylePredictor`` in eval mode from a file, a checkpoint or ``warm:MODE``;
     ``rows:FOLDER``: a ``Rows``."""
     from stylenet.infer import arbitrary
 
+    if source == "rows:init":
+        return OwnRows(init)
     if source.startswith("rows:"):
         return Rows(Path(source[len("rows:") :]))
 
@@ -171,6 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--styles-dir", default=str(ROOT.parent / "shared" / "data" / "styles"))
     p.add_argument("--config", action="append", default=["paths=shared"], help="Hydra overrides for the data")
     p.add_argument("--json", help="write every record and the means here")
+    p.add_argument(
+        "--classic-paintings",
+        action="store_true",
+        help="score on --init's own paintings (in --styles-dir) instead of the held-out ones; with rows:init",
+    )
     a = p.parse_args(argv)
     with report_errors():
         from stylenet.loss.from_card import trained_loss
@@ -181,11 +211,13 @@ def main(argv: list[str] | None = None) -> int:
         networks = {label: load_network(src, a.vgg, a.init, a.styles_dir) for label, src in specs.items()}
         photos, paintings = held_out(a.photos, a.config)
         paintings = paintings[: a.paintings] if a.paintings else paintings
-        missing = [
-            p.name for p in paintings if any(isinstance(n, Rows) and not n.file(p).is_file() for n in networks.values())
-        ]
+        if a.classic_paintings:  # the --init network's own paintings (trained on), not the held-out ones
+            classic = load(a.init)
+            files = {n: classic.card.get("styles", {}).get(n, {}).get("style_image", {}) for n in classic.style_names}
+            paintings = [Path(a.styles_dir) / f.get("file", f"{n}.jpg") for n, f in files.items()]
+        missing = [p.name for p in paintings if any(isinstance(n, Rows) and not n.has(p) for n in networks.values())]
         if missing:  # every mean over the same paintings: those that each rows: folder has a network for
-            print(f"skipped {len(missing)} held-out paintings without a row: {', '.join(missing)}")
+            print(f"skipped {len(missing)} paintings without a row: {', '.join(missing)}")
             paintings = [p for p in paintings if p.name not in missing]
         criterion = build_perceptual_loss(loss_config(a.vgg, **trained_loss(load(a.init).card)))
         rows = compare(networks, photos, paintings, criterion, a.size, a.style_size)
@@ -193,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{'method':24s} {'content':>8s} {'style':>8s} {'palette':>8s} {'s/image':>8s}")
         for label, m in means.items():
             print(f"{label:24s} {m['content']:8.3f} {m['style']:8.3f} {m['palette']:8.2f} {m['seconds']:8.2f}")
-        print(f"(means over {len(paintings)} held-out paintings x {len(photos)} held-out photos at {a.size} px)")
+        kind = "of --init" if a.classic_paintings else "held-out"
+        print(f"(means over {len(paintings)} paintings {kind} x {len(photos)} held-out photos at {a.size} px)")
         if a.json:
             cards = {label: getattr(net, "card", {}) for label, net in networks.items()}
             report = {"sources": specs, "cards": cards, "size": a.size, "style_size": a.style_size, "means": means}

@@ -544,3 +544,9 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     assert len(saved["records"]["rows"]) == 2 and len(saved["records"]["warm"]) == 2
     photo, pred = saved["means"]["photo (unstylized)"], saved["means"]["pred"]
     assert photo["content"] == 0 and pred["content"] > 0 and pred["palette"] != photo["palette"]
+    own = ["--network", f"pred={pred_file}", "--network", "own=rows:init", "--classic-paintings", "--photos", "1"]
+    own += argv[argv.index("--size") : argv.index("--size") + 4] + argv[argv.index("--vgg") :][:6]
+    assert compare.main(own + [f"--config={o}" for o in data] + ["--json", str(report)]) == 0
+    saved = json.loads(report.read_text())  # the trio's three rows on their own paintings, next to the predictor
+    assert {r["painting"] for r in saved["records"]["own"]} == {"a.png", "b.png", "c.png"}
+    assert len(saved["records"]["pred"]) == 3 and saved["means"]["own"]["content"] > 0
