@@ -7,6 +7,6 @@ for F in styleid__09.png pytorch-multi-style-transfer__mosaic_ducks_massimo.jpg 
   echo "$(date +%T) start $S"
   OMP_NUM_THREADS=1 .venv/bin/python scripts/train.py style=custom style.image=../shared/data/paintings/$F style.name=$S style.size=256 \
     init_weights=stylenet/styles/classic.safetensors train_only=norm trainer.max_steps=224 paths=shared \
-    data.image_size=128 data.num_workers=1 preview_every_n_steps=0 checkpoint_every_n_steps=56 hydra.run.dir=runs/rows/$S > runs/rows_$S.log 2>&1 < /dev/null
+    data.image_size=128 data.num_workers=1 preview_every_n_steps=0 checkpoint_every_n_steps=56 export.half=true hydra.run.dir=runs/rows/$S > runs/rows_$S.log 2>&1 < /dev/null
   if [ -f runs/rows/$S/$S.safetensors ]; then mkdir -p wip/rows/$S && cp runs/rows/$S/$S.safetensors wip/rows/$S/; echo "$(date +%T) done $S"; else echo "$(date +%T) FAILED $S"; fi
 done
