@@ -14,7 +14,8 @@ each painting (the issue's 15-CPU-minute classic row, ``train_only=norm``), ``FO
 stem>/<painting stem>.safetensors`` (its row of that name; paintings without one are left out for every
 method, so that the means compare the same paintings); ``rows:init``: ``--init``'s own rows, on its own
 paintings with ``--classic-paintings`` (issue 24's "the ten classic styles next to the classic
-network's rows"). Each network stylizes every held-out
+network's rows"); ``optimize:STEPS``: Gatys et al.'s optimization of each output's pixels, STEPS
+L-BFGS steps from the photo under the same criterion (the issue's ``optimize:100`` reference). Each network stylizes every held-out
 photo (``--photos`` of them, spread over the held-out photos of ``experiment=adain``'s folders, centre
 crops of ``--size`` px) in every held-out painting's style (its 20 ``holdout_paintings``), as
 ``stylenet.stylize(style_image=...)`` does (each network reads the painting at its own size), in fp32.
@@ -22,6 +23,10 @@ Measured per pair, the unstylized photo first: content and style loss under the 
 criterion (``--init``'s card: its layers and weights; the painting, longer side ``--style-size``,
 as its rows were trained), and the palette distance between output and painting
 (``stylenet.quality.palette``: sliced Wasserstein in Lab). Lower is better for all three.
+
+``--reuse EARLIER.json`` takes every record an earlier run measured at the same sizes for the same
+label and source (pairs of painting and photo) and computes only the rest, so that a comparison grows
+painting by painting (a new row, a new method) without measuring again what it has.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("content", "style", "palette", "seconds")
+PHOTO = "photo (unstylized)"
 
 
 class Rows:
@@ -61,6 +67,14 @@ class Rows:
         return stylenet.load(painting.stem, network=net) if net.num_styles else net
 
 
+class Optimize:
+    """``optimize:STEPS``: no network; each output is optimized from the photo (Gatys et al.) under the
+    criterion whose style is the painting's."""
+
+    def __init__(self, steps: int):
+        self.steps, self.card = steps, {"optimize": {"steps": steps, "method": "lbfgs"}}
+
+
 class OwnRows(Rows):
     """``rows:init``: the ``--init`` network's own row of each painting (named as the painting's file), for
     ``--classic-paintings``: the multi-style network's rows next to a painting network on their paintings."""
@@ -82,10 +96,16 @@ class OwnRows(Rows):
 def load_network(source: str, vgg: str, init: str, styles_dir: str):
     """An ``AdaINNet`` or ``StylePredictor`` in eval mode from a file, a checkpoint or ``warm:MODE``;
     ``rows:FOLDER``: a ``Rows``."""
+    from stylenet.errors import StylenetError
     from stylenet.infer import arbitrary
 
     if source == "rows:init":
         return OwnRows(init)
+    if source.startswith("optimize:"):
+        steps = source[len("optimize:") :]
+        if not steps.isdigit() or int(steps) < 1:
+            raise StylenetError(f"--network {source}: use optimize:STEPS with STEPS a whole number, e.g. optimize:100")
+        return Optimize(int(steps))
     if source.startswith("rows:"):
         return Rows(Path(source[len("rows:") :]))
 
@@ -132,34 +152,76 @@ def held_out(photos: int, config: list[str]) -> tuple[list[Path], list[Path]]:
     return files[::step][:photos], data.holdout_painting_files
 
 
-@torch.no_grad()
-def compare(networks: dict, photos: list[Path], paintings: list[Path], criterion, size: int, style_size: int) -> dict:
-    """Per method, one record per (painting, photo): content, style, palette, seconds."""
+def earlier_records(path: str | None, sources: dict[str, str], size: int, style_size: int) -> dict:
+    """``--reuse``: an earlier run's records by (label, painting, photo), for the labels whose source is the
+    same as now, measured at the same sizes."""
+    if not path:
+        return {}
+    from stylenet.errors import StylenetError
+
+    try:
+        old = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise StylenetError(f"--reuse {path}: cannot read it ({e}); pass a --json file of an earlier run") from None
+    if (old.get("size"), old.get("style_size")) != (size, style_size):
+        raise StylenetError(
+            f"--reuse {path}: measured at --size {old.get('size')} --style-size {old.get('style_size')}, "
+            f"not {size} and {style_size}; reuse a run at the same sizes"
+        )
+    same = {label for label, source in old.get("sources", {}).items() if sources.get(label) == source}
+    same.add(PHOTO)
+    return {
+        (label, r["painting"], r["photo"]): r
+        for label, records in old.get("records", {}).items()
+        if label in same
+        for r in records
+    }
+
+
+def stylized(net, x: torch.Tensor, painting: Path, own, criterion) -> torch.Tensor:
+    """One method's output for one photo and painting."""
     import stylenet
+
+    if isinstance(net, Optimize):
+        from stylenet.quality.optimize import optimize
+
+        with torch.enable_grad():
+            return optimize(x, None, steps=net.steps, size=None, loss=criterion, precision="fp32", progress=False)
+    if own is not None:
+        return stylenet.stylize(x, own, precision="fp32")
+    return stylenet.stylize(x, style_image=painting, network=net, precision="fp32")
+
+
+@torch.no_grad()
+def compare(
+    networks: dict, photos: list[Path], paintings: list[Path], criterion, size: int, style_size: int, reuse=None
+) -> dict:
+    """Per method, one record per (painting, photo): content, style, palette, seconds; the records in
+    ``reuse`` (by label, painting, photo) are taken as they are."""
     from stylenet.io.images import load_image
     from stylenet.io.photos import load_photo
     from stylenet.io.progress import progress_bar
     from stylenet.quality.palette import palette_distance
 
+    reuse = reuse or {}
     xs = [load_photo(p, size).float().unsqueeze(0) / 255 for p in photos]
-    rows: dict[str, list[dict]] = {"photo (unstylized)": []}
+    rows: dict[str, list[dict]] = {PHOTO: []}
     rows.update({label: [] for label in networks})
     for painting in progress_bar(paintings, desc="paintings", unit="painting"):
-        target = load_image(painting, style_size)
-        criterion.set_style(target)
         own = {label: net.for_painting(painting) for label, net in networks.items() if isinstance(net, Rows)}
+        labels = [PHOTO] + [label for label, net in networks.items() if own.get(label, net) is not None]
+        todo = [(p, x) for p, x in zip(photos, xs) if any((lb, painting.name, p.name) not in reuse for lb in labels)]
+        if todo:
+            target = load_image(painting, style_size)
+            criterion.set_style(target)
         for photo, x in zip(photos, xs):
-            outputs = {"photo (unstylized)": (x, 0.0)}
-            for label, net in networks.items():
-                if own.get(label, net) is None:  # no network trained on this painting
+            for label in labels:
+                if (label, painting.name, photo.name) in reuse:
+                    rows[label].append(reuse[label, painting.name, photo.name])
                     continue
                 start = time.perf_counter()
-                if label in own:
-                    y = stylenet.stylize(x, own[label], precision="fp32")
-                else:
-                    y = stylenet.stylize(x, style_image=painting, network=net, precision="fp32")
-                outputs[label] = (y, time.perf_counter() - start)
-            for label, (y, seconds) in outputs.items():
+                y = x if label == PHOTO else stylized(networks[label], x, painting, own.get(label), criterion)
+                seconds = 0.0 if label == PHOTO else time.perf_counter() - start
                 parts = criterion(y, x)
                 rows[label].append(
                     {
@@ -196,6 +258,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--styles-dir", default=str(ROOT.parent / "shared" / "data" / "styles"))
     p.add_argument("--config", action="append", default=["paths=shared"], help="Hydra overrides for the data")
     p.add_argument("--json", help="write every record and the means here")
+    p.add_argument("--reuse", metavar="EARLIER.json", help="take the records an earlier run (its --json) measured")
     p.add_argument(
         "--classic-paintings",
         action="store_true",
@@ -208,6 +271,7 @@ def main(argv: list[str] | None = None) -> int:
         from stylenet.styles.load import load
 
         specs = dict(item.split("=", 1) for item in a.network)
+        reuse = earlier_records(a.reuse, specs, a.size, a.style_size)
         networks = {label: load_network(src, a.vgg, a.init, a.styles_dir) for label, src in specs.items()}
         photos, paintings = held_out(a.photos, a.config)
         paintings = paintings[: a.paintings] if a.paintings else paintings
@@ -220,7 +284,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {len(missing)} paintings without a row: {', '.join(missing)}")
             paintings = [p for p in paintings if p.name not in missing]
         criterion = build_perceptual_loss(loss_config(a.vgg, **trained_loss(load(a.init).card)))
-        rows = compare(networks, photos, paintings, criterion, a.size, a.style_size)
+        rows = compare(networks, photos, paintings, criterion, a.size, a.style_size, reuse)
         means = summary(rows)
         print(f"{'method':24s} {'content':>8s} {'style':>8s} {'palette':>8s} {'s/image':>8s}")
         for label, m in means.items():

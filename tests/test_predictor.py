@@ -510,7 +510,7 @@ def test_the_palette_distance_is_zero_for_the_same_colours_in_any_order_and_grow
 
 @pytest.mark.slow
 def test_the_comparison_script_scores_each_network_on_held_out_pairs(
-    predictor_overrides, pred_file, photo_dir, tmp_path
+    predictor_overrides, pred_file, photo_dir, tmp_path, capsys
 ):
     from conftest import load_script
 
@@ -544,6 +544,21 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     assert len(saved["records"]["rows"]) == 2 and len(saved["records"]["warm"]) == 2
     photo, pred = saved["means"]["photo (unstylized)"], saved["means"]["pred"]
     assert photo["content"] == 0 and pred["content"] > 0 and pred["palette"] != photo["palette"]
+    # --reuse: the earlier records as they were (their timings too), only the new method measured
+    grown = tmp_path / "grown.json"
+    more = argv + ["--network", "opt=optimize:3", "--reuse", str(report), "--json", str(grown)]
+    assert compare.main(more + [f"--config={o}" for o in data]) == 0
+    again = json.loads(grown.read_text())
+    assert all(again["records"][label] == saved["records"][label] for label in saved["records"])
+    opt = again["means"]["opt"]  # three L-BFGS steps from the photo: lower style loss, some content loss
+    assert len(again["records"]["opt"]) == 2 and opt["style"] < photo["style"] and opt["content"] > 0
+    other = argv[:] + ["--reuse", str(report)]
+    other[other.index("--size") + 1] = "48"
+    capsys.readouterr()
+    with pytest.raises(SystemExit):  # measured at other sizes: one line, before any work
+        compare.main(other + [f"--config={o}" for o in data])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: --reuse {report}: measured at --size 32")
     own = ["--network", f"pred={pred_file}", "--network", "own=rows:init", "--classic-paintings", "--photos", "1"]
     own += argv[argv.index("--size") : argv.index("--size") + 4] + argv[argv.index("--vgg") :][:6]
     assert compare.main(own + [f"--config={o}" for o in data] + ["--json", str(report)]) == 0

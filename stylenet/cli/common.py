@@ -113,23 +113,25 @@ def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
     )
 
 
-def style_size_arg(v: str) -> int | str:
-    """``--style-size``: ``auto`` or a side in pixels (``stylenet.infer.arbitrary.check_style_size``'s range)."""
-    from ..infer.arbitrary import MAX_STYLE_SIZE, STRIDE
+def _whole(v: str) -> int | str:
+    return int(v) if v.removeprefix("-").isdigit() else v
 
-    if v == "auto":
-        return v
-    if not v.isdigit() or not STRIDE <= int(v) <= MAX_STYLE_SIZE:
-        raise argparse.ArgumentTypeError(f"{v}: use auto or a side from {STRIDE} to {MAX_STYLE_SIZE} pixels")
-    return int(v)
+
+def style_size_arg(v: str) -> int | str:
+    """``--style-size``: ``auto`` or a side in pixels (``stylenet.infer.arbitrary.style_size_fix``)."""
+    from ..infer.arbitrary import style_size_fix
+
+    if fix := style_size_fix(_whole(v)):
+        raise argparse.ArgumentTypeError(f"{v}: {fix}")
+    return _whole(v)
 
 
 def tile_arg(v: str) -> int:
-    """``--tile``: a tile side in pixels (``stylenet.defaults.MIN_TILE`` at least)."""
-    from ..defaults import MIN_TILE
+    """``--tile``: a tile side in pixels (``stylenet.infer.stylize.tile_fix``)."""
+    from ..infer.stylize import tile_fix
 
-    if not v.isdigit() or int(v) < MIN_TILE:
-        raise argparse.ArgumentTypeError(f"{v}: use a tile side of at least {MIN_TILE} pixels")
+    if fix := tile_fix(_whole(v)):
+        raise argparse.ArgumentTypeError(f"{v}: {fix}")
     return int(v)
 
 

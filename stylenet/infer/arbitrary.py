@@ -202,14 +202,22 @@ MAX_STYLE_SIZE = 4096  # style_size: the painting's shorter side, at most
 LONG_SIDE = 4  # ... and its longer side at most this times style_size (a 4000x16 strip is not made 64000x256)
 
 
+def style_size_fix(style_size) -> str | None:
+    """What to use instead of ``style_size`` (None when it is ``"auto"``, ``None`` or a side from ``STRIDE``
+    to ``MAX_STYLE_SIZE``): the one range check of the API and the CLI."""
+    if style_size is None or style_size == "auto":
+        return None
+    if isinstance(style_size, bool) or not isinstance(style_size, (int, np.integer)):
+        return "use 'auto' or a side in pixels"
+    if not STRIDE <= style_size <= MAX_STYLE_SIZE:
+        return f"use a side from {STRIDE} to {MAX_STYLE_SIZE} pixels, or 'auto'"
+    return None
+
+
 def check_style_size(style_size) -> None:
     """``StylenetError`` unless ``style_size`` is ``"auto"``, ``None`` or a side from ``STRIDE`` to ``MAX_STYLE_SIZE``."""
-    if style_size is None or style_size == "auto":
-        return
-    if isinstance(style_size, bool) or not isinstance(style_size, (int, np.integer)):
-        raise StylenetError(f"style_size={style_size!r}: use 'auto', None or a side in pixels")
-    if not STRIDE <= style_size <= MAX_STYLE_SIZE:
-        raise StylenetError(f"style_size={style_size}: use a side from {STRIDE} to {MAX_STYLE_SIZE} pixels, or 'auto'")
+    if fix := style_size_fix(style_size):
+        raise StylenetError(f"style_size={style_size!r}: {fix}")
 
 
 def read_painting(painting, style_size: int | None = STYLE_SIZE) -> torch.Tensor:

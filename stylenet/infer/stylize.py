@@ -65,6 +65,13 @@ def _stylize_float(rgb: np.ndarray, alpha: np.ndarray | None, apply, max_side) -
     return y, alpha
 
 
+def tile_fix(tile) -> str | None:
+    """What to use instead of ``tile`` as a tile side (None when it is one): the API's and the CLI's check."""
+    if isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_TILE:
+        return f"use a tile side of at least {MIN_TILE} pixels"
+    return None
+
+
 def stylize(
     image,
     style=None,
@@ -124,10 +131,8 @@ def stylize(
             own, 512 for AdaIN, a predictor's training scale). Statistics are cached
             by the painting's pixels, so a batch pays for them once.
     """
-    if tile is not None and (isinstance(tile, bool) or not isinstance(tile, int) or tile < MIN_TILE):
-        raise StylenetError(
-            f"tile={tile!r}: use a tile side of at least {MIN_TILE} pixels, or None (tile large images)"
-        )
+    if tile is not None and (fix := tile_fix(tile)):
+        raise StylenetError(f"tile={tile!r}: {fix}, or None (tile large images)")
     if style_image is not None:
         if style is not None:
             raise StylenetError(
