@@ -26,7 +26,8 @@ as its rows were trained), and the palette distance between output and painting
 
 ``--reuse EARLIER.json`` takes every record an earlier run measured at the same sizes for the same
 label and source (pairs of painting and photo) and computes only the rest, so that a comparison grows
-painting by painting (a new row, a new method) without measuring again what it has.
+painting by painting (a new row, a new method) without measuring again what it has; ``--json`` is
+written after every painting, so a stopped run's file serves as ``--reuse`` too.
 """
 
 from __future__ import annotations
@@ -194,10 +195,18 @@ def stylized(net, x: torch.Tensor, painting: Path, own, criterion) -> torch.Tens
 
 @torch.no_grad()
 def compare(
-    networks: dict, photos: list[Path], paintings: list[Path], criterion, size: int, style_size: int, reuse=None
+    networks: dict,
+    photos: list[Path],
+    paintings: list[Path],
+    criterion,
+    size: int,
+    style_size: int,
+    reuse=None,
+    after_painting=None,
 ) -> dict:
     """Per method, one record per (painting, photo): content, style, palette, seconds; the records in
-    ``reuse`` (by label, painting, photo) are taken as they are."""
+    ``reuse`` (by label, painting, photo) are taken as they are; ``after_painting(records)`` after each
+    painting (the script saves them, so that a stopped run can be reused)."""
     from stylenet.io.images import load_image
     from stylenet.io.photos import load_photo
     from stylenet.io.progress import progress_bar
@@ -233,6 +242,8 @@ def compare(
                         "seconds": seconds,
                     }
                 )
+        if after_painting is not None:
+            after_painting(rows)
     return rows
 
 
@@ -284,17 +295,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"skipped {len(missing)} paintings without a row: {', '.join(missing)}")
             paintings = [p for p in paintings if p.name not in missing]
         criterion = build_perceptual_loss(loss_config(a.vgg, **trained_loss(load(a.init).card)))
-        rows = compare(networks, photos, paintings, criterion, a.size, a.style_size, reuse)
-        means = summary(rows)
+        cards = {label: getattr(net, "card", {}) for label, net in networks.items()}
+        report = {"sources": specs, "cards": cards, "size": a.size, "style_size": a.style_size}
+
+        def save(rows: dict) -> None:  # after every painting: a stopped run leaves what it measured
+            if a.json:
+                Path(a.json).write_text(
+                    json.dumps({**report, "means": summary(rows), "records": rows}, indent=1, default=str)
+                )
+
+        rows = compare(networks, photos, paintings, criterion, a.size, a.style_size, reuse, save)
+        save(rows)
         print(f"{'method':24s} {'content':>8s} {'style':>8s} {'palette':>8s} {'s/image':>8s}")
-        for label, m in means.items():
+        for label, m in summary(rows).items():
             print(f"{label:24s} {m['content']:8.3f} {m['style']:8.3f} {m['palette']:8.2f} {m['seconds']:8.2f}")
         kind = "of --init" if a.classic_paintings else "held-out"
         print(f"(means over {len(paintings)} paintings {kind} x {len(photos)} held-out photos at {a.size} px)")
-        if a.json:
-            cards = {label: getattr(net, "card", {}) for label, net in networks.items()}
-            report = {"sources": specs, "cards": cards, "size": a.size, "style_size": a.style_size, "means": means}
-            Path(a.json).write_text(json.dumps({**report, "records": rows}, indent=1, default=str))
     return 0
 
 
