@@ -255,6 +255,29 @@ def summary(rows: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     }
 
 
+def per_painting(rows: dict[str, list[dict]]) -> str:
+    """A Markdown table: one line per painting, content / style / palette of each method (means over the
+    photos), the lowest of the networks' in bold, then the means over all paintings."""
+    labels = [label for label, records in rows.items() if records]
+    paintings = list(dict.fromkeys(r["painting"] for r in rows[PHOTO]))
+    lines = ["| painting | " + " | ".join(labels) + " |", "|---" * (len(labels) + 1) + "|"]
+    for name in [*paintings, None]:
+        means = {
+            label: [statistics.fmean(r[m] for r in rows[label] if name in (None, r["painting"])) for m in METRICS[:3]]
+            for label in labels
+        }
+        best = [min(means[label][i] for label in labels if label != PHOTO) for i in range(3)]
+        cells = [
+            " / ".join(
+                f"**{v:.3g}**" if label != PHOTO and v == best[i] and len(labels) > 2 else f"{v:.3g}"
+                for i, v in enumerate(means[label])
+            )
+            for label in labels
+        ]
+        lines.append(f"| {f'`{name}`' if name else f'**mean of {len(paintings)}**'} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     from stylenet.cli.errors import report_errors
 
@@ -270,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", action="append", default=["paths=shared"], help="Hydra overrides for the data")
     p.add_argument("--json", help="write every record and the means here")
     p.add_argument("--reuse", metavar="EARLIER.json", help="take the records an earlier run (its --json) measured")
+    p.add_argument("--per-painting", action="store_true", help="also print a Markdown table, one line per painting")
     p.add_argument(
         "--classic-paintings",
         action="store_true",
@@ -311,6 +335,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{label:24s} {m['content']:8.3f} {m['style']:8.3f} {m['palette']:8.2f} {m['seconds']:8.2f}")
         kind = "of --init" if a.classic_paintings else "held-out"
         print(f"(means over {len(paintings)} paintings {kind} x {len(photos)} held-out photos at {a.size} px)")
+        if a.per_painting:
+            print(per_painting(rows))
     return 0
 
 

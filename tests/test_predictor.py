@@ -546,8 +546,13 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     assert photo["content"] == 0 and pred["content"] > 0 and pred["palette"] != photo["palette"]
     # --reuse: the earlier records as they were (their timings too), only the new method measured
     grown = tmp_path / "grown.json"
-    more = argv + ["--network", "opt=optimize:3", "--reuse", str(report), "--json", str(grown)]
+    more = argv + ["--network", "opt=optimize:3", "--reuse", str(report), "--json", str(grown), "--per-painting"]
+    capsys.readouterr()
     assert compare.main(more + [f"--config={o}" for o in data]) == 0
+    table = capsys.readouterr().out.splitlines()  # one Markdown line per painting, then the means
+    assert table[-4].startswith("| painting | photo (unstylized) | pred | warm | rows | opt |")
+    assert table[-2].startswith("| `p1.jpg` | 0 / ")
+    assert table[-1].startswith("| **mean of 1** | 0 / ")
     again = json.loads(grown.read_text())
     assert all(again["records"][label] == saved["records"][label] for label in saved["records"])
     opt = again["means"]["opt"]  # three L-BFGS steps from the photo: lower style loss, some content loss
