@@ -240,6 +240,28 @@ def test_bad_predictor_settings_fail_before_training_with_one_line(predictor_ove
 
 
 @pytest.mark.slow
+def test_a_time_budget_stops_a_predictor_run_with_its_cosine_fitted_and_still_exports(predictor_overrides):
+    import time
+
+    import pytorch_lightning as pl
+
+    from stylenet.training.train import train
+
+    class Slow(pl.Callback):  # 300 ms more a step: at most about 40 steps fit in the budget
+        def on_train_batch_end(self, trainer, module, *args):
+            time.sleep(0.3)
+            self.lr = trainer.optimizers[0].param_groups[-1]["lr"]
+
+    spy = Slow()
+    budget = ["trainer.max_steps=100000", "time_budget=15", "time_budget_warmup_steps=3", "preview_every_n_steps=0"]
+    budget += ["checkpoint_every_n_steps=1000", "logger=none"]
+    result = train(compose_config(predictor_overrides + budget), extra_callbacks=[spy])
+    card = load_predictor(result.weights).card
+    assert 4 < result.steps < 60 and card["time_budget"]["planned_steps"] == result.steps
+    assert spy.lr < 2e-4  # the tables' 1e-3 cosine ran down to about its floor (0.1x) where the run stopped
+
+
+@pytest.mark.slow
 def test_a_short_run_checkpoints_exports_and_resumes(predictor_overrides, tmp_path):
     from test_train import tensorboard_tags
 

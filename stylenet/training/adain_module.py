@@ -20,8 +20,6 @@ would bind at every step.
 
 from __future__ import annotations
 
-import math
-
 import pytorch_lightning as pl
 import torch
 import torch.nn.functional as F
@@ -29,17 +27,7 @@ import torch.nn.functional as F
 from ..defaults import OPTIM
 from ..loss.perceptual import LossTerms
 from ..model.adain import LAYER, AdaINNet, adain, channel_stats
-from .module import LossGuard, TrainingDiverged, adam
-
-
-def lr_factor(step: int, schedule: str, warmup: int, total: int, floor: float) -> float:
-    """Learning-rate multiplier: linear warmup, then constant or cosine down to ``floor``."""
-    if step < warmup:
-        return (step + 1) / warmup
-    if schedule == "constant":
-        return 1.0
-    t = min(1.0, (step - warmup) / max(1, total - warmup))
-    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+from .module import LossGuard, TrainingDiverged, adam, lr_factor
 
 
 class AdaINModule(pl.LightningModule):
@@ -99,9 +87,12 @@ class AdaINModule(pl.LightningModule):
         schedule = o["schedule"]
         if schedule not in ("constant", "cosine"):
             raise ValueError(f"unknown optim.schedule {schedule!r}; use constant or cosine")
-        total = self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else 1
+        # the schedule's length: max_steps; a time budget (callbacks.TimeBudget) sets it to the steps that fit
+        self.schedule_steps = self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else 1
         warmup, floor = o["warmup_steps"], o["min_lr_ratio"]
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, schedule, warmup, total, floor))
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: lr_factor(step, schedule, warmup, self.schedule_steps, floor)
+        )
         return [opt], [{"scheduler": sched, "interval": "step"}]
 
     def _bad_everywhere(self, bad: bool) -> bool:

@@ -83,6 +83,16 @@ def adam(params, lr: float, **kwargs) -> torch.optim.Adam:
         return torch.optim.Adam(params, lr=lr, **kwargs)
 
 
+def lr_factor(step: int, schedule: str, warmup: int, total: int, floor: float) -> float:
+    """Learning-rate multiplier: linear warmup, then constant or cosine down to ``floor`` at ``total``."""
+    if step < warmup:
+        return (step + 1) / warmup
+    if schedule == "constant":
+        return 1.0
+    t = min(1.0, (step - warmup) / max(1, total - warmup))
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
+
+
 def fast_layout(net: torch.nn.Module, vgg: torch.nn.Module, bf16: bool) -> None:
     """A training step's fast paths: the network's fast layer forms (``stylenet.model.fast``: same
     parameters, same function), it and the frozen VGG channels-last (oneDNN's convolutions, forward
@@ -238,16 +248,9 @@ class StyleTransferModule(pl.LightningModule):
         # the schedule's length; a time budget (callbacks.TimeBudget) sets it to the steps that fit
         self.schedule_steps = max(1, int(total)) if math.isfinite(total) else 1
         floor = o["min_lr_ratio"]
-
-        def factor(step: int) -> float:
-            if step < warmup:
-                return (step + 1) / warmup
-            if schedule == "constant":
-                return 1.0
-            t = min(1.0, (step - warmup) / max(1, self.schedule_steps - warmup))
-            return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
-
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
+        sched = torch.optim.lr_scheduler.LambdaLR(
+            opt, lambda step: lr_factor(step, schedule, warmup, self.schedule_steps, floor)
+        )
         return optimizers, [{"scheduler": sched, "interval": "step"}]
 
     # -- training ------------------------------------------------------------------------

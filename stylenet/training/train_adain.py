@@ -23,7 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..model.adain import save_adain
 from .adain_data import AdaINDataModule
 from .adain_module import AdaINModule
-from .callbacks import AdaINPreview, CheckpointOnInterrupt, ReportSkippedImages, StepProgressBar
+from .callbacks import AdaINPreview, CheckpointOnInterrupt, ReportSkippedImages, StepProgressBar, TimeBudget
 from .train import (
     ConfigError,
     TrainResult,
@@ -165,6 +165,9 @@ def fit_pairs(
         CheckpointOnInterrupt(str(last)),
         *(extra_callbacks or []),
     ]
+    budget = TimeBudget(cfg.time_budget, start, cfg.time_budget_warmup_steps) if cfg.get("time_budget") else None
+    if budget is not None:  # stop at the deadline, the cosine schedule fitted to the steps that fit
+        callbacks.append(budget)
     if cfg.trainer.get("enable_progress_bar", True):
         callbacks.append(StepProgressBar())
     logger = instantiate(cfg.logger) if cfg.logger else False
@@ -183,6 +186,8 @@ def fit_pairs(
         seconds = time.time() - start
         written = card()
         record_run(written, trainer, module, steps, losses, seconds, ckpt, asked_precision)
+        if budget is not None:
+            written["time_budget"] = budget.summary()
         weights = export(out / f"{written['name']}.safetensors", written)
         (out / "card.json").write_text(json.dumps(written, indent=2))
         print(f"\nexported {weights} ({steps} steps, {seconds / 60:.1f} min)\n" + usage.format(weights=str(weights)))
