@@ -10,8 +10,9 @@ predictors, and the predictor's warm start before any training.
 ``--network LABEL=SOURCE``: an exported file (``adain.safetensors``, ``predictor.safetensors``), a training
 checkpoint of either (``last.ckpt``), ``warm:lstsq[:RIDGE]`` / ``warm:mean`` (a predictor warm-started from
 ``--init`` and its paintings in ``--styles-dir``, no training), or ``rows:FOLDER``: a network trained for
-each painting (the issue's 15-CPU-minute classic row, ``train_only=norm``), ``FOLDER/<painting
-stem>/<painting stem>.safetensors`` (its row of that name; paintings without one are left out for every
+each painting (the issue's 15-CPU-minute classic row, ``train_only=norm``): the row named as the painting's
+stem in ``FOLDER/rows.safetensors`` (rows combined by ``scripts/combine_styles.py``), else ``FOLDER/<painting
+stem>/<painting stem>.safetensors`` (paintings without one are left out for every
 method, so that the means compare the same paintings); ``rows:init``: ``--init``'s own rows, on its own
 paintings with ``--classic-paintings`` (issue 24's "the ten classic styles next to the classic
 network's rows"); ``optimize:STEPS``: Gatys et al.'s optimization of each output's pixels, STEPS
@@ -47,24 +48,28 @@ PHOTO = "photo (unstylized)"
 
 
 class Rows:
-    """``rows:FOLDER``: the network trained on each painting, where there is one."""
+    """``rows:FOLDER``: the network trained on each painting, where there is one: a row named as the painting
+    in ``FOLDER/rows.safetensors`` (``scripts/combine_styles.py``), else ``FOLDER/<stem>/<stem>.safetensors``."""
 
     def __init__(self, folder: Path):
+        import stylenet
+
         self.folder, self.card = folder, {"rows": str(folder)}
+        combined = folder / "rows.safetensors"
+        self.net = stylenet.load(combined) if combined.is_file() else None
 
     def file(self, painting: Path) -> Path:
         return self.folder / painting.stem / f"{painting.stem}.safetensors"
 
     def has(self, painting: Path) -> bool:
-        return self.file(painting).is_file()
+        return painting.stem in self.net.style_names if self.net is not None else self.file(painting).is_file()
 
     def for_painting(self, painting: Path):
         import stylenet
 
-        file = self.file(painting)
-        if not file.is_file():
+        if not self.has(painting):
             return None
-        net = stylenet.load(file)
+        net = self.net if self.net is not None else stylenet.load(self.file(painting))
         return stylenet.load(painting.stem, network=net) if net.num_styles else net
 
 

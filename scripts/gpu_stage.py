@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Stage what scripts/gpu_classic.sh needs on the device machine into one folder that travels.
+"""Stage what scripts/gpu_train.sh needs on the device machine into one folder that travels.
 
 The device tool sends the checkout of the session (64 MiB at most, tracked and untracked files
 that git does not ignore, plus the paths named in ``carry``); ``../shared`` stays behind and
@@ -9,7 +9,11 @@ the machine has no registry. This writes ``<repo>/.gpu/`` (ignored by .gitignore
   vgg/vgg16_features_hed.pth  the shared VGG16 cut after relu4_3 (the deepest layer the loss uses),
                               in bfloat16: training on the GPU runs the VGG in bf16 anyway
                               (bf16-mixed casts it), so its values there are the same; 15 MB, not 57
-  styles/                     the ten classic style images, byte for byte (the cards check their SHA-256)
+  styles/                     data/styles' images (the ten classic ones among them), byte for byte (the
+                              cards check their SHA-256)
+  paintings/                  data/paintings (RECIPE=predictor's training and held-out paintings, same
+                              names): those with a shorter side over --painting-size scaled down to it
+                              (the predictor's 256 px recipe reads them at 192-320 px), the rest byte for byte
   photos/, photos_more/       ../shared's photos resized as training resizes them (shorter side to
                               --size, the same PIL calls as stylenet.io.photos.load_photo) and saved as
                               JPEG (--quality) under the same names, so data/photos' held-out split is
@@ -47,13 +51,18 @@ def classic_styles() -> list[str]:
 
 
 def shrink(args: tuple[Path, Path, int, int]) -> int:
-    """One photo as ``load_photo`` resizes it (before its crop), saved under the same name."""
+    """One photo as ``load_photo`` resizes it (before its crop), saved under the same name; a negative
+    ``size``: a painting, scaled down to a shorter side of ``-size`` only if it is larger, else copied."""
     from PIL import Image
 
     src, dst, size, quality = args
     if dst.is_file():
         return dst.stat().st_size
     with Image.open(src) as img:
+        if size < 0 and min(img.size) <= -size:
+            shutil.copy2(src, dst)
+            return dst.stat().st_size
+        size = abs(size)
         img.draft("RGB", (size, size))
         img = img.convert("RGB")
     scale = size / min(img.size)
@@ -67,6 +76,7 @@ def shrink(args: tuple[Path, Path, int, int]) -> int:
 
 
 def stage_photos(src: Path, dst: Path, size: int, quality: int, workers: int) -> int:
+    """Every image under ``src`` through ``shrink`` (``size`` < 0: paintings), in ``workers`` processes."""
     from stylenet.io.images import list_images
 
     jobs = []
@@ -142,6 +152,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared", help="../shared")
     p.add_argument("--size", type=int, default=256, help="photos' shorter side (the recipe's crop: 256)")
     p.add_argument("--quality", type=int, default=85, help="JPEG quality of the resized photos")
+    p.add_argument("--painting-size", type=int, default=320, help="paintings' largest shorter side")
     p.add_argument("--no-more", action="store_true", help="leave data/photos_more out")
     p.add_argument("--no-src", action="store_true", help="leave src/ out (the travelling checkout has this code)")
     p.add_argument("--workers", type=int, default=2)
@@ -155,8 +166,16 @@ def main(argv: list[str] | None = None) -> int:
     exclude(repo, into)
     stage_vgg(shared / "weights" / "vgg16_features_hed.pth", into / "vgg" / "vgg16_features_hed.pth")
     (into / "styles").mkdir(exist_ok=True)
-    for name in classic_styles():
-        shutil.copy2(shared / "data" / "styles" / f"{name}.jpg", into / "styles" / f"{name}.jpg")
+    from stylenet.io.images import list_images
+
+    styles = list_images(shared / "data" / "styles")
+    missing = {f"{name}.jpg" for name in classic_styles()} - {f.name for f in styles}
+    if missing:
+        print(f"error: {shared / 'data' / 'styles'} lacks {', '.join(sorted(missing))}", file=sys.stderr)
+        return 2
+    for f in styles:
+        shutil.copy2(f, into / "styles" / f.name)
+    k = stage_photos(shared / "data" / "paintings", into / "paintings", -a.painting_size, 90, a.workers)
     n = stage_photos(shared / "data" / "photos", into / "photos", a.size, a.quality, a.workers)
     m = (
         0
@@ -182,13 +201,13 @@ def main(argv: list[str] | None = None) -> int:
     staged, tree = size_of(into), tree_size(repo)
     total = (staged + tree) / mib
     print(
-        f"{into}: {n} + {m} photos, {staged / mib:.1f} MiB; with the checkout {repo} ({tree / mib:.1f} MiB): {total:.1f} MiB"
+        f"{into}: {n} + {m} photos, {k} paintings, {staged / mib:.1f} MiB; with the checkout {repo} ({tree / mib:.1f} MiB): {total:.1f} MiB"
     )
     if total > LIMIT_MIB - 2:
         print(f"warning: over {LIMIT_MIB - 2} MiB; lower --quality, or --no-more, or --no-src", file=sys.stderr)
         return 1
     rel = into.relative_to(repo) if into.is_relative_to(repo) else into
-    print(f"carry=['{rel}'] and run: bash {rel}/src/scripts/gpu_classic.sh (see that script's header)")
+    print(f"carry=['{rel}'] and run: [RECIPE=predictor] bash {rel}/src/scripts/gpu_train.sh (see its header)")
     return 0
 
 

@@ -592,3 +592,20 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     saved = json.loads(report.read_text())  # the trio's three rows on their own paintings, next to the predictor
     assert {r["painting"] for r in saved["records"]["own"]} == {"a.png", "b.png", "c.png"}
     assert len(saved["records"]["pred"]) == 3 and saved["means"]["own"]["content"] > 0
+
+
+def test_the_comparison_reads_rows_combined_in_one_file_by_the_paintings_name(tmp_path):
+    from conftest import load_script
+
+    from stylenet.io.weights import save_weights
+
+    compare = load_script("compare_arbitrary")
+    net = TransformerNet(width=8, blocks=1, num_styles=2).eval()
+    net.style_names = ["p1", "other"]
+    save_weights(net, tmp_path / "rows.safetensors", {"style": "rows"})
+    rows = compare.load_network(f"rows:{tmp_path}", "random", "classic", str(tmp_path))
+    assert rows.has(tmp_path / "p1.jpg") and not rows.has(tmp_path / "p2.jpg")
+    assert rows.for_painting(tmp_path / "p2.jpg") is None
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.allclose(rows.for_painting(tmp_path / "p1.jpg")(x), net(x, 0), atol=1e-5)

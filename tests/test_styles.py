@@ -201,3 +201,54 @@ def test_no_line_is_drawn_along_the_image_edges(name):
     assert _edge_excess(net, photo) > 2.5  # the network alone draws a line a few pixels inside every edge
     net.border = 24  # a reflected margin takes it off the picture
     assert _edge_excess(net, photo) < 1.5
+
+
+# -- combining rows trained apart ------------------------------------------------------------------
+def _with_new_row(base: stylenet.TransformerNet, name: str, seed: int) -> stylenet.TransformerNet:
+    """``base`` plus one row (as a ``train_only=norm`` run adds one), its gamma/beta random."""
+    from stylenet.model.transformer import _is_table
+
+    out = stylenet.TransformerNet(width=8, blocks=1, num_styles=base.num_styles + 1)
+    g = torch.Generator().manual_seed(seed)
+    state = {
+        k: torch.cat([v, 1 + 0.3 * torch.randn(1, v.shape[1], generator=g)]) if _is_table(base, k) else v
+        for k, v in base.state_dict().items()
+    }
+    out.load_state_dict(state)
+    out.style_names = [*base.style_names, name]
+    out.card = {"style": name, "steps": seed, "styles": {name: {"style_image": {"file": f"{name}.jpg"}}}}
+    return out.eval()
+
+
+def test_rows_trained_apart_combine_into_one_network_that_gives_each_rows_output():
+    from stylenet.styles.mix import combine
+
+    torch.manual_seed(0)
+    base = stylenet.TransformerNet(width=8, blocks=1, num_styles=2).eval()
+    base.style_names, base.card = ["a", "b"], {"style": "duo", "styles": {"a": {}, "b": {}}}
+    p, q = _with_new_row(base, "p", 1), _with_new_row(base, "q", 2)
+    both = combine([base, p, q])
+    assert both.style_names == ["a", "b", "p", "q"] and both.card["styles"]["q"]["trained_by"]["steps"] == 2
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        for net, name in ((p, "p"), (q, "q"), (base, "a")):
+            i, j = both.style_names.index(name), net.style_names.index(name)
+            assert torch.equal(both(x, i), net(x, j))
+        assert (both(x, 2) - both(x, 3)).abs().max() > 1e-3  # two rows, two styles
+
+
+def test_combining_networks_with_other_convolutions_or_a_name_twice_is_refused():
+    from stylenet.errors import StylenetError
+    from stylenet.styles.mix import combine
+
+    base = stylenet.TransformerNet(width=8, blocks=1, num_styles=2).eval()
+    base.style_names = ["a", "b"]
+    other = _with_new_row(base, "p", 1)
+    with torch.no_grad():
+        other.encoder[0][0][1].weight.add_(0.1)
+    with pytest.raises(StylenetError, match="'p' has other convolutions than the first"):
+        combine([base, other])
+    with pytest.raises(StylenetError, match="style 'p' comes twice with different rows"):
+        combine([base, _with_new_row(base, "p", 1), _with_new_row(base, "p", 2)])
+    with pytest.raises(StylenetError, match="multi-style networks"):
+        combine([stylenet.TransformerNet(width=8, blocks=1)])

@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 
 from ..errors import StylenetError
-from ..model.transformer import TransformerNet
+from ..model.transformer import TransformerNet, _is_table
 from .registry import UnknownStyleError
 
 
@@ -59,3 +59,40 @@ def select(net: TransformerNet, mix: dict[str, float]) -> TransformerNet:
     else:
         out.card = {**_shared_card(net.card), "style": ",".join(f"{n}:{w:.3g}" for n, w in mix.items()), "mix": mix}
     return out
+
+
+def combine(nets: list[TransformerNet]) -> TransformerNet:
+    """One multi-style network holding the rows of ``nets``, multi-style networks with the same
+    convolutions (rows trained with ``train_only=norm`` from one network, each run adding its own):
+    their rows in order, a name that comes again with the same row once; the card's style blocks
+    merged. Rows trained apart, one network to serve them, and a file the size of one network."""
+    if not nets or any(not n.num_styles for n in nets):
+        raise StylenetError("combine() takes multi-style networks (train_only=norm runs from one of them)")
+    first = nets[0]
+    shared = {k: v for k, v in first.state_dict().items() if not _is_table(first, k)}
+    rows: dict[str, dict[str, torch.Tensor]] = {}  # style -> its gamma/beta in every table
+    blocks: dict[str, dict] = {}
+    for n, net in enumerate(nets):
+        state = net.state_dict()
+        if net.config.to_dict() | {"num_styles": 0} != first.config.to_dict() | {"num_styles": 0} or any(
+            not torch.equal(state[k], v) for k, v in shared.items()
+        ):
+            raise StylenetError(
+                f"combine(): the network of {net.style_names[-1]!r} has other convolutions than the first; "
+                "combine rows trained from one network (train_only=norm)"
+            )
+        for i, name in enumerate(net.style_names):
+            row = {k: v[i] for k, v in state.items() if _is_table(net, k)}
+            if name in rows:
+                if any(not torch.equal(rows[name][k], row[k]) for k in row):
+                    raise StylenetError(f"combine(): style {name!r} comes twice with different rows; rename one")
+                continue
+            rows[name] = row
+            block = net.card.get("styles", {}).get(name, {})  # a later network's run, in its new rows' blocks
+            blocks[name] = block if n == 0 else {**block, "trained_by": _shared_card(net.card)}
+    out = TransformerNet(**{**first.config.to_dict(), "num_styles": len(rows)})
+    tables = {k: torch.stack([r[k] for r in rows.values()]) for k in next(iter(rows.values()))}
+    out.load_state_dict({**shared, **tables})
+    out.style_names = list(rows)
+    out.card = {**_shared_card(first.card), "style": first.card.get("style"), "styles": blocks}
+    return out.eval()
