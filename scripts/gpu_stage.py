@@ -13,15 +13,17 @@ the machine has no registry. This writes ``<repo>/.gpu/`` (ignored by .gitignore
                               cards check their SHA-256)
   paintings/                  data/paintings (RECIPE=predictor's training and held-out paintings, same
                               names): those with a shorter side over --painting-size scaled down to it
-                              (the predictor's 256 px recipe reads them at 192-320 px), the rest byte for byte
+                              and stored as JPEG (the predictor's 256 px recipe reads them at 192-320 px;
+                              a .png name may hold JPEG bytes), the rest byte for byte
   photos/, photos_more/       ../shared's photos resized as training resizes them (shorter side to
                               --size, the same PIL calls as stylenet.io.photos.load_photo) and saved as
                               JPEG (--quality) under the same names, so data/photos' held-out split is
                               the same; training at --size px then crops them exactly as the originals
   site/                       hydra, omegaconf and antlr4 (pure Python) from this environment: the
                               device's image has torch, Lightning and TensorBoard but no Hydra
-  src/                        this tree's stylenet/, scripts/ and pyproject.toml, so the run does not
-                              depend on which branch the travelling checkout holds (--no-src: skip)
+  src/                        only with --src: this tree's stylenet/, scripts/ and pyproject.toml, for a
+                              device call from another checkout than this one (by default the run uses
+                              the travelling checkout's own code: this tree, 8 MiB less to send)
 
   python scripts/gpu_stage.py                        # into ./.gpu from ../shared
   python scripts/gpu_stage.py --into /repo/.gpu      # into another checkout (the one the device sends)
@@ -52,7 +54,8 @@ def classic_styles() -> list[str]:
 
 def shrink(args: tuple[Path, Path, int, int]) -> int:
     """One photo as ``load_photo`` resizes it (before its crop), saved under the same name; a negative
-    ``size``: a painting, scaled down to a shorter side of ``-size`` only if it is larger, else copied."""
+    ``size``: a painting, scaled down to a shorter side of ``-size`` only if it is larger (then JPEG-encoded
+    whatever its name says: PIL reads a file by its content), else copied."""
     from PIL import Image
 
     src, dst, size, quality = args
@@ -62,14 +65,14 @@ def shrink(args: tuple[Path, Path, int, int]) -> int:
         if size < 0 and min(img.size) <= -size:
             shutil.copy2(src, dst)
             return dst.stat().st_size
-        size = abs(size)
+        painting, size = size < 0, abs(size)
         img.draft("RGB", (size, size))
         img = img.convert("RGB")
     scale = size / min(img.size)
     w, h = max(size, round(img.width * scale)), max(size, round(img.height * scale))
     img = img.resize((w, h), Image.Resampling.BILINEAR, reducing_gap=3.0)
     buf = io.BytesIO()
-    fmt = "PNG" if dst.suffix.lower() == ".png" else "JPEG"
+    fmt = "PNG" if dst.suffix.lower() == ".png" and not painting else "JPEG"
     img.save(buf, fmt, **({"quality": quality} if fmt == "JPEG" else {}))
     dst.write_bytes(buf.getvalue())
     return len(buf.getvalue())
@@ -154,7 +157,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--quality", type=int, default=85, help="JPEG quality of the resized photos")
     p.add_argument("--painting-size", type=int, default=320, help="paintings' largest shorter side")
     p.add_argument("--no-more", action="store_true", help="leave data/photos_more out")
-    p.add_argument("--no-src", action="store_true", help="leave src/ out (the travelling checkout has this code)")
+    p.add_argument(
+        "--src", action="store_true", help="also stage this tree's code (a device call from another checkout)"
+    )
     p.add_argument("--workers", type=int, default=2)
     a = p.parse_args(argv)
     into, shared = a.into.resolve(), a.shared.resolve()
@@ -188,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
 
     for mod in (hydra, omegaconf, antlr4):
         copy_tree(Path(mod.__file__).parent, into / "site" / Path(mod.__file__).parent.name)
-    if a.no_src:
+    if not a.src:
         shutil.rmtree(into / "src", ignore_errors=True)
     else:
         (into / "src").mkdir(exist_ok=True)
@@ -204,10 +209,14 @@ def main(argv: list[str] | None = None) -> int:
         f"{into}: {n} + {m} photos, {k} paintings, {staged / mib:.1f} MiB; with the checkout {repo} ({tree / mib:.1f} MiB): {total:.1f} MiB"
     )
     if total > LIMIT_MIB - 2:
-        print(f"warning: over {LIMIT_MIB - 2} MiB; lower --quality, or --no-more, or --no-src", file=sys.stderr)
+        print(
+            f"warning: over {LIMIT_MIB - 2} MiB; lower --quality, or --no-more; move big untracked files out of the checkout",
+            file=sys.stderr,
+        )
         return 1
     rel = into.relative_to(repo) if into.is_relative_to(repo) else into
-    print(f"carry=['{rel}'] and run: [RECIPE=predictor] bash {rel}/src/scripts/gpu_train.sh (see its header)")
+    script = f"{rel}/src/scripts/gpu_train.sh" if a.src else "scripts/gpu_train.sh"
+    print(f"carry=['{rel}'] and run: [RECIPE=predictor] bash {script} (see its header)")
     return 0
 
 

@@ -12,10 +12,12 @@
 #    no registry and no Hydra):
 #        python scripts/gpu_stage.py [--into /that/checkout/.gpu]
 #    It prints the transfer's size (64 MiB at most). Then a dry run here, on the CPU:
-#        DRY=1 [RECIPE=predictor] bash .gpu/src/scripts/gpu_train.sh    # 3 steps at 64 px, OUT=/tmp/gpu_<recipe>_dry
+#        DRY=1 [RECIPE=predictor] bash scripts/gpu_train.sh    # 3 steps at 64 px, OUT=/tmp/gpu_<recipe>_dry
 # 2. The device call (one call; the machine's start takes a minute or two more):
-#        run(command="bash .gpu/src/scripts/gpu_train.sh", carry=[".gpu"], timeout_s=540)
-#        run(command="RECIPE=predictor bash .gpu/src/scripts/gpu_train.sh", carry=[".gpu"], timeout_s=540)
+#        run(command="bash scripts/gpu_train.sh", carry=[".gpu"], timeout_s=540)
+#        run(command="RECIPE=predictor bash scripts/gpu_train.sh", carry=[".gpu"], timeout_s=540)
+#    (the checkout's own code runs, with .gpu/ beside it; gpu_stage.py --src stages a copy of the code in
+#    .gpu/src/ for a call from another checkout: bash .gpu/src/scripts/gpu_train.sh)
 #    It trains for what TOTAL leaves after start-up and a RESERVE for the final validation, the
 #    export, a 1080p inference timing and packing (the steps that fit are measured after
 #    warm-up and become max_steps and the cosine schedule's length: time_budget), then

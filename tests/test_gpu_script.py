@@ -1,4 +1,4 @@
-"""scripts/gpu_classic.sh in its tiny CPU mode (DRY=1): the device run's script, end to end, here."""
+"""scripts/gpu_train.sh in its tiny CPU mode (DRY=1): the device run's script, end to end, here, for each recipe."""
 
 import json
 import os
@@ -18,7 +18,7 @@ def test_the_gpu_script_trains_exports_and_writes_every_file_in_its_tiny_mode(tm
     out = tmp_path / "out"
     env = {**os.environ, "DRY": "1", "STAGE": "none", "SHARED": str(SHARED), "OUT": str(out), "PYTHON": sys.executable}
     env["PYTHONPATH"] = ""  # the script puts its own tree first
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_classic.sh")], env=env, capture_output=True, text=True)
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_train.sh")], env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
     assert {"run/card.json", "run/classic.safetensors", "steps_per_second.txt", "train.log", "run.tar.00"} <= files
@@ -44,8 +44,37 @@ def test_the_gpu_script_trains_exports_and_writes_every_file_in_its_tiny_mode(tm
     assert "== summary" in done.stdout and "ship_styles.py" in done.stdout
 
 
-def test_the_gpu_script_is_valid_bash_and_names_its_device_command():
-    script = ROOT / "scripts" / "gpu_classic.sh"
+@pytest.mark.slow
+@needs_shared
+def test_the_gpu_script_trains_the_style_predictor_from_the_shipped_one_in_its_tiny_mode(tmp_path):
+    out = tmp_path / "out"
+    env = {**os.environ, "DRY": "1", "RECIPE": "predictor", "STAGE": "none", "SHARED": str(SHARED), "OUT": str(out)}
+    env.update(PYTHON=sys.executable, PYTHONPATH="")
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_train.sh")], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    files = {str(p.relative_to(out)) for p in out.rglob("*") if p.is_file()}
+    assert {"run/card.json", "run/predictor.safetensors", "steps_per_second.txt", "train.log", "run.tar.00"} <= files
+    assert len(files) <= 8 and all(p.stat().st_size <= 16 << 20 for p in out.rglob("*") if p.is_file())
+    card = json.loads((out / "run" / "card.json").read_text())
+    assert card["model"] == "predictor" and card["steps"] == 3 and card["time_budget"]["planned_steps"] == 3
+    assert card["recipe"]["warm_start"]["init_steps"] == 650  # continues the shipped predictor
+    assert len(card["training_data"]["holdout_paintings"]) == 20 and card["training_data"]["train_paintings"] > 150
+    speed = (out / "steps_per_second.txt").read_text()
+    assert "batch: 2" in speed and "the predictor with a cached painting" in speed and "frames/s" in speed
+    assert "ship_predictor.py" in done.stdout
+
+
+def test_a_wrong_recipe_is_one_line_before_any_work(tmp_path):
+    env = {**os.environ, "RECIPE": "adain", "OUT": str(tmp_path)}
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_train.sh")], env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.strip() == "error: RECIPE=adain: use classic or predictor"
+    assert not any(tmp_path.iterdir())
+
+
+def test_the_gpu_script_is_valid_bash_and_names_its_device_commands():
+    script = ROOT / "scripts" / "gpu_train.sh"
     assert subprocess.run(["bash", "-n", str(script)]).returncode == 0
-    assert 'run(command="bash .gpu/src/scripts/gpu_classic.sh", carry=[".gpu"], timeout_s=540)' in script.read_text()
+    text = script.read_text()
+    assert 'run(command="bash scripts/gpu_train.sh", carry=[".gpu"], timeout_s=540)' in text
+    assert 'run(command="RECIPE=predictor bash scripts/gpu_train.sh", carry=[".gpu"], timeout_s=540)' in text
     assert Path(ROOT / "scripts" / "gpu_stage.py").is_file()

@@ -595,9 +595,9 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
 
 
 def test_the_comparison_reads_rows_combined_in_one_file_by_the_paintings_name(tmp_path):
-    from conftest import load_script
-
     from stylenet.io.weights import save_weights
+
+    from conftest import load_script
 
     compare = load_script("compare_arbitrary")
     net = TransformerNet(width=8, blocks=1, num_styles=2).eval()
