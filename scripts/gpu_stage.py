@@ -9,15 +9,15 @@ the machine has no registry. This writes ``<repo>/.gpu/`` (ignored by .gitignore
   vgg/vgg16_features_hed.pth  the shared VGG16 cut after relu4_3 (the deepest layer the loss uses),
                               in bfloat16: training on the GPU runs the VGG in bf16 anyway
                               (bf16-mixed casts it), so its values there are the same; 15 MB, not 57
-  styles/                     data/styles' images (the ten classic ones among them), byte for byte (the
-                              cards check their SHA-256)
-  paintings/                  data/paintings (RECIPE=predictor's training and held-out paintings, same
+  styles/                     the ten classic style images (--recipe predictor: all of data/styles'), byte
+                              for byte (the cards check their SHA-256)
+  paintings/                  --recipe predictor: data/paintings (its training and held-out paintings, same
                               names): those with a shorter side over --painting-size scaled down to it
                               and stored as JPEG (the predictor's 256 px recipe reads them at 192-320 px;
                               a .png name may hold JPEG bytes), the rest byte for byte
-  photos/, photos_more/       ../shared's photos resized as training resizes them (shorter side to
-                              --size, the same PIL calls as stylenet.io.photos.load_photo) and saved as
-                              JPEG (--quality) under the same names, so data/photos' held-out split is
+  photos/, photos_more/       ../shared's photos (photos_more: --recipe classic, or --more) resized as
+                              training resizes them (shorter side to --size, the same PIL calls as
+                              stylenet.io.photos.load_photo) and saved as JPEG (--quality) under the same names, so data/photos' held-out split is
                               the same; training at --size px then crops them exactly as the originals
   site/                       hydra, omegaconf and antlr4 (pure Python) from this environment: the
                               device's image has torch, Lightning and TensorBoard but no Hydra
@@ -25,7 +25,7 @@ the machine has no registry. This writes ``<repo>/.gpu/`` (ignored by .gitignore
                               device call from another checkout than this one (by default the run uses
                               the travelling checkout's own code: this tree, 8 MiB less to send)
 
-  python scripts/gpu_stage.py                        # into ./.gpu from ../shared
+  python scripts/gpu_stage.py [--recipe predictor]   # into ./.gpu from ../shared
   python scripts/gpu_stage.py --into /repo/.gpu      # into another checkout (the one the device sends)
 
 It prints the sizes and an estimate of the whole transfer against the 64 MiB limit.
@@ -79,8 +79,15 @@ def shrink(args: tuple[Path, Path, int, int]) -> int:
 
 
 def stage_photos(src: Path, dst: Path, size: int, quality: int, workers: int) -> int:
-    """Every image under ``src`` through ``shrink`` (``size`` < 0: paintings), in ``workers`` processes."""
+    """Every image under ``src`` through ``shrink`` (``size`` < 0: paintings), in ``workers`` processes; what an
+    earlier call staged at the same settings is kept (``dst/.staged`` records them)."""
     from stylenet.io.images import list_images
+
+    marker = dst / ".staged"
+    if dst.is_dir() and (not marker.is_file() or marker.read_text() != f"{size} {quality}"):
+        shutil.rmtree(dst)  # staged at other settings: again
+    dst.mkdir(parents=True, exist_ok=True)
+    marker.write_text(f"{size} {quality}")
 
     jobs = []
     for f in list_images(src):
@@ -154,9 +161,17 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--into", type=Path, default=ROOT / ".gpu", help="the staging folder (default ./.gpu)")
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared", help="../shared")
     p.add_argument("--size", type=int, default=256, help="photos' shorter side (the recipe's crop: 256)")
-    p.add_argument("--quality", type=int, default=85, help="JPEG quality of the resized photos")
+    p.add_argument(
+        "--recipe",
+        choices=("classic", "predictor"),
+        default="classic",
+        help="what gpu_train.sh will run: classic (photos and photos_more, the ten styles) or predictor (photos, "
+        "paintings, every style image; photos_more only with --more: the tree must stay under 64 MiB)",
+    )
+    p.add_argument("--quality", type=int, default=80, help="JPEG quality of the resized photos")
     p.add_argument("--painting-size", type=int, default=320, help="paintings' largest shorter side")
     p.add_argument("--no-more", action="store_true", help="leave data/photos_more out")
+    p.add_argument("--more", action="store_true", help="stage data/photos_more for --recipe predictor too")
     p.add_argument(
         "--src", action="store_true", help="also stage this tree's code (a device call from another checkout)"
     )
@@ -174,19 +189,27 @@ def main(argv: list[str] | None = None) -> int:
     from stylenet.io.images import list_images
 
     styles = list_images(shared / "data" / "styles")
-    missing = {f"{name}.jpg" for name in classic_styles()} - {f.name for f in styles}
+    missing = {f"{name}.jpg" for name in classic_styles()} - {f.name for f in styles}  # every recipe's
     if missing:
         print(f"error: {shared / 'data' / 'styles'} lacks {', '.join(sorted(missing))}", file=sys.stderr)
         return 2
+    classic = {f"{name}.jpg" for name in classic_styles()}
+    shutil.rmtree(into / "styles")  # what this recipe trains on, nothing more (the tree's 64 MiB)
+    (into / "styles").mkdir()
     for f in styles:
-        shutil.copy2(f, into / "styles" / f.name)
-    k = stage_photos(shared / "data" / "paintings", into / "paintings", -a.painting_size, 90, a.workers)
+        if a.recipe == "predictor" or f.name in classic:
+            shutil.copy2(f, into / "styles" / f.name)
+    k = 0
+    if a.recipe == "predictor":
+        k = stage_photos(shared / "data" / "paintings", into / "paintings", -a.painting_size, 90, a.workers)
+    else:
+        shutil.rmtree(into / "paintings", ignore_errors=True)
     n = stage_photos(shared / "data" / "photos", into / "photos", a.size, a.quality, a.workers)
-    m = (
-        0
-        if a.no_more
-        else stage_photos(shared / "data" / "photos_more", into / "photos_more", a.size, a.quality, a.workers)
-    )
+    m = 0
+    if a.no_more or (a.recipe == "predictor" and not a.more):
+        shutil.rmtree(into / "photos_more", ignore_errors=True)
+    else:
+        m = stage_photos(shared / "data" / "photos_more", into / "photos_more", a.size, a.quality, a.workers)
     import antlr4
     import hydra
     import omegaconf
@@ -216,7 +239,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     rel = into.relative_to(repo) if into.is_relative_to(repo) else into
     script = f"{rel}/src/scripts/gpu_train.sh" if a.src else "scripts/gpu_train.sh"
-    print(f"carry=['{rel}'] and run: [RECIPE=predictor] bash {script} (see its header)")
+    recipe = "RECIPE=predictor " if a.recipe == "predictor" else ""
+    print(f"carry=['{rel}'] and run: {recipe}bash {script} (see its header)")
     return 0
 
 

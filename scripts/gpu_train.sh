@@ -9,8 +9,8 @@
 #
 # 1. Here, once (about a minute): stage what the device lacks into .gpu/ of the checkout the
 #    device tool sends (the session's own checkout; ../shared does not travel, the machine has
-#    no registry and no Hydra):
-#        python scripts/gpu_stage.py [--into /that/checkout/.gpu]
+#    no registry and no Hydra), for the recipe to run (photos_more only for classic: 64 MiB):
+#        python scripts/gpu_stage.py [--recipe predictor] [--into /that/checkout/.gpu]
 #    It prints the transfer's size (64 MiB at most). Then a dry run here, on the CPU:
 #        DRY=1 [RECIPE=predictor] bash scripts/gpu_train.sh    # 3 steps at 64 px, OUT=/tmp/gpu_<recipe>_dry
 # 2. The device call (one call; the machine's start takes a minute or two more):
@@ -103,7 +103,8 @@ if [ "$RECIPE" = classic ]; then  # ten styles at STYLE_SIZE; photos_more as ext
   [ -d "$MORE" ] && ARGS+=("data.extra_roots=[$MORE]")
 else  # the painting's scale follows the crop (adain.painting_scale); photos_more is one of adain.photos
   NAME=predictor INIT=${INIT:-$SRC/stylenet/styles/predictor.safetensors}
-  ARGS+=(experiment=predictor "paths.paintings=$PAINTINGS" "paths.photos_more=$MORE")
+  ARGS+=(experiment=predictor "paths.paintings=$PAINTINGS")
+  if [ -d "$MORE" ]; then ARGS+=("paths.photos_more=$MORE"); else ARGS+=("adain.photos=[$PHOTOS]"); fi
   [ "$DRY" = 1 ] && ARGS+=(adain.holdout_pairs=2)
 fi
 

@@ -78,3 +78,46 @@ def test_the_gpu_script_is_valid_bash_and_names_its_device_commands():
     assert 'run(command="bash scripts/gpu_train.sh", carry=[".gpu"], timeout_s=540)' in text
     assert 'run(command="RECIPE=predictor bash scripts/gpu_train.sh", carry=[".gpu"], timeout_s=540)' in text
     assert Path(ROOT / "scripts" / "gpu_stage.py").is_file()
+
+
+@pytest.mark.parametrize("recipe", ["classic", "predictor"])
+def test_the_stage_holds_what_its_recipe_trains_on_and_nothing_more(tmp_path, recipe):
+    import torch
+
+    from conftest import load_script, random_image
+
+    stage = load_script("gpu_stage")
+    shared = tmp_path / "shared"
+    (shared / "weights").mkdir(parents=True)
+    vgg = {"features.0.weight": torch.rand(4, 3, 3, 3), "features.28.weight": torch.rand(2, 2, 3, 3)}
+    torch.save(vgg, shared / "weights" / "vgg16_features_hed.pth")
+    for folder, names in (
+        ("styles", [f"{n}.jpg" for n in stage.classic_styles()] + ["extra.jpg"]),
+        ("paintings", ["big.png", "small.jpg"]),
+        ("photos", ["a.jpg", "b.jpg"]),
+        ("photos_more", ["c.jpg"]),
+    ):
+        (shared / "data" / folder).mkdir(parents=True)
+        for i, name in enumerate(names):
+            size = (600, 500) if name == "big.png" else (40, 30)
+            random_image(*size, seed=i).save(shared / "data" / folder / name)
+    into = tmp_path / "repo" / ".gpu"
+    args = ["--into", str(into), "--shared", str(shared), "--recipe", recipe, "--workers", "1"]
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gpu_stage.py"), *args], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout + done.stderr  # (its workers are processes: a script, not main())
+    staged = {p.relative_to(into).as_posix() for p in into.rglob("*") if p.is_file() and "site/" not in p.as_posix()}
+    assert "vgg/vgg16_features_hed.pth" in staged and "photos/a.jpg" in staged and "src/stylenet" not in str(staged)
+    assert set(torch.load(into / "vgg" / "vgg16_features_hed.pth")) == {"features.0.weight"}  # cut after conv4_3
+    if recipe == "classic":
+        assert "photos_more/c.jpg" in staged and "styles/extra.jpg" not in staged and not (into / "paintings").exists()
+    else:
+        assert "photos_more/c.jpg" not in staged and "styles/extra.jpg" in staged
+        from PIL import Image
+
+        with Image.open(into / "paintings" / "big.png") as img:  # a large painting: 320 px, JPEG bytes
+            assert min(img.size) == 320 and img.format == "JPEG"
+        assert (into / "paintings" / "small.jpg").read_bytes() == (
+            shared / "data" / "paintings" / "small.jpg"
+        ).read_bytes()
