@@ -44,6 +44,10 @@ import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("content", "style", "palette", "seconds")
+DEFAULTS = {
+    "init": "classic",
+    "vgg": str(ROOT.parent / "shared" / "weights" / "vgg16_features_hed.pth"),
+}  # older --json files
 PHOTO = "photo (unstylized)"
 
 
@@ -53,7 +57,10 @@ class Rows:
 
     def __init__(self, folder: Path):
         import stylenet
+        from stylenet.errors import StylenetError
 
+        if not folder.is_dir():
+            raise StylenetError(f"rows:{folder}: no such folder; give the folder of the rows (rows:wip/rows)")
         self.folder, self.card = folder, {"rows": str(folder)}
         combined = folder / "rows.safetensors"
         self.net = stylenet.load(combined) if combined.is_file() else None
@@ -62,14 +69,16 @@ class Rows:
         return self.folder / painting.stem / f"{painting.stem}.safetensors"
 
     def has(self, painting: Path) -> bool:
-        return painting.stem in self.net.style_names if self.net is not None else self.file(painting).is_file()
+        return (self.net is not None and painting.stem in self.net.style_names) or self.file(painting).is_file()
 
     def for_painting(self, painting: Path):
         import stylenet
 
-        if not self.has(painting):
+        if self.net is not None and painting.stem in self.net.style_names:
+            return stylenet.load(painting.stem, network=self.net)
+        if not self.file(painting).is_file():
             return None
-        net = self.net if self.net is not None else stylenet.load(self.file(painting))
+        net = stylenet.load(self.file(painting))
         return stylenet.load(painting.stem, network=net) if net.num_styles else net
 
 
@@ -88,15 +97,7 @@ class OwnRows(Rows):
     def __init__(self, init: str):
         import stylenet
 
-        self.net, self.card = stylenet.load(init), {"rows": f"init={init}"}
-
-    def has(self, painting: Path) -> bool:
-        return painting.stem in self.net.style_names
-
-    def for_painting(self, painting: Path):
-        import stylenet
-
-        return stylenet.load(painting.stem, network=self.net) if self.has(painting) else None
+        self.folder, self.net, self.card = Path("/nonexistent"), stylenet.load(init), {"rows": f"init={init}"}
 
 
 def load_network(source: str, vgg: str, init: str, styles_dir: str):
@@ -158,30 +159,37 @@ def held_out(photos: int, config: list[str]) -> tuple[list[Path], list[Path]]:
     return files[::step][:photos], data.holdout_painting_files
 
 
-def earlier_records(path: str | None, sources: dict[str, str], size: int, style_size: int) -> dict:
-    """``--reuse``: an earlier run's records by (label, painting, photo), for the labels whose source is the
-    same as now, measured at the same sizes."""
+def earlier_records(path: str | None, report: dict) -> dict:
+    """``--reuse``: an earlier run's records by (label, painting, photo), for the labels whose source and card
+    are the same as now (a file replaced under the same name is measured again), measured with the same
+    sizes, criterion (``--init``) and VGG as ``report`` says this run is."""
     if not path:
         return {}
     from stylenet.errors import StylenetError
 
     try:
         old = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise StylenetError(f"--reuse {path}: cannot read it ({e}); pass a --json file of an earlier run") from None
-    if (old.get("size"), old.get("style_size")) != (size, style_size):
-        raise StylenetError(
-            f"--reuse {path}: measured at --size {old.get('size')} --style-size {old.get('style_size')}, "
-            f"not {size} and {style_size}; reuse a run at the same sizes"
-        )
-    same = {label for label, source in old.get("sources", {}).items() if sources.get(label) == source}
-    same.add(PHOTO)
-    return {
-        (label, r["painting"], r["photo"]): r
-        for label, records in old.get("records", {}).items()
-        if label in same
-        for r in records
-    }
+        same_run = [(k, old.get(k, DEFAULTS.get(k)), report[k]) for k in ("size", "style_size", "init", "vgg")]
+        same = {
+            label
+            for label, source in old["sources"].items()
+            if report["sources"].get(label) == source
+            and json.loads(json.dumps(report["cards"].get(label), default=str)) == old["cards"].get(label)
+        }
+        records = {
+            (label, r["painting"], r["photo"]): r
+            for label, rs in old["records"].items()
+            if label in same | {PHOTO}
+            for r in rs
+        }
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
+        raise StylenetError(f"--reuse {path}: cannot read it ({e!r}); pass a --json file of an earlier run") from None
+    for key, was, now in same_run:
+        if was != now:
+            raise StylenetError(
+                f"--reuse {path}: measured with --{key.replace('_', '-')} {was}, not {now}; reuse a run like this one"
+            )
+    return records
 
 
 def stylized(net, x: torch.Tensor, painting: Path, own, criterion) -> torch.Tensor:
@@ -292,8 +300,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--paintings", type=int, default=None, help="only the first N held-out paintings")
     p.add_argument("--size", type=int, default=256, help="photo side in pixels (centre crops)")
     p.add_argument("--style-size", type=int, default=256, help="the criterion's painting, longer side (classic: 256)")
-    p.add_argument("--vgg", default=str(ROOT.parent / "shared" / "weights" / "vgg16_features_hed.pth"))
-    p.add_argument("--init", default="classic", help="the classic network: its criterion, and warm: starts")
+    p.add_argument("--vgg", default=DEFAULTS["vgg"])
+    p.add_argument("--init", default=DEFAULTS["init"], help="the classic network: its criterion, and warm: starts")
     p.add_argument("--styles-dir", default=str(ROOT.parent / "shared" / "data" / "styles"))
     p.add_argument("--config", action="append", default=["paths=shared"], help="Hydra overrides for the data")
     p.add_argument("--json", help="write every record and the means here")
@@ -306,13 +314,28 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = p.parse_args(argv)
     with report_errors():
+        from stylenet.errors import StylenetError
+        from stylenet.io.files import atomic_write
         from stylenet.loss.from_card import trained_loss
         from stylenet.loss.perceptual import build_perceptual_loss, loss_config
         from stylenet.styles.load import load
 
         specs = dict(item.split("=", 1) for item in a.network)
-        reuse = earlier_records(a.reuse, specs, a.size, a.style_size)
+        if a.json and a.reuse and Path(a.json).resolve() == Path(a.reuse).resolve():
+            raise StylenetError(
+                f"--json {a.json} is the --reuse file: write a new one (records not reached would be lost)"
+            )
         networks = {label: load_network(src, a.vgg, a.init, a.styles_dir) for label, src in specs.items()}
+        cards = {label: getattr(net, "card", {}) for label, net in networks.items()}
+        report = {
+            "sources": specs,
+            "cards": cards,
+            "size": a.size,
+            "style_size": a.style_size,
+            "init": a.init,
+            "vgg": a.vgg,
+        }
+        reuse = earlier_records(a.reuse, report)
         photos, paintings = held_out(a.photos, a.config)
         paintings = paintings[: a.paintings] if a.paintings else paintings
         if a.classic_paintings:  # the --init network's own paintings (trained on), not the held-out ones
@@ -323,15 +346,16 @@ def main(argv: list[str] | None = None) -> int:
         if missing:  # every mean over the same paintings: those that each rows: folder has a network for
             print(f"skipped {len(missing)} paintings without a row: {', '.join(missing)}")
             paintings = [p for p in paintings if p.name not in missing]
+        if not paintings:
+            raise StylenetError("no painting left to compare on (above: the rows: folders lack every one)")
         criterion = build_perceptual_loss(loss_config(a.vgg, **trained_loss(load(a.init).card)))
-        cards = {label: getattr(net, "card", {}) for label, net in networks.items()}
-        report = {"sources": specs, "cards": cards, "size": a.size, "style_size": a.style_size}
 
         def save(rows: dict) -> None:  # after every painting: a stopped run leaves what it measured
             if a.json:
-                Path(a.json).write_text(
-                    json.dumps({**report, "means": summary(rows), "records": rows}, indent=1, default=str)
-                )
+                with atomic_write(a.json, overwrite=True) as tmp:
+                    tmp.write_text(
+                        json.dumps({**report, "means": summary(rows), "records": rows}, indent=1, default=str)
+                    )
 
         rows = compare(networks, photos, paintings, criterion, a.size, a.style_size, reuse, save)
         save(rows)

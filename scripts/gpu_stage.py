@@ -63,8 +63,9 @@ def shrink(args: tuple[Path, Path, int, int]) -> int:
         return dst.stat().st_size
     with Image.open(src) as img:
         if size < 0 and min(img.size) <= -size:
-            shutil.copy2(src, dst)
-            return dst.stat().st_size
+            data = src.read_bytes()
+            _write(dst, data)
+            return len(data)
         painting, size = size < 0, abs(size)
         img.draft("RGB", (size, size))
         img = img.convert("RGB")
@@ -74,8 +75,15 @@ def shrink(args: tuple[Path, Path, int, int]) -> int:
     buf = io.BytesIO()
     fmt = "PNG" if dst.suffix.lower() == ".png" and not painting else "JPEG"
     img.save(buf, fmt, **({"quality": quality} if fmt == "JPEG" else {}))
-    dst.write_bytes(buf.getvalue())
+    _write(dst, buf.getvalue())
     return len(buf.getvalue())
+
+
+def _write(dst: Path, data: bytes) -> None:
+    """Whole or not at all (a stopped staging run leaves no truncated image, which a later run would keep)."""
+    tmp = dst.with_name(f".{dst.name}.part")
+    tmp.write_bytes(data)
+    tmp.replace(dst)
 
 
 def stage_photos(src: Path, dst: Path, size: int, quality: int, workers: int) -> int:

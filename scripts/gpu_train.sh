@@ -103,6 +103,7 @@ if [ "$RECIPE" = classic ]; then  # ten styles at STYLE_SIZE; photos_more as ext
   [ -d "$MORE" ] && ARGS+=("data.extra_roots=[$MORE]")
 else  # the painting's scale follows the crop (adain.painting_scale); photos_more is one of adain.photos
   NAME=predictor INIT=${INIT:-$SRC/stylenet/styles/predictor.safetensors}
+  [ -d "$PAINTINGS" ] || { say "error: no paintings in $PAINTINGS: stage with python scripts/gpu_stage.py --recipe predictor"; exit 2; }
   ARGS+=(experiment=predictor "paths.paintings=$PAINTINGS")
   if [ -d "$MORE" ]; then ARGS+=("paths.photos_more=$MORE"); else ARGS+=("adain.photos=[$PHOTOS]"); fi
   [ "$DRY" = 1 ] && ARGS+=(adain.holdout_pairs=2)
@@ -112,6 +113,7 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/gpu_$RECIPE.XXXXXX")
 RUN=$WORK/run
 BUDGET=$((TOTAL - RESERVE - SECONDS))
+[ "$BUDGET" -gt 0 ] || { say "error: TOTAL=$TOTAL leaves no time to train after RESERVE=$RESERVE and ${SECONDS}s of start-up"; exit 2; }
 HARD=$((TOTAL - SECONDS - 40))  # the backstop: SIGTERM writes last.ckpt (no export then)
 say "training: batch $BATCH, ${SIZE} px, workers $WORKERS, compile $COMPILE, time budget ${BUDGET}s, at most $MAX_STEPS steps"
 timeout --signal=TERM --kill-after=20 "$HARD" "$PYTHON" "$SRC/scripts/train.py" \

@@ -585,7 +585,16 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     with pytest.raises(SystemExit):  # measured at other sizes: one line, before any work
         compare.main(other + [f"--config={o}" for o in data])
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith(f"error: --reuse {report}: measured at --size 32")
+    assert (
+        len(err) == 1
+        and err[0] == f"error: --reuse {report}: measured with --size 32, not 48; reuse a run like this one"
+    )
+    with pytest.raises(SystemExit):  # its own --reuse file as --json: records not reached would be lost
+        compare.main(argv + ["--reuse", str(report), "--json", str(report)] + [f"--config={o}" for o in data])
+    assert "is the --reuse file" in capsys.readouterr().err
+    with pytest.raises(SystemExit):  # no rows for any painting: one line, not a traceback
+        compare.main(argv[:-2] + ["--network", f"rows=rows:{tmp_path / 'styles'}"] + [f"--config={o}" for o in data])
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: no painting left to compare on")
     own = ["--network", f"pred={pred_file}", "--network", "own=rows:init", "--classic-paintings", "--photos", "1"]
     own += argv[argv.index("--size") : argv.index("--size") + 4] + argv[argv.index("--vgg") :][:6]
     assert compare.main(own + [f"--config={o}" for o in data] + ["--json", str(report)]) == 0

@@ -154,7 +154,7 @@ class TimeBudget(pl.Callback):
     steps per second are measured over the next ``warmup`` steps, then again every
     ``warmup`` steps over all the steps since (validation, previews and checkpoints
     included). Each time, ``max_steps`` and the learning-rate schedule's length
-    (``StyleTransferModule.schedule_steps``) become the step that the time left reaches
+    (``schedule_steps`` of ``StyleTransferModule`` and ``AdaINModule``) become the step that the time left reaches
     (never more than the configured ``max_steps``), so a cosine schedule ends where the run
     does. Whatever the estimate, training stops at the deadline; ``fit`` then returns
     normally, so the final validation and the export still run (leave them time).
