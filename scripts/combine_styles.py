@@ -26,10 +26,19 @@ def main(argv: list[str] | None = None) -> int:
     a = p.parse_args(argv)
     with report_errors():
         import stylenet
+        from stylenet.errors import StylenetError
+        from stylenet.io.files import check_output
         from stylenet.io.weights import save_weights
         from stylenet.styles.mix import combine
 
-        net = combine([stylenet.load(spec) for spec in a.inputs])
+        check_output(a.output, a.overwrite)  # before any work
+        if not a.output.endswith(".safetensors"):
+            raise StylenetError(f"{a.output}: name the combined network NAME.safetensors")
+        nets = [stylenet.load(spec) for spec in a.inputs]
+        for spec, net in zip(a.inputs, nets):
+            if not net.num_styles:
+                raise StylenetError(f"{spec}: a one-style network; combine multi-style networks (train_only=norm rows)")
+        net = combine(nets, labels=a.inputs)
         path = save_weights(net, a.output, net.card, half=a.half, overwrite=a.overwrite)
         print(f"{path}: {net.num_styles} styles ({', '.join(net.style_names)})")
     return 0

@@ -42,6 +42,8 @@ from pathlib import Path
 
 import torch
 
+from stylenet.errors import StylenetError
+
 ROOT = Path(__file__).resolve().parent.parent
 METRICS = ("content", "style", "palette", "seconds")
 DEFAULTS = {
@@ -57,7 +59,6 @@ class Rows:
 
     def __init__(self, folder: Path):
         import stylenet
-        from stylenet.errors import StylenetError
 
         if not folder.is_dir():
             raise StylenetError(f"rows:{folder}: no such folder; give the folder of the rows (rows:wip/rows)")
@@ -103,7 +104,6 @@ class OwnRows(Rows):
 def load_network(source: str, vgg: str, init: str, styles_dir: str):
     """An ``AdaINNet`` or ``StylePredictor`` in eval mode from a file, a checkpoint or ``warm:MODE``;
     ``rows:FOLDER``: a ``Rows``."""
-    from stylenet.errors import StylenetError
     from stylenet.infer import arbitrary
 
     if source == "rows:init":
@@ -121,17 +121,25 @@ def load_network(source: str, vgg: str, init: str, styles_dir: str):
         from stylenet.styles.load import load
         from stylenet.training.train_predictor import row_paintings
 
+        _, mode, *ridge = source.split(":")  # warm:lstsq, warm:lstsq:0.1 (its ridge), warm:mean
+        if mode not in ("lstsq", "mean") or len(ridge) > 1 or (ridge and not _number(ridge[0])):
+            raise StylenetError(f"--network {source}: use warm:lstsq, warm:lstsq:RIDGE (a number) or warm:mean")
         classic = load(init)
         net = {k: v for k, v in classic.config.to_dict().items() if k != "num_styles"}
         pred = StylePredictor(net, encoder={"weights": vgg})
-        _, mode, *ridge = source.split(":")  # warm:lstsq, warm:lstsq:0.1 (its ridge), warm:mean
         report = warm_start(pred, classic, row_paintings(classic, styles_dir), mode, *map(float, ridge))
         pred.card = {"warm_start": report, "init_weights": init}
         return pred.eval()
     if not source.endswith(".ckpt"):
         return arbitrary.load_decoder(Path(source), vgg)
-    state = torch.load(source, map_location="cpu", weights_only=True)
-    if any(k.startswith("net.transformer.") for k in state["state_dict"]):
+    try:
+        state = torch.load(source, map_location="cpu", weights_only=True)
+        keys = list(state["state_dict"])
+    except Exception as e:  # missing, not a checkpoint, not ours
+        raise StylenetError(
+            f"--network {source}: not a readable training checkpoint ({e.__class__.__name__})"
+        ) from None
+    if any(k.startswith("net.transformer.") for k in keys):
         from stylenet.training.predictor_module import predictor_from_checkpoint
 
         return predictor_from_checkpoint(source, vgg)
@@ -142,6 +150,29 @@ def load_network(source: str, vgg: str, init: str, styles_dir: str):
     net.decoder.load_state_dict({k[len("net.decoder.") :]: v for k, v in state["state_dict"].items()})
     net.card = {"from_checkpoint": source, "steps": state.get("global_step")}
     return net.eval()
+
+
+def _number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text}: use a whole number, 1 or more")
+    return int(text)
+
+
+def _method(text: str) -> tuple[str, str]:
+    label, eq, source = text.partition("=")
+    if not eq or not label or not source:
+        raise argparse.ArgumentTypeError(
+            f"{text}: use LABEL=SOURCE, e.g. predictor=stylenet/styles/predictor.safetensors"
+        )
+    return label, source
 
 
 def held_out(photos: int, config: list[str]) -> tuple[list[Path], list[Path]]:
@@ -165,7 +196,6 @@ def earlier_records(path: str | None, report: dict) -> dict:
     sizes, criterion (``--init``) and VGG as ``report`` says this run is."""
     if not path:
         return {}
-    from stylenet.errors import StylenetError
 
     try:
         old = json.loads(Path(path).read_text())
@@ -295,16 +325,21 @@ def main(argv: list[str] | None = None) -> int:
     from stylenet.cli.errors import report_errors
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--network", action="append", required=True, metavar="LABEL=SOURCE", help="repeat: the methods")
-    p.add_argument("--photos", type=int, default=20, help="held-out photos (default 20)")
-    p.add_argument("--paintings", type=int, default=None, help="only the first N held-out paintings")
-    p.add_argument("--size", type=int, default=256, help="photo side in pixels (centre crops)")
-    p.add_argument("--style-size", type=int, default=256, help="the criterion's painting, longer side (classic: 256)")
+    p.add_argument(
+        "--network", action="append", required=True, type=_method, metavar="LABEL=SOURCE", help="repeat: the methods"
+    )
+    p.add_argument("--photos", type=_positive, default=20, help="held-out photos (default 20)")
+    p.add_argument("--paintings", type=_positive, default=None, help="only the first N held-out paintings")
+    p.add_argument("--size", type=_positive, default=256, help="photo side in pixels (centre crops)")
+    p.add_argument(
+        "--style-size", type=_positive, default=256, help="the criterion's painting, longer side (classic: 256)"
+    )
     p.add_argument("--vgg", default=DEFAULTS["vgg"])
     p.add_argument("--init", default=DEFAULTS["init"], help="the classic network: its criterion, and warm: starts")
     p.add_argument("--styles-dir", default=str(ROOT.parent / "shared" / "data" / "styles"))
     p.add_argument("--config", action="append", default=["paths=shared"], help="Hydra overrides for the data")
-    p.add_argument("--json", help="write every record and the means here")
+    p.add_argument("--json", help="write every record and the means here (after every painting)")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     p.add_argument("--reuse", metavar="EARLIER.json", help="take the records an earlier run (its --json) measured")
     p.add_argument("--per-painting", action="store_true", help="also print a Markdown table, one line per painting")
     p.add_argument(
@@ -314,17 +349,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     a = p.parse_args(argv)
     with report_errors():
-        from stylenet.errors import StylenetError
-        from stylenet.io.files import atomic_write
+        from stylenet.io.files import atomic_write, check_output
         from stylenet.loss.from_card import trained_loss
         from stylenet.loss.perceptual import build_perceptual_loss, loss_config
         from stylenet.styles.load import load
 
-        specs = dict(item.split("=", 1) for item in a.network)
+        specs = dict(a.network)
+        if len(specs) < len(a.network):
+            twice = next(label for label, _ in a.network if [x for x, _ in a.network].count(label) > 1)
+            raise StylenetError(f"--network {twice}=...: the label comes twice; give each method its own")
         if a.json and a.reuse and Path(a.json).resolve() == Path(a.reuse).resolve():
             raise StylenetError(
                 f"--json {a.json} is the --reuse file: write a new one (records not reached would be lost)"
             )
+        if a.json:
+            check_output(a.json, a.overwrite)  # before any work
         networks = {label: load_network(src, a.vgg, a.init, a.styles_dir) for label, src in specs.items()}
         cards = {label: getattr(net, "card", {}) for label, net in networks.items()}
         report = {

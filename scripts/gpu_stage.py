@@ -47,6 +47,21 @@ LIMIT_MIB = 64
 VGG_LAST = 21  # features.21 is conv4_3 (relu4_3 is 22): the deepest layer of the default loss
 
 
+MARK = ".gpu_stage"  # in every folder this script staged: only those are ever cleared or replaced
+
+
+def _side(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text}: use a whole number, 1 or more")
+    return int(text)
+
+
+def _quality(text: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 95:
+        raise argparse.ArgumentTypeError(f"{text}: use a JPEG quality from 1 to 95")
+    return int(text)
+
+
 def classic_styles() -> list[str]:
     text = (ROOT / "stylenet" / "configs" / "styles" / "classic.yaml").read_text()
     return re.findall(r"/style@styles\.members\.(\w+):", text)
@@ -135,7 +150,8 @@ def size_of(path: Path) -> int:
 def exclude(repo: Path, into: Path) -> None:
     """Unless git ignores ``into`` already (this repository's .gitignore has ``/.gpu/``), add it to
     the repository's info/exclude, so that it travels only when ``carry`` names it."""
-    if subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", str(into)]).returncode in (0, 128):
+    ignored = subprocess.run(["git", "-C", str(repo), "check-ignore", "-q", str(into)], stderr=subprocess.DEVNULL)
+    if ignored.returncode in (0, 128):
         return  # ignored already, or not a git checkout
     try:
         rel = into.resolve().relative_to(repo.resolve())
@@ -168,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--into", type=Path, default=ROOT / ".gpu", help="the staging folder (default ./.gpu)")
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared", help="../shared")
-    p.add_argument("--size", type=int, default=256, help="photos' shorter side (the recipe's crop: 256)")
+    p.add_argument("--size", type=_side, default=256, help="photos' shorter side (the recipe's crop: 256)")
     p.add_argument(
         "--recipe",
         choices=("classic", "predictor"),
@@ -176,20 +192,33 @@ def main(argv: list[str] | None = None) -> int:
         help="what gpu_train.sh will run: classic (photos and photos_more, the ten styles) or predictor (photos, "
         "paintings, every style image; photos_more only with --more: the tree must stay under 64 MiB)",
     )
-    p.add_argument("--quality", type=int, default=80, help="JPEG quality of the resized photos")
-    p.add_argument("--painting-size", type=int, default=320, help="paintings' largest shorter side")
+    p.add_argument("--quality", type=_quality, default=80, help="JPEG quality of the resized photos (1-95)")
+    p.add_argument("--painting-size", type=_side, default=320, help="paintings' largest shorter side")
     p.add_argument("--no-more", action="store_true", help="leave data/photos_more out")
     p.add_argument("--more", action="store_true", help="stage data/photos_more for --recipe predictor too")
     p.add_argument(
         "--src", action="store_true", help="also stage this tree's code (a device call from another checkout)"
     )
-    p.add_argument("--workers", type=int, default=2)
+    p.add_argument("--workers", type=_side, default=2, help="processes resizing images")
     a = p.parse_args(argv)
     into, shared = a.into.resolve(), a.shared.resolve()
-    if not (shared / "weights" / "vgg16_features_hed.pth").is_file():
-        print(f"error: {shared} has no weights/vgg16_features_hed.pth; pass --shared /path/to/shared", file=sys.stderr)
+    for need in ("weights/vgg16_features_hed.pth", "data/styles", "data/photos", "data/paintings", "data/photos_more"):
+        if need == "data/paintings" and a.recipe != "predictor" or need == "data/photos_more" and a.no_more:
+            continue
+        if not (shared / need).exists():
+            print(f"error: {shared} has no {need}; pass --shared /path/to/shared", file=sys.stderr)
+            return 2
+    if into.exists() and not into.is_dir():
+        print(f"error: --into {into}: is a file; give a folder (default ./.gpu)", file=sys.stderr)
+        return 2
+    if into.is_dir() and any(into.iterdir()) and not (into / MARK).is_file():
+        print(
+            f"error: --into {into}: a folder that gpu_stage.py did not make (no {MARK}); give a new or empty one",
+            file=sys.stderr,
+        )
         return 2
     into.mkdir(parents=True, exist_ok=True)
+    (into / MARK).write_text("staged by scripts/gpu_stage.py: its folders are replaced when it runs again\n")
     repo = into.parent
     exclude(repo, into)
     stage_vgg(shared / "weights" / "vgg16_features_hed.pth", into / "vgg" / "vgg16_features_hed.pth")

@@ -47,6 +47,7 @@
 set -uo pipefail
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 DRY=${DRY:-0}
+case "$DRY" in 0 | 1) ;; *) echo "error: DRY=$DRY: use 1 (the tiny CPU run) or 0" >&2; exit 2 ;; esac
 RECIPE=${RECIPE:-classic}
 case "$RECIPE" in classic | predictor) ;; *) echo "error: RECIPE=$RECIPE: use classic or predictor" >&2; exit 2 ;; esac
 if [ "$DRY" = 1 ]; then
@@ -59,7 +60,7 @@ fi
 TOTAL=${TOTAL:-450} RESERVE=${RESERVE:-100} BATCH=${BATCH:-16} WORKERS=${WORKERS:-12} SIZE=${SIZE:-256}
 COMPILE=${COMPILE:-false} DEVICE=${DEVICE:-cuda} PREVIEW=${PREVIEW:-2000} CKPT=${CKPT:-1000} WARMUP=${WARMUP:-50}
 MAX_STEPS=${STEPS:-${MAX_STEPS:-40000}} STYLE_SIZE=${STYLE_SIZE:-512} PYTHON=${PYTHON:-python3}
-OUT=${OUT:?set OUT (the device tool sets it), or DRY=1}
+[ -n "${OUT:-}" ] || { echo "error: OUT is not set: the device tool sets it; here, DRY=1 (or OUT=/some/folder)" >&2; exit 2; }
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 LOG=$OUT/train.log

@@ -64,11 +64,18 @@ def test_the_gpu_script_trains_the_style_predictor_from_the_shipped_one_in_its_t
     assert "ship_predictor.py" in done.stdout
 
 
-def test_a_wrong_recipe_is_one_line_before_any_work(tmp_path):
-    env = {**os.environ, "RECIPE": "adain", "OUT": str(tmp_path)}
+@pytest.mark.parametrize(
+    "env,message",
+    [
+        ({"RECIPE": "adain"}, "error: RECIPE=adain: use classic or predictor"),
+        ({"DRY": "yes"}, "error: DRY=yes: use 1 (the tiny CPU run) or 0"),
+        ({"OUT": ""}, "error: OUT is not set: the device tool sets it; here, DRY=1 (or OUT=/some/folder)"),
+    ],
+)
+def test_a_wrong_setting_is_one_line_before_any_work(tmp_path, env, message):
+    env = {**os.environ, "OUT": str(tmp_path / "out"), **env}
     done = subprocess.run(["bash", str(ROOT / "scripts" / "gpu_train.sh")], env=env, capture_output=True, text=True)
-    assert done.returncode == 2 and done.stderr.strip() == "error: RECIPE=adain: use classic or predictor"
-    assert not any(tmp_path.iterdir())
+    assert done.returncode == 2 and done.stderr.strip() == message and not (tmp_path / "out").exists()
 
 
 def test_the_gpu_script_is_valid_bash_and_names_its_device_commands():
@@ -121,3 +128,40 @@ def test_the_stage_holds_what_its_recipe_trains_on_and_nothing_more(tmp_path, re
         assert (into / "paintings" / "small.jpg").read_bytes() == (
             shared / "data" / "paintings" / "small.jpg"
         ).read_bytes()
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--workers", "0"], "argument --workers: 0: use a whole number, 1 or more"),
+        (["--quality", "500"], "argument --quality: 500: use a JPEG quality from 1 to 95"),
+        (["--recipe", "foo"], "argument --recipe: invalid choice: 'foo'"),
+    ],
+)
+def test_the_stage_refuses_bad_arguments_in_one_line(args, message):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "gpu_stage.py"), *args], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_the_stage_never_clears_a_folder_it_did_not_make(tmp_path):
+    shared = tmp_path / "shared"
+    for need in ("data/styles", "data/photos", "data/photos_more"):
+        (shared / need).mkdir(parents=True)
+    (shared / "weights").mkdir()
+    (shared / "weights" / "vgg16_features_hed.pth").write_bytes(b"")
+    mine = tmp_path / "mine"
+    (mine / "styles").mkdir(parents=True)
+    (mine / "styles" / "my_painting.jpg").write_bytes(b"keep me")
+    script = [sys.executable, str(ROOT / "scripts" / "gpu_stage.py"), "--shared", str(shared)]
+    done = subprocess.run([*script, "--into", str(mine)], capture_output=True, text=True)
+    assert done.returncode == 2 and "a folder that gpu_stage.py did not make" in done.stderr
+    assert (mine / "styles" / "my_painting.jpg").read_bytes() == b"keep me"
+    (tmp_path / "afile").write_text("x")
+    done = subprocess.run([*script, "--into", str(tmp_path / "afile")], capture_output=True, text=True)
+    assert done.returncode == 2 and done.stderr.strip().endswith("is a file; give a folder (default ./.gpu)")
+    done = subprocess.run(
+        [*script, "--recipe", "predictor", "--into", str(tmp_path / "new")], capture_output=True, text=True
+    )
+    assert done.returncode == 2 and "has no data/paintings" in done.stderr and not (tmp_path / "new").exists()

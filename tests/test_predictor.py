@@ -597,7 +597,10 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: no painting left to compare on")
     own = ["--network", f"pred={pred_file}", "--network", "own=rows:init", "--classic-paintings", "--photos", "1"]
     own += argv[argv.index("--size") : argv.index("--size") + 4] + argv[argv.index("--vgg") :][:6]
-    assert compare.main(own + [f"--config={o}" for o in data] + ["--json", str(report)]) == 0
+    with pytest.raises(SystemExit):  # an existing --json is kept unless asked
+        compare.main(own + [f"--config={o}" for o in data] + ["--json", str(report)])
+    assert capsys.readouterr().err.strip().endswith("exists; pass overwrite (--overwrite) to replace it")
+    assert compare.main(own + [f"--config={o}" for o in data] + ["--json", str(report), "--overwrite"]) == 0
     saved = json.loads(report.read_text())  # the trio's three rows on their own paintings, next to the predictor
     assert {r["painting"] for r in saved["records"]["own"]} == {"a.png", "b.png", "c.png"}
     assert len(saved["records"]["pred"]) == 3 and saved["means"]["own"]["content"] > 0
@@ -618,3 +621,23 @@ def test_the_comparison_reads_rows_combined_in_one_file_by_the_paintings_name(tm
     x = torch.rand(1, 3, 32, 32)
     with torch.no_grad():
         assert torch.allclose(rows.for_painting(tmp_path / "p1.jpg")(x), net(x, 0), atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--network", "shipped"], "argument --network: shipped: use LABEL=SOURCE"),
+        (["--network", "a=optimize:1", "--photos", "0"], "argument --photos: 0: use a whole number, 1 or more"),
+        (["--network", "a=optimize:1", "--size", "-5"], "argument --size: -5: use a whole number, 1 or more"),
+        (["--network", "a=warm:bogus"], "--network warm:bogus: use warm:lstsq"),
+        (["--network", "a=/nonexistent/last.ckpt"], "--network /nonexistent/last.ckpt: not a readable training"),
+        (["--network", "a=optimize:1", "--network", "a=optimize:2"], "--network a=...: the label comes twice"),
+    ],
+)
+def test_the_comparison_script_refuses_bad_arguments_in_one_line(capsys, args, message):
+    from conftest import load_script
+
+    with pytest.raises(SystemExit) as e:
+        load_script("compare_arbitrary").main(args)
+    err = capsys.readouterr().err.strip().splitlines()
+    assert e.value.code == 2 and message in err[-1] and "Traceback" not in "\n".join(err)

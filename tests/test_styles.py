@@ -246,9 +246,46 @@ def test_combining_networks_with_other_convolutions_or_a_name_twice_is_refused()
     other = _with_new_row(base, "p", 1)
     with torch.no_grad():
         other.encoder[0][0][1].weight.add_(0.1)
-    with pytest.raises(StylenetError, match="'p' has other convolutions than the first"):
+    with pytest.raises(StylenetError, match="the network of 'p' has other convolutions than the first"):
         combine([base, other])
     with pytest.raises(StylenetError, match="style 'p' comes twice with different rows"):
         combine([base, _with_new_row(base, "p", 1), _with_new_row(base, "p", 2)])
     with pytest.raises(StylenetError, match="multi-style networks"):
         combine([stylenet.TransformerNet(width=8, blocks=1)])
+
+
+def test_the_combine_script_writes_one_network_and_refuses_mistakes_in_one_line(tmp_path, capsys):
+    from stylenet.io.weights import save_weights
+
+    from conftest import load_script
+
+    base = stylenet.TransformerNet(width=8, blocks=1, num_styles=2).eval()
+    base.style_names = ["a", "b"]
+    save_weights(base, tmp_path / "base.safetensors", {"style": "duo"})
+    save_weights(_with_new_row(base, "p", 1), tmp_path / "p.safetensors", {"style": "p"})
+    other = _with_new_row(base, "q", 2)
+    with torch.no_grad():
+        other.encoder[0][0][1].weight.add_(0.1)
+    save_weights(other, tmp_path / "q.safetensors", {"style": "q"})
+    save_weights(stylenet.TransformerNet(width=8, blocks=1), tmp_path / "one.safetensors", {"style": "one"})
+    script = load_script("combine_styles")
+    out, base_file = tmp_path / "both.safetensors", str(tmp_path / "base.safetensors")
+    assert script.main([str(out), base_file, str(tmp_path / "p.safetensors")]) == 0
+    assert stylenet.load(out).style_names == ["a", "b", "p"]
+    out.write_bytes(b"mine")
+    cases = [
+        ([str(out), base_file], f"{out}: exists; pass overwrite (--overwrite) to replace it"),
+        ([str(tmp_path), base_file], "is a folder"),
+        ([str(tmp_path / "x.pt"), base_file], "name the combined network NAME.safetensors"),
+        (
+            [str(tmp_path / "x.safetensors"), base_file, str(tmp_path / "one.safetensors")],
+            "one.safetensors: a one-style",
+        ),
+        ([str(tmp_path / "x.safetensors"), base_file, str(tmp_path / "q.safetensors")], "q.safetensors has other"),
+    ]
+    for argv, message in cases:
+        with pytest.raises(SystemExit) as e:
+            script.main(argv)
+        err = capsys.readouterr().err.strip().splitlines()
+        assert e.value.code == 2 and len(err) == 1 and message in err[0]
+    assert out.read_bytes() == b"mine" and not (tmp_path / "x.safetensors").exists()

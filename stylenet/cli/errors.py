@@ -17,10 +17,11 @@ def fail(message: str, status: int = 2) -> None:
 
 @contextlib.contextmanager
 def report_errors() -> Iterator[None]:
-    """``StylenetError`` -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
+    """``StylenetError`` and an output that exists or is a folder (``FileExistsError``, from
+    ``stylenet.io.files.check_output``) -> one line on stderr and exit 2; Ctrl-C -> exit 130."""
     try:
         yield
-    except StylenetError as e:
+    except (StylenetError, FileExistsError) as e:
         fail(str(e))
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -10,7 +10,6 @@ import argparse
 import sys
 import traceback
 
-from ..errors import StylenetError
 from . import bench, evaluate, export, install, optimize, styles, stylize, train, video
 from .common import EXIT_INTERNAL, STYLE_CHOICE, err
 from .errors import report_errors
@@ -52,10 +51,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.exit(2, f"{parser.prog} {args.command}: error: {STYLE_CHOICE[bool(args.style)]}\n")
     try:
         with report_errors():
-            try:
-                return args.func(args)
-            except FileExistsError as e:
-                raise StylenetError(str(e)) from None
+            return args.func(args)
     except SystemExit as e:
         return int(e.code or 0)
     except Exception:

@@ -61,11 +61,12 @@ def select(net: TransformerNet, mix: dict[str, float]) -> TransformerNet:
     return out
 
 
-def combine(nets: list[TransformerNet]) -> TransformerNet:
+def combine(nets: list[TransformerNet], labels: list[str] | None = None) -> TransformerNet:
     """One multi-style network holding the rows of ``nets``, multi-style networks with the same
     convolutions (rows trained with ``train_only=norm`` from one network, each run adding its own):
     their rows in order, a name that comes again with the same row once; the card's style blocks
-    merged. Rows trained apart, one network to serve them, and a file the size of one network."""
+    merged. Rows trained apart, one network to serve them, and a file the size of one network.
+    ``labels`` name the networks in errors (default: each one's last style)."""
     if not nets or any(not n.num_styles for n in nets):
         raise StylenetError("combine() takes multi-style networks (train_only=norm runs from one of them)")
     first = nets[0]
@@ -77,8 +78,10 @@ def combine(nets: list[TransformerNet]) -> TransformerNet:
         if net.config.to_dict() | {"num_styles": 0} != first.config.to_dict() | {"num_styles": 0} or any(
             not torch.equal(state[k], v) for k, v in shared.items()
         ):
+            name = labels[n] if labels else f"the network of {net.style_names[-1]!r}"
+            first_name = labels[0] if labels else "the first"
             raise StylenetError(
-                f"combine(): the network of {net.style_names[-1]!r} has other convolutions than the first; "
+                f"combine(): {name} has other convolutions than {first_name}; "
                 "combine rows trained from one network (train_only=norm)"
             )
         for i, name in enumerate(net.style_names):
