@@ -247,13 +247,13 @@ def test_a_time_budget_stops_a_predictor_run_with_its_cosine_fitted_and_still_ex
 
     from stylenet.training.train import train
 
-    class Slow(pl.Callback):  # 300 ms more a step: at most about 40 steps fit in the budget
+    class Slow(pl.Callback):  # 300 ms more a step: at most about 25 steps fit in the budget
         def on_train_batch_end(self, trainer, module, *args):
             time.sleep(0.3)
             self.lr = trainer.optimizers[0].param_groups[-1]["lr"]
 
     spy = Slow()
-    budget = ["trainer.max_steps=100000", "time_budget=15", "time_budget_warmup_steps=3", "preview_every_n_steps=0"]
+    budget = ["trainer.max_steps=100000", "time_budget=9", "time_budget_warmup_steps=3", "preview_every_n_steps=0"]
     budget += ["checkpoint_every_n_steps=1000", "logger=none"]
     result = train(compose_config(predictor_overrides + budget), extra_callbacks=[spy])
     card = load_predictor(result.weights).card
