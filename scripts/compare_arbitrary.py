@@ -42,6 +42,7 @@ from pathlib import Path
 
 import torch
 
+from stylenet.cli.common import positive_int
 from stylenet.errors import StylenetError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,31 +56,37 @@ PHOTO = "photo (unstylized)"
 
 class Rows:
     """``rows:FOLDER``: the network trained on each painting, where there is one: a row named as the painting
-    in ``FOLDER/rows.safetensors`` (``scripts/combine_styles.py``), else ``FOLDER/<stem>/<stem>.safetensors``."""
+    in ``net`` (``FOLDER/rows.safetensors``, ``scripts/combine_styles.py``), else in
+    ``FOLDER/<stem>/<stem>.safetensors``; ``rows:init`` (no folder): ``--init``'s own rows, for
+    ``--classic-paintings``: the multi-style network's rows next to a painting network on their paintings."""
 
-    def __init__(self, folder: Path):
+    def __init__(self, folder: Path | None, net=None, card: dict | None = None):
+        self.folder, self.net, self.card = folder, net, card or {"rows": str(folder)}
+
+    @classmethod
+    def in_folder(cls, folder: Path) -> Rows:
         import stylenet
 
         if not folder.is_dir():
             raise StylenetError(f"rows:{folder}: no such folder; give the folder of the rows (rows:wip/rows)")
-        self.folder, self.card = folder, {"rows": str(folder)}
         combined = folder / "rows.safetensors"
-        self.net = stylenet.load(combined) if combined.is_file() else None
+        return cls(folder, stylenet.load(combined) if combined.is_file() else None)
 
-    def file(self, painting: Path) -> Path:
-        return self.folder / painting.stem / f"{painting.stem}.safetensors"
+    def file(self, painting: Path) -> Path | None:
+        """The painting's own network file, where there is one."""
+        file = self.folder / painting.stem / f"{painting.stem}.safetensors" if self.folder else None
+        return file if file is not None and file.is_file() else None
 
     def has(self, painting: Path) -> bool:
-        return (self.net is not None and painting.stem in self.net.style_names) or self.file(painting).is_file()
+        return (self.net is not None and painting.stem in self.net.style_names) or self.file(painting) is not None
 
     def for_painting(self, painting: Path):
         import stylenet
 
-        if self.net is not None and painting.stem in self.net.style_names:
-            return stylenet.load(painting.stem, network=self.net)
-        if not self.file(painting).is_file():
+        if not self.has(painting):
             return None
-        net = stylenet.load(self.file(painting))
+        net = self.net if self.net is not None and painting.stem in self.net.style_names else None
+        net = net or stylenet.load(self.file(painting))
         return stylenet.load(painting.stem, network=net) if net.num_styles else net
 
 
@@ -91,30 +98,22 @@ class Optimize:
         self.steps, self.card = steps, {"optimize": {"steps": steps, "method": "lbfgs"}}
 
 
-class OwnRows(Rows):
-    """``rows:init``: the ``--init`` network's own row of each painting (named as the painting's file), for
-    ``--classic-paintings``: the multi-style network's rows next to a painting network on their paintings."""
-
-    def __init__(self, init: str):
-        import stylenet
-
-        self.folder, self.net, self.card = Path("/nonexistent"), stylenet.load(init), {"rows": f"init={init}"}
-
-
 def load_network(source: str, vgg: str, init: str, styles_dir: str):
     """An ``AdaINNet`` or ``StylePredictor`` in eval mode from a file, a checkpoint or ``warm:MODE``;
     ``rows:FOLDER``: a ``Rows``."""
     from stylenet.infer import arbitrary
 
     if source == "rows:init":
-        return OwnRows(init)
+        import stylenet
+
+        return Rows(None, stylenet.load(init), {"rows": f"init={init}"})
     if source.startswith("optimize:"):
         steps = source[len("optimize:") :]
         if not steps.isdigit() or int(steps) < 1:
             raise StylenetError(f"--network {source}: use optimize:STEPS with STEPS a whole number, e.g. optimize:100")
         return Optimize(int(steps))
     if source.startswith("rows:"):
-        return Rows(Path(source[len("rows:") :]))
+        return Rows.in_folder(Path(source[len("rows:") :]))
 
     if source.startswith("warm:"):
         from stylenet.model.predictor import StylePredictor, warm_start
@@ -158,12 +157,6 @@ def _number(text: str) -> bool:
     except ValueError:
         return False
     return True
-
-
-def _positive(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text}: use a whole number, 1 or more")
-    return int(text)
 
 
 def _method(text: str) -> tuple[str, str]:
@@ -328,11 +321,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--network", action="append", required=True, type=_method, metavar="LABEL=SOURCE", help="repeat: the methods"
     )
-    p.add_argument("--photos", type=_positive, default=20, help="held-out photos (default 20)")
-    p.add_argument("--paintings", type=_positive, default=None, help="only the first N held-out paintings")
-    p.add_argument("--size", type=_positive, default=256, help="photo side in pixels (centre crops)")
+    p.add_argument("--photos", type=positive_int, default=20, help="held-out photos (default 20)")
+    p.add_argument("--paintings", type=positive_int, default=None, help="only the first N held-out paintings")
+    p.add_argument("--size", type=positive_int, default=256, help="photo side in pixels (centre crops)")
     p.add_argument(
-        "--style-size", type=_positive, default=256, help="the criterion's painting, longer side (classic: 256)"
+        "--style-size", type=positive_int, default=256, help="the criterion's painting, longer side (classic: 256)"
     )
     p.add_argument("--vgg", default=DEFAULTS["vgg"])
     p.add_argument("--init", default=DEFAULTS["init"], help="the classic network: its criterion, and warm: starts")

@@ -42,18 +42,14 @@ import sys
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
+from stylenet.cli.common import positive_int
+
 ROOT = Path(__file__).resolve().parent.parent
 LIMIT_MIB = 64
 VGG_LAST = 21  # features.21 is conv4_3 (relu4_3 is 22): the deepest layer of the default loss
 
 
 MARK = ".gpu_stage"  # in every folder this script staged: only those are ever cleared or replaced
-
-
-def _side(text: str) -> int:
-    if not text.isdigit() or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text}: use a whole number, 1 or more")
-    return int(text)
 
 
 def _quality(text: str) -> int:
@@ -184,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--into", type=Path, default=ROOT / ".gpu", help="the staging folder (default ./.gpu)")
     p.add_argument("--shared", type=Path, default=ROOT.parent / "shared", help="../shared")
-    p.add_argument("--size", type=_side, default=256, help="photos' shorter side (the recipe's crop: 256)")
+    p.add_argument("--size", type=positive_int, default=256, help="photos' shorter side (the recipe's crop: 256)")
     p.add_argument(
         "--recipe",
         choices=("classic", "predictor"),
@@ -193,13 +189,13 @@ def main(argv: list[str] | None = None) -> int:
         "paintings, every style image; photos_more only with --more: the tree must stay under 64 MiB)",
     )
     p.add_argument("--quality", type=_quality, default=80, help="JPEG quality of the resized photos (1-95)")
-    p.add_argument("--painting-size", type=_side, default=320, help="paintings' largest shorter side")
+    p.add_argument("--painting-size", type=positive_int, default=320, help="paintings' largest shorter side")
     p.add_argument("--no-more", action="store_true", help="leave data/photos_more out")
     p.add_argument("--more", action="store_true", help="stage data/photos_more for --recipe predictor too")
     p.add_argument(
         "--src", action="store_true", help="also stage this tree's code (a device call from another checkout)"
     )
-    p.add_argument("--workers", type=_side, default=2, help="processes resizing images")
+    p.add_argument("--workers", type=positive_int, default=2, help="processes resizing images")
     a = p.parse_args(argv)
     into, shared = a.into.resolve(), a.shared.resolve()
     for need in ("weights/vgg16_features_hed.pth", "data/styles", "data/photos", "data/paintings", "data/photos_more"):
@@ -222,16 +218,15 @@ def main(argv: list[str] | None = None) -> int:
     repo = into.parent
     exclude(repo, into)
     stage_vgg(shared / "weights" / "vgg16_features_hed.pth", into / "vgg" / "vgg16_features_hed.pth")
-    (into / "styles").mkdir(exist_ok=True)
     from stylenet.io.images import list_images
 
     styles = list_images(shared / "data" / "styles")
-    missing = {f"{name}.jpg" for name in classic_styles()} - {f.name for f in styles}  # every recipe's
+    classic = {f"{name}.jpg" for name in classic_styles()}
+    missing = classic - {f.name for f in styles}  # every recipe's
     if missing:
         print(f"error: {shared / 'data' / 'styles'} lacks {', '.join(sorted(missing))}", file=sys.stderr)
         return 2
-    classic = {f"{name}.jpg" for name in classic_styles()}
-    shutil.rmtree(into / "styles")  # what this recipe trains on, nothing more (the tree's 64 MiB)
+    shutil.rmtree(into / "styles", ignore_errors=True)  # what this recipe trains on, nothing more (64 MiB)
     (into / "styles").mkdir()
     for f in styles:
         if a.recipe == "predictor" or f.name in classic:

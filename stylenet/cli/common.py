@@ -113,6 +113,13 @@ def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
     )
 
 
+def positive_int(v: str) -> int:
+    """An argparse type: a whole number, 1 or more."""
+    if not v.isdigit() or int(v) < 1:
+        raise argparse.ArgumentTypeError(f"{v}: use a whole number, 1 or more")
+    return int(v)
+
+
 def _whole(v: str) -> int | str:
     return int(v) if v.removeprefix("-").isdigit() else v
 

@@ -4,6 +4,8 @@ one-style network of a style or a mix, with its card (Dumoulin et al. 2017, sect
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 
 from ..errors import StylenetError
@@ -75,7 +77,7 @@ def combine(nets: list[TransformerNet], labels: list[str] | None = None) -> Tran
     blocks: dict[str, dict] = {}
     for n, net in enumerate(nets):
         state = net.state_dict()
-        if net.config.to_dict() | {"num_styles": 0} != first.config.to_dict() | {"num_styles": 0} or any(
+        if replace(net.config, num_styles=0) != replace(first.config, num_styles=0) or any(
             not torch.equal(state[k], v) for k, v in shared.items()
         ):
             name = labels[n] if labels else f"the network of {net.style_names[-1]!r}"
