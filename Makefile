@@ -11,7 +11,7 @@ TEST_WORKERS ?= 2
 PYTEST_PARALLEL := $(if $(filter 0,$(TEST_WORKERS)),,-n $(TEST_WORKERS) --dist worksteal)
 SHARED ?= ../shared
 # The main job's default: a short offline run on ../shared when it exists, else COCO from data/.
-TRAIN_ARGS ?= $(if $(wildcard $(SHARED)/weights),paths=shared data.image_size=128 trainer.max_steps=40,)
+TRAIN_ARGS ?= $(if $(wildcard $(SHARED)/weights),paths=shared data.image_size=128 trainer.max_steps=32,)
 
 # 512 px tiles and a last row of tubingen by optimize:100 (about 10 min per style on one thread, cached in runs/)
 GALLERY_SIZE ?= 512

@@ -20,6 +20,8 @@ pytestmark = pytest.mark.slow
 
 @needs_shared
 def test_training_on_real_photos_lowers_the_held_out_style_loss(tmp_path):
+    """24 steps at 128 px from scratch (about 0.63x the untrained network's held-out style loss on an
+    AVX2 CPU; 40 steps reach 0.59x at twice the time, and this test is the suite's longest)."""
     cfg = compose_config(
         [
             "style=starry_night",
@@ -27,10 +29,10 @@ def test_training_on_real_photos_lowers_the_held_out_style_loss(tmp_path):
             "data.image_size=128",
             "data.num_workers=1",
             "trainer=cpu",
-            "trainer.max_steps=40",
+            "trainer.max_steps=24",
             "trainer.enable_model_summary=false",
             "preview_every_n_steps=0",
-            "checkpoint_every_n_steps=40",
+            "checkpoint_every_n_steps=24",
             f"paths.output_dir={tmp_path / 'run'}",
             f"paths.runs_dir={tmp_path}",
         ]
@@ -49,7 +51,7 @@ def test_training_on_real_photos_lowers_the_held_out_style_loss(tmp_path):
     torch.manual_seed(cfg.seed)
     untrained = stylenet.TransformerNet(**cfg.model).eval()
     before, after, raw = style_of(untrained), style_of(stylenet.load(result.weights)), style_of()
-    print(f"held-out style loss: photos {raw:.3f}, untrained {before:.3f}, after 40 steps {after:.3f}")
+    print(f"held-out style loss: photos {raw:.3f}, untrained {before:.3f}, after 24 steps {after:.3f}")
     assert after < 0.7 * before and after < raw
 
 

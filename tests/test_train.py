@@ -1,6 +1,7 @@
 """Training end to end on CPU: tiny generated photos, random VGG, a few steps."""
 
 import math
+from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
@@ -566,7 +567,23 @@ def test_a_time_budget_fits_max_steps_and_the_cosine_to_the_time_and_still_expor
     assert budget["planned_steps"] is not None and budget["steps_per_second"] > 0
     # the schedule ran its course to about its floor (0.1 x lr) where the run stopped
     assert spy.lr < 3e-4
-    assert torch.load(result.checkpoint, weights_only=False)["global_step"] == result.steps
+    saved = torch.load(result.checkpoint, weights_only=False)
+    assert saved["global_step"] == result.steps
+    assert saved["schedule"] == {"steps": budget["planned_steps"], "planned": 100000}
+
+    class Watch(pl.Callback):  # the resumed run's learning rates; a runaway stops after 10 steps
+        lrs: list = []
+
+        def on_train_batch_start(self, trainer, module, *args):
+            self.lrs.append(trainer.optimizers[0].param_groups[0]["lr"])
+            trainer.should_stop = trainer.global_step >= budget["planned_steps"] + 10
+
+    watch = Watch()  # resumed without a budget: it keeps the fitted cosine and ends where it was planned to
+    again = [o for o in tiny_overrides + overrides if not o.startswith(("time_budget=", "paths.output_dir="))]
+    again += [f"resume={result.checkpoint}", f"paths.output_dir={Path(result.checkpoint).parents[2] / 'resumed'}"]
+    resumed = train(compose_config(again), extra_callbacks=[watch])
+    assert resumed.steps == max(budget["planned_steps"], result.steps)
+    assert all(lr < 3e-4 for lr in watch.lrs)  # not back up the cosine of 100,000 steps (1e-3 at its start)
 
 
 def test_the_fused_adam_is_fused_and_updates_as_the_per_tensor_loop_does():

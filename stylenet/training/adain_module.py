@@ -27,7 +27,7 @@ import torch.nn.functional as F
 from ..defaults import OPTIM
 from ..loss.perceptual import LossTerms
 from ..model.adain import LAYER, AdaINNet, adain, channel_stats
-from .module import LossGuard, TrainingDiverged, adam, lr_factor
+from .module import LossGuard, TrainingDiverged, adam, lr_factor, remember_schedule, schedule_length
 
 
 class AdaINModule(pl.LightningModule):
@@ -88,7 +88,8 @@ class AdaINModule(pl.LightningModule):
         if schedule not in ("constant", "cosine"):
             raise ValueError(f"unknown optim.schedule {schedule!r}; use constant or cosine")
         # the schedule's length: max_steps; a time budget (callbacks.TimeBudget) sets it to the steps that fit
-        self.schedule_steps = self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else 1
+        self.planned_steps = self.trainer.max_steps if self.trainer and self.trainer.max_steps > 0 else 1
+        self.schedule_steps = schedule_length(self, self.planned_steps)
         warmup, floor = o["warmup_steps"], o["min_lr_ratio"]
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda step: lr_factor(step, schedule, warmup, self.schedule_steps, floor)
@@ -159,8 +160,10 @@ class AdaINModule(pl.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(self.KEPT)}
         checkpoint["loss_guard"] = self.guard.state_dict()
+        remember_schedule(self, checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        remember_schedule(self, checkpoint, loading=True)
         own = {k for k in self.state_dict() if k.startswith(self.KEPT)}
         missing = own - set(checkpoint["state_dict"])
         if missing:

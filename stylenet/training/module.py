@@ -93,6 +93,35 @@ def lr_factor(step: int, schedule: str, warmup: int, total: int, floor: float) -
     return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
+def schedule_length(module: pl.LightningModule, planned: int) -> int:
+    """The learning-rate schedule's length: ``planned`` (the run's steps), except on resume of a run
+    whose time budget (``callbacks.TimeBudget``) fit its schedule to fewer steps than that same plan:
+    then that run's length, and without a new time budget the resumed run ends there too, as the
+    run it continues would have (``remember_schedule`` puts both lengths in each checkpoint)."""
+    from .callbacks import TimeBudget  # callbacks imports this module
+
+    saved = getattr(module, "saved_schedule", None)  # {"steps", "planned"} from the checkpoint
+    if not saved or saved["planned"] != planned or not 0 < saved["steps"] < planned:
+        return planned
+    trainer = module.trainer
+    if not any(isinstance(c, TimeBudget) for c in trainer.callbacks):
+        trainer.fit_loop.epoch_loop.max_steps = saved["steps"]
+        if trainer.is_global_zero:
+            print(
+                f"resuming a run whose time budget fit it to {saved['steps']} of {planned} steps: it ends at step "
+                f"{saved['steps']}; pass time_budget=SECONDS to fit a new length, or trainer.max_steps to set one"
+            )
+    return saved["steps"]
+
+
+def remember_schedule(module: pl.LightningModule, checkpoint: dict, loading: bool = False) -> None:
+    """Save the schedule's length and the run's planned steps in a checkpoint, or (``loading``) read them back."""
+    if loading:
+        module.saved_schedule = checkpoint.get("schedule")
+    elif getattr(module, "planned_steps", None):
+        checkpoint["schedule"] = {"steps": int(module.schedule_steps), "planned": int(module.planned_steps)}
+
+
 def fast_layout(net: torch.nn.Module, vgg: torch.nn.Module, bf16: bool) -> None:
     """A training step's fast paths: the network's fast layer forms (``stylenet.model.fast``: same
     parameters, same function), it and the frozen VGG channels-last (oneDNN's convolutions, forward
@@ -246,7 +275,8 @@ class StyleTransferModule(pl.LightningModule):
         if schedule == "cosine" and not math.isfinite(total):
             raise ValueError("optim.schedule=cosine needs a run of known length: set trainer.max_steps or max_epochs")
         # the schedule's length; a time budget (callbacks.TimeBudget) sets it to the steps that fit
-        self.schedule_steps = max(1, int(total)) if math.isfinite(total) else 1
+        self.planned_steps = max(1, int(total)) if math.isfinite(total) else 1
+        self.schedule_steps = schedule_length(self, self.planned_steps)
         floor = o["min_lr_ratio"]
         sched = torch.optim.lr_scheduler.LambdaLR(
             opt, lambda step: lr_factor(step, schedule, warmup, self.schedule_steps, floor)
@@ -363,8 +393,10 @@ class StyleTransferModule(pl.LightningModule):
         kept = ("net.", "disc.")  # the network and the discriminator; the VGG is rebuilt from its source
         checkpoint["state_dict"] = {k: v for k, v in checkpoint["state_dict"].items() if k.startswith(kept)}
         checkpoint["loss_guard"] = self.guard.state_dict()
+        remember_schedule(self, checkpoint)
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        remember_schedule(self, checkpoint, loading=True)
         own = {k for k in self.state_dict() if k.startswith(("net.", "disc."))}
         missing = own - set(checkpoint["state_dict"])
         if any(k.startswith("disc.") for k in missing) and not missing - {k for k in own if k.startswith("disc.")}:
