@@ -143,6 +143,16 @@ def test_a_painting_as_path_pil_array_or_tensor_gives_the_same_picture(decoder, 
         assert np.abs(out.astype(int) - outs[0].astype(int)).max() <= 1
 
 
+@pytest.mark.parametrize("which", ["photo", "painting"])
+def test_an_integer_tensor_photo_or_painting_is_a_one_line_error_not_a_white_image(decoder, paintings, which):
+    pixels = torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8)  # 0-255: clamped to [0, 1], almost white
+    photo, painting = (pixels, paintings[0]) if which == "photo" else (torch.rand(3, 32, 32), pixels)
+    with pytest.raises(StylenetError) as e:
+        stylenet.stylize(photo, style_image=painting, network=decoder)
+    assert "tensor of dtype torch.uint8: expected a float tensor in [0, 1]" in str(e.value)
+    assert "\n" not in str(e.value)
+
+
 def test_a_tiled_photo_matches_the_untiled_one(net, decoder, paintings):
     photo = _tensor(random_image(200, 264, seed=8))
     whole = stylenet.stylize(photo, style_image=paintings[0], network=decoder)

@@ -438,6 +438,29 @@ def test_the_installed_predictor_is_the_default_and_none_is_a_one_line_error(
     torch.testing.assert_close(out, stylenet.stylize(photo, style_image=painting_files[0], network=pred_file))
 
 
+def test_installing_a_predictor_prints_the_painting_options_and_they_work(pred_file, painting_files, tmp_path, capsys):
+    assert main(["install", str(pred_file), "--name", "mypred"]) == 0
+    out = capsys.readouterr().out
+    assert "--style-image painting.jpg --network mypred" in out and "--style mypred" not in out
+    photo = tmp_path / "photo.png"
+    random_image(40, 48, seed=3).save(photo)
+    argv = ["stylize", str(photo), "--style-image", str(painting_files[0]), "--network", "mypred"]
+    assert main([*argv, "-o", str(tmp_path / "o.png")]) == 0 and (tmp_path / "o.png").is_file()
+
+
+@pytest.mark.parametrize(
+    "network, message",
+    [
+        ("nosuch", "unknown painting network 'nosuch' (an AdaIN decoder or style predictor; installed: predictor)"),
+        ("mosaic", "'mosaic' is a trained style, not a network that takes a painting: use style='mosaic'"),
+    ],
+)
+def test_a_network_name_that_takes_no_painting_is_one_line(painting_files, network, message):
+    with pytest.raises(StylenetError) as e:
+        stylenet.stylize(torch.rand(3, 32, 32), style_image=painting_files[0], network=network)
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
 @pytest.mark.parametrize("problem", ["no such file", "image is 8x8; at least 16x16"])
 def test_a_bad_painting_is_one_line_and_exit_2(pred_file, problem, tmp_path, capsys):
     bad = tmp_path / "bad.png"

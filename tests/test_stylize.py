@@ -75,6 +75,11 @@ def test_numpy_values_are_read_and_written_at_their_dtype_s_scale(weights_file):
     assert as16.max() > 255  # the full 16-bit range, not 8-bit values in a 16-bit array
 
 
+def test_an_integer_tensor_is_a_one_line_error_not_a_white_image(weights_file):
+    with pytest.raises(ImageError, match=r"tensor of dtype torch.uint8: expected a float tensor in \[0, 1\]"):
+        stylize(torch.randint(0, 256, (3, 32, 32), dtype=torch.uint8), weights_file)
+
+
 def test_tensors_keep_shape_dtype_and_are_not_modified(weights_file):
     x = torch.rand(2, 3, 20, 28)
     before = x.clone()

@@ -21,5 +21,9 @@ def run(a: argparse.Namespace) -> int:
     from ..styles.install import install
 
     s = install(a.weights, a.name, a.overwrite)
-    print(f"installed {s.name} -> {s.file}; use stylenet.load({s.name!r}) or --style {s.name}")
+    if s.takes_painting:
+        use = f"stylenet.stylize(photo, style_image='painting.jpg', network={s.name!r}) or --style-image painting.jpg"
+        print(f"installed {s.name} -> {s.file}; use {use} --network {s.name}")
+    else:
+        print(f"installed {s.name} -> {s.file}; use stylenet.load({s.name!r}) or --style {s.name}")
     return EXIT_OK

@@ -27,7 +27,8 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
         "--strength",
         type=float,
         default=1.0,
-        help="0 (the photo; with --style-image: the decoder's reconstruction of it) to 1 (full style; default)",
+        help="0 to 1 (full style; default); 0 gives the photo with --style, its reconstruction by an AdaIN "
+        "decoder, and the photo in its own style by the style predictor, with --style-image",
     )
     s.add_argument(
         "--preserve-color", action="store_true", help="keep the photo's colours (luminance-only style transfer)"
@@ -43,7 +44,11 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument("--max-side", type=int, help="scale the longer side down to this before stylizing")
     s.add_argument("--device", help="cpu, cuda, cuda:1 ... (default cpu)")
     common.add_precision(s)
-    s.add_argument("--tile", type=common.tile_arg, help="tile side in pixels (default: tile only images over ~2.5 MP)")
+    s.add_argument(
+        "--tile",
+        type=common.tile_arg,
+        help="tile side in pixels (default: tile only images over ~2.5 MP, over 1 MP for an AdaIN decoder)",
+    )
     s.add_argument("--overwrite", action="store_true", help="replace existing output files")
     s.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors")
 

@@ -26,7 +26,12 @@ def add_arguments(s: argparse.ArgumentParser) -> None:
     s.add_argument(
         "-o", "--output", help="output file (.mp4, .mov, .mkv, .gif) or folder (default: INPUT_STYLE.ext beside it)"
     )
-    s.add_argument("--strength", type=float, default=1.0, help="0 (the clip) to 1 (full style; default)")
+    s.add_argument(
+        "--strength",
+        type=float,
+        default=1.0,
+        help="0 to 1 (full style; default): as stylize's --strength, frame by frame",
+    )
     s.add_argument("--preserve-color", action="store_true", help="keep the clip's colours")
     s.add_argument("--max-side", type=int, help="scale the longer side down to this before stylizing")
     s.add_argument(

@@ -48,7 +48,7 @@ from ..defaults import ADAIN_TILE_ABOVE as TILE_ABOVE
 from ..defaults import PAINTING_SIZE as STYLE_SIZE
 from ..defaults import STATS_SIDE, VGG_ENV
 from ..errors import StylenetError
-from ..io.images import ImageError, array_to_float, check_size, open_image, split_alpha
+from ..io.images import ImageError, array_to_float, check_float_tensor, check_size, open_image, split_alpha
 from ..io.weights import ARBITRARY, file_format
 from ..model.adain import STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
 
@@ -115,7 +115,16 @@ def load_decoder(network=None, vgg: str | None = None):
         if text not in installed:
             if network is None or text in DEFAULTS:
                 raise StylenetError(MISSING_DEFAULT)
-            raise StylenetError(f"unknown AdaIN decoder {text!r}; pass network=path/to/adain.safetensors")
+            known = ", ".join(sorted(n for n, s in installed.items() if s.takes_painting)) or "none"
+            raise StylenetError(
+                f"unknown painting network {text!r} (an AdaIN decoder or style predictor; installed: {known}); "
+                "pass its file (network=path/to/predictor.safetensors, --network)"
+            )
+        if not installed[text].takes_painting:
+            raise StylenetError(
+                f"{text!r} is a trained style, not a network that takes a painting: use style={text!r} "
+                f"(--style {text}) without style_image, or a painting with the default network"
+            )
         path = verified_path(installed[text])  # the entry already found: no second scan
     else:
         path = Path(text)
@@ -177,6 +186,7 @@ def _painting_rgb(painting) -> np.ndarray:
                 t = t[0]
             if t.dim() != 3 or t.shape[0] not in (1, 3):
                 raise ImageError(f"tensor of shape {tuple(painting.shape)}: expected (3, H, W) or (1, 3, H, W)")
+            check_float_tensor(painting)
             check_size(t.shape[-1], t.shape[-2], f"tensor of shape {tuple(painting.shape)}")
             return t.expand(3, -1, -1).clamp(0, 1).permute(1, 2, 0).numpy()
         if isinstance(painting, np.ndarray):

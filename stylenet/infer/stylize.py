@@ -24,7 +24,16 @@ from PIL import Image, ImageOps
 
 from ..defaults import MIN_TILE, TILE, TILE_ABOVE
 from ..errors import StylenetError
-from ..io.images import ImageError, array_to_float, check_size, float_to_array, open_image, split_alpha, to_pil
+from ..io.images import (
+    ImageError,
+    array_to_float,
+    check_float_tensor,
+    check_size,
+    float_to_array,
+    open_image,
+    split_alpha,
+    to_pil,
+)
 from ..model.transformer import TransformerNet
 from ..styles.load import one_style
 from .controls import Controls
@@ -111,7 +120,7 @@ def stylize(
         precision: "auto" (bf16 where the hardware computes it natively, else fp32;
             ``stylenet.precision``), "fp32" or "bf16".
         tile: tile side for large images; ``None`` tiles only images over about 2.5 MP
-            (1 MP with ``style_image``). Tiles share the whole image's statistics.
+            (1 MP with an AdaIN decoder). Tiles share the whole image's statistics.
         strength: 0 to 1 (full style). With ``style``: a pixel blend of the photo and the
             output (0 gives the photo back). With ``style_image``: AdaIN's alpha, an
             interpolation in feature space, ``alpha * AdaIN(f(photo)) + (1 - alpha) * f(photo)``,
@@ -172,6 +181,7 @@ def stylize(
     if isinstance(image, torch.Tensor):
         if image.dim() not in (3, 4) or image.shape[-3] != 3:
             raise ImageError(f"tensor of shape {tuple(image.shape)}: expected (3, H, W) or (B, 3, H, W)")
+        check_float_tensor(image)
         x = image.detach().float().cpu().clamp(0, 1)
         x = _shrink(x if x.dim() == 4 else x.unsqueeze(0), max_side)
         check_size(x.shape[-1], x.shape[-2], f"tensor of shape {tuple(image.shape)}")

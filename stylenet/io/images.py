@@ -61,6 +61,12 @@ def check_size(width: int, height: int, name: object = "image", min_side: int = 
         raise ImageError(f"{name}: image is {width}x{height}; at least {min_side}x{min_side} pixels are needed")
 
 
+def check_float_tensor(t) -> None:
+    """The one pixel convention for tensors: floats in [0, 1] (a uint8 tensor would be clamped to almost white)."""
+    if not t.is_floating_point():
+        raise ImageError(f"tensor of dtype {t.dtype}: expected a float tensor in [0, 1] (for 0-255 pixels: t / 255)")
+
+
 def split_alpha(img: Image.Image) -> tuple[np.ndarray, np.ndarray | None]:
     """PIL image of any mode -> (H, W, 3) float32 RGB in [0, 1] and (H, W) alpha or None."""
     mode = img.mode

@@ -158,13 +158,20 @@ class PerceptualLoss(nn.Module):
     ) -> torch.Tensor:
         """Per-sample style loss ``(B,)``; ``style`` holds each sample's style index (default 0), or
         ``targets`` each sample's own Gram matrices ``{layer: (B, C, C)}`` (``painting_targets``)."""
+        return self.gram_terms({k: gram_matrix(feats[k]) for k in self.style_layers}, style, targets)
+
+    def gram_terms(
+        self, grams: dict[str, torch.Tensor], style: torch.Tensor | None = None, targets: dict | None = None
+    ) -> torch.Tensor:
+        """``style_terms`` from the outputs' Gram matrices ``{layer: (B, C, C)}`` (an image scored against
+        several styles needs them once)."""
         if targets is None:
             if not self.has_style:
                 raise RuntimeError("PerceptualLoss.set_style() must be called before computing losses")
-            b = next(iter(feats.values())).shape[0]
+            b = next(iter(grams.values())).shape[0]
             idx = torch.zeros(b, dtype=torch.long, device=self.style_scale.device) if style is None else style
             targets = {k: getattr(self, f"gram_{k}")[idx] for k in self.style_layers}
-        total = sum(w * _relative_error(gram_matrix(feats[k]), targets[k]) for k, w in self.style_layers.items())
+        total = sum(w * _relative_error(grams[k], targets[k]) for k, w in self.style_layers.items())
         return total / sum(self.style_layers.values())
 
     def painting_targets(self, feats: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
