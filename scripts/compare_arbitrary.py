@@ -229,15 +229,14 @@ def stylized(net, x: torch.Tensor, painting: Path, own, criterion) -> torch.Tens
     return stylenet.stylize(x, style_image=painting, network=net, precision="fp32")
 
 
-def photo_scores(criterion, x: torch.Tensor, grams: dict) -> dict:
-    """``criterion(x, x)`` for the unstylized photo, its Gram matrices computed once (``grams``, by the
-    photo's id) for every painting: only the style term depends on the painting, and the content is 0."""
+def photo_scores(criterion, x: torch.Tensor, name: str, grams: dict) -> dict:
+    """``criterion(x, x)`` for the unstylized photo ``name``, its Gram matrices computed once (``grams``, by
+    name) for every painting: only the style term depends on the painting, and the content is 0."""
     from stylenet.loss.perceptual import gram_matrix
 
-    if id(x) not in grams:
-        feats = criterion.vgg(x, set(criterion.style_layers))
-        grams[id(x)] = {k: gram_matrix(v) for k, v in feats.items()}
-    return {"content": torch.zeros(()), "style": criterion.gram_terms(grams[id(x)]).mean()}
+    if name not in grams:
+        grams[name] = {k: gram_matrix(v) for k, v in criterion.vgg(x, set(criterion.style_layers)).items()}
+    return {"content": torch.zeros(()), "style": criterion.gram_terms(grams[name]).mean()}
 
 
 @torch.no_grad()
@@ -262,7 +261,7 @@ def compare(
     reuse = reuse or {}
     xs = [load_photo(p, size).float().unsqueeze(0) / 255 for p in photos]
     rows: dict[str, list[dict]] = {PHOTO: []}
-    photo_grams: dict[int, dict] = {}  # each photo's, for its own scores against every painting
+    photo_grams: dict[str, dict] = {}  # each photo's, for its own scores against every painting
     rows.update({label: [] for label in networks})
     for painting in progress_bar(paintings, desc="paintings", unit="painting"):
         own = {label: net.for_painting(painting) for label, net in networks.items() if isinstance(net, Rows)}
@@ -279,7 +278,7 @@ def compare(
                 start = time.perf_counter()
                 y = x if label == PHOTO else stylized(networks[label], x, painting, own.get(label), criterion)
                 seconds = 0.0 if label == PHOTO else time.perf_counter() - start
-                parts = photo_scores(criterion, x, photo_grams) if label == PHOTO else criterion(y, x)
+                parts = photo_scores(criterion, x, photo.name, photo_grams) if label == PHOTO else criterion(y, x)
                 rows[label].append(
                     {
                         "painting": painting.name,

@@ -629,6 +629,21 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     assert len(saved["records"]["pred"]) == 3 and saved["means"]["own"]["content"] > 0
 
 
+def test_the_comparisons_photo_scores_from_cached_gram_matrices_equal_the_criterions():
+    from conftest import load_script
+
+    compare = load_script("compare_arbitrary")
+    torch.manual_seed(0)
+    loss, photo, grams = build_perceptual_loss(LOSS), torch.rand(1, 3, 40, 48), {}
+    with torch.no_grad():
+        for seed in (1, 2):  # the second painting reuses the photo's Gram matrices
+            loss.set_style(torch.rand(1, 3, 32, 32, generator=torch.Generator().manual_seed(seed)))
+            fast, full = compare.photo_scores(loss, photo, "p.jpg", grams), loss(photo, photo)
+            assert float(fast["content"]) == float(full["content"]) == 0.0
+            assert float(fast["style"]) == float(full["style"]) > 0
+    assert list(grams) == ["p.jpg"]
+
+
 def test_the_comparison_reads_rows_combined_in_one_file_by_the_paintings_name(tmp_path):
     from stylenet.io.weights import save_weights
 
