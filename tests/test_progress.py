@@ -44,3 +44,19 @@ def test_disable_none_shows_a_bar_only_on_a_terminal(stream):
     for _ in progress_bar(range(3), desc="x", file=out, disable=None):
         pass
     assert bool(out.getvalue()) == (stream is Terminal)
+
+
+def test_the_training_bar_ends_where_a_time_budget_moved_max_steps():
+    from types import SimpleNamespace
+
+    from stylenet.training.callbacks import StepProgressBar
+
+    trainer = SimpleNamespace(max_steps=40000, global_step=0, is_global_zero=True)
+    module = SimpleNamespace(last_losses={"total": 1.0})
+    bar = StepProgressBar()
+    bar.on_train_start(trainer, module)
+    assert bar.bar.total == 40000
+    trainer.global_step, trainer.max_steps = 50, 1100  # callbacks.TimeBudget: the steps that fit
+    bar.on_train_batch_end(trainer, module, None, None, 0)
+    assert (bar.bar.total, bar.bar.n) == (1100, 50)
+    bar.on_train_end(trainer, module)

@@ -98,6 +98,9 @@ class StepProgressBar(ProgressBar):
 
     def on_train_batch_end(self, trainer, module, outputs, batch, batch_idx) -> None:
         if self.bar is not None:
+            total = trainer.max_steps if trainer.max_steps > 0 else None
+            if total != self.bar.total:  # a time budget fitted max_steps: the bar's end and ETA follow
+                self.bar.total = total
             self.bar.update(trainer.global_step - self.bar.n)
             losses = getattr(module, "last_losses", {})
             if losses:
