@@ -28,7 +28,9 @@ as its rows were trained), and the palette distance between output and painting
 ``--reuse EARLIER.json`` takes every record an earlier run measured at the same sizes for the same
 label and source (pairs of painting and photo) and computes only the rest, so that a comparison grows
 painting by painting (a new row, a new method) without measuring again what it has; ``--json`` is
-written after every painting, so a stopped run's file serves as ``--reuse`` too.
+written after every painting, so a stopped run's file serves as ``--reuse`` too. A long comparison splits
+across processes by painting (``--paintings 1-10`` in one, ``--paintings 11-20`` in another, each with its
+own ``--json``); a last run with ``--reuse A.json --reuse B.json`` then measures nothing and writes the whole.
 """
 
 from __future__ import annotations
@@ -183,12 +185,23 @@ def held_out(photos: int, config: list[str]) -> tuple[list[Path], list[Path]]:
     return files[::step][:photos], data.holdout_painting_files
 
 
-def earlier_records(path: str | None, report: dict) -> dict:
-    """``--reuse``: an earlier run's records by (label, painting, photo), for the labels whose source and card
+def painting_range(v: str) -> tuple[int, int]:
+    """An argparse type for ``--paintings``: ``N`` (the first N) or ``A-B`` (the A-th to the B-th, from 1)."""
+    first, _, last = v.partition("-") if "-" in v else ("1", "", v)
+    if not (first.isdigit() and last.isdigit()) or not 1 <= int(first) <= int(last):
+        raise argparse.ArgumentTypeError(f"{v}: use N (the first N paintings) or A-B with 1 <= A <= B")
+    return int(first), int(last)
+
+
+def earlier_records(paths: list[str] | str | None, report: dict) -> dict:
+    """``--reuse``: earlier runs' records by (label, painting, photo), for the labels whose source and card
     are the same as now (a file replaced under the same name is measured again), measured with the same
-    sizes, criterion (``--init``) and VGG as ``report`` says this run is."""
-    if not path:
+    sizes, criterion (``--init``) and VGG as ``report`` says this run is; several files: all their records."""
+    if not paths:
         return {}
+    if not isinstance(paths, str):
+        return {k: r for path in paths for k, r in earlier_records(path, report).items()}
+    path = paths
 
     try:
         old = json.loads(Path(path).read_text())
@@ -333,7 +346,9 @@ def main(argv: list[str] | None = None) -> int:
         "--network", action="append", required=True, type=_method, metavar="LABEL=SOURCE", help="repeat: the methods"
     )
     p.add_argument("--photos", type=positive_int, default=20, help="held-out photos (default 20)")
-    p.add_argument("--paintings", type=positive_int, default=None, help="only the first N held-out paintings")
+    p.add_argument(
+        "--paintings", type=painting_range, default=None, help="only the first N held-out paintings, or A-B of them"
+    )
     p.add_argument("--size", type=positive_int, default=256, help="photo side in pixels (centre crops)")
     p.add_argument(
         "--style-size", type=positive_int, default=256, help="the criterion's painting, longer side (classic: 256)"
@@ -344,7 +359,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--config", action="append", default=["paths=shared"], help="Hydra overrides for the data")
     p.add_argument("--json", help="write every record and the means here (after every painting)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
-    p.add_argument("--reuse", metavar="EARLIER.json", help="take the records an earlier run (its --json) measured")
+    p.add_argument(
+        "--reuse", action="append", metavar="EARLIER.json", help="repeatable: take the records earlier runs measured"
+    )
     p.add_argument("--per-painting", action="store_true", help="also print a Markdown table, one line per painting")
     p.add_argument(
         "--classic-paintings",
@@ -362,9 +379,9 @@ def main(argv: list[str] | None = None) -> int:
         if len(specs) < len(a.network):
             twice = next(label for label, _ in a.network if [x for x, _ in a.network].count(label) > 1)
             raise StylenetError(f"--network {twice}=...: the label comes twice; give each method its own")
-        if a.json and a.reuse and Path(a.json).resolve() == Path(a.reuse).resolve():
+        if a.json and any(Path(a.json).resolve() == Path(r).resolve() for r in a.reuse or []):
             raise StylenetError(
-                f"--json {a.json} is the --reuse file: write a new one (records not reached would be lost)"
+                f"--json {a.json} is a --reuse file: write a new one (records not reached would be lost)"
             )
         if a.json:
             check_output(a.json, a.overwrite)  # before any work
@@ -380,7 +397,7 @@ def main(argv: list[str] | None = None) -> int:
         }
         reuse = earlier_records(a.reuse, report)
         photos, paintings = held_out(a.photos, a.config)
-        paintings = paintings[: a.paintings] if a.paintings else paintings
+        paintings = paintings[a.paintings[0] - 1 : a.paintings[1]] if a.paintings else paintings
         if a.classic_paintings:  # the --init network's own paintings (trained on), not the held-out ones
             classic = load(a.init)
             files = {n: classic.card.get("styles", {}).get(n, {}).get("style_image", {}) for n in classic.style_names}

@@ -614,7 +614,7 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     )
     with pytest.raises(SystemExit):  # its own --reuse file as --json: records not reached would be lost
         compare.main(argv + ["--reuse", str(report), "--json", str(report)] + [f"--config={o}" for o in data])
-    assert "is the --reuse file" in capsys.readouterr().err
+    assert "is a --reuse file" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # no rows for any painting: one line, not a traceback
         compare.main(argv[:-2] + ["--network", f"rows=rows:{tmp_path / 'styles'}"] + [f"--config={o}" for o in data])
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: no painting left to compare on")
@@ -627,6 +627,30 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     saved = json.loads(report.read_text())  # the trio's three rows on their own paintings, next to the predictor
     assert {r["painting"] for r in saved["records"]["own"]} == {"a.png", "b.png", "c.png"}
     assert len(saved["records"]["pred"]) == 3 and saved["means"]["own"]["content"] > 0
+
+
+@pytest.mark.slow
+def test_a_comparison_split_by_painting_ranges_merges_by_reusing_both_parts(
+    predictor_overrides, pred_file, photo_dir, tmp_path
+):
+    from conftest import load_script
+
+    compare = load_script("compare_arbitrary")
+    argv = ["--network", f"pred={pred_file}", "--photos", "2", "--size", "32", "--style-size", "32"]
+    argv += ["--vgg", "random", "--init", str(tmp_path / "trio.safetensors"), "--styles-dir", str(tmp_path / "styles")]
+    argv += [f"--config=adain.photos=[{photo_dir}]", f"--config=adain.paintings=[{tmp_path / 'paintings'}]"]
+    argv += ["--config=adain.holdout_paintings=[p1.jpg,p2.jpg]", "--config=data.holdout=2"]
+    parts = {}
+    for span in ("1-1", "2-2"):  # two processes, one painting each
+        parts[span] = tmp_path / f"part{span}.json"
+        assert compare.main(argv + ["--paintings", span, "--json", str(parts[span])]) == 0
+    first, second = (json.loads(parts[s].read_text())["records"]["pred"] for s in ("1-1", "2-2"))
+    assert {r["painting"] for r in first} == {"p1.jpg"} and {r["painting"] for r in second} == {"p2.jpg"}
+    whole = tmp_path / "whole.json"
+    reuse = ["--reuse", str(parts["1-1"]), "--reuse", str(parts["2-2"])]
+    assert compare.main(argv + reuse + ["--json", str(whole)]) == 0
+    merged = json.loads(whole.read_text())["records"]["pred"]
+    assert merged == first + second  # measured nothing again: the parts' records, their timings included
 
 
 def test_the_comparisons_photo_scores_from_cached_gram_matrices_equal_the_criterions():
@@ -670,6 +694,8 @@ def test_the_comparison_reads_rows_combined_in_one_file_by_the_paintings_name(tm
         (["--network", "a=warm:bogus"], "--network warm:bogus: use warm:lstsq"),
         (["--network", "a=/nonexistent/last.ckpt"], "--network /nonexistent/last.ckpt: not a readable training"),
         (["--network", "a=optimize:1", "--network", "a=optimize:2"], "--network a=...: the label comes twice"),
+        (["--network", "a=optimize:1", "--paintings", "3-2"], "argument --paintings: 3-2: use N (the first N"),
+        (["--network", "a=optimize:1", "--paintings", "0"], "argument --paintings: 0: use N (the first N"),
     ],
 )
 def test_the_comparison_script_refuses_bad_arguments_in_one_line(capsys, args, message):
