@@ -6,7 +6,9 @@
 
 CKPT is a checkpoint of ``scripts/train.py experiment=predictor`` (read without running pickled
 code); the comparison is ``scripts/compare_arbitrary.py --json`` on that same checkpoint (its step
-is checked). Writes ``stylenet/styles/predictor.safetensors`` in float16 with a card (recipe, steps,
+is checked). ``--run-card`` is that run's ``card.json`` when it continued a trained predictor
+(``init_weights=predictor``): its command and the steps it continued from go into the card
+(``total_steps``). Writes ``stylenet/styles/predictor.safetensors`` in float16 with a card (recipe, steps,
 the held-out comparison) and records its SHA-256 and card in ``stylenet/styles/index.json``. The
 header names torchvision's ``IMAGENET1K_FEATURES`` VGG16 (what a user's machine downloads on first
 use; ``$STYLENET_VGG`` or ``--vgg`` replace it); the predictor was trained with ``--vgg``'s file, the
@@ -34,9 +36,34 @@ PACKAGE = Path(__file__).resolve().parent.parent / "stylenet" / "styles"
 NAME = "predictor"
 
 
-def card_for(ckpt: Path, comparison: dict, fp16_error: dict) -> dict:
+FIRST_RUN = (
+    "python scripts/train.py experiment=predictor paths=shared data.image_size=128 "
+    "'adain.painting_scale=[1.5,2.5]' train_only=predictor (resumed across sessions)"
+)
+RIDGE_START = "the classic network's convolutions and a ridge-1 least-squares fit of the map to its ten rows"
+
+
+def lineage(run_card: dict | None, steps: int) -> dict:
+    """The card's command, warm start and step counts: the first run's, or a run that continued a predictor."""
+    if run_card is None:
+        return {"steps": steps, "command": FIRST_RUN, "warm_start": RIDGE_START}
+    warm = run_card.get("recipe", {}).get("warm_start")
+    if not isinstance(warm, dict) or warm.get("mode") != "predictor" or not isinstance(warm.get("init_steps"), int):
+        raise StylenetError("--run-card: not the card of a run that continued a trained predictor (init_weights=)")
+    before = warm["init_steps"]
+    return {
+        "steps": steps,
+        "total_steps": before + steps,
+        "command": run_card["command"],
+        "warm_start": f"the predictor {warm['init_weights']!r} after {before} steps (its start: {RIDGE_START})",
+        **({"time_budget": run_card["time_budget"]} if run_card.get("time_budget") else {}),
+    }
+
+
+def card_for(ckpt: Path, comparison: dict, fp16_error: dict, run_card: dict | None = None) -> dict:
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     hp = state["hyper_parameters"]
+    run = lineage(run_card, state["global_step"])
     means = comparison["means"]
     first = next(iter(comparison["records"].values()))
     paintings, photos = len({r["painting"] for r in first}), len({r["photo"] for r in first})
@@ -44,11 +71,12 @@ def card_for(ckpt: Path, comparison: dict, fp16_error: dict) -> dict:
         "model": "predictor",
         "name": NAME,
         "paper": PAPER,
-        "steps": state["global_step"],
+        "steps": run["steps"],
+        **({"total_steps": run["total_steps"]} if "total_steps" in run else {}),
         "recipe": {
-            "command": "python scripts/train.py experiment=predictor paths=shared data.image_size=128 "
-            "'adain.painting_scale=[1.5,2.5]' train_only=predictor (resumed across sessions)",
-            "warm_start": "the classic network's convolutions and a ridge-1 least-squares fit of the map to its ten rows",
+            "command": run["command"],
+            "warm_start": run["warm_start"],
+            **({"time_budget": run["time_budget"]} if "time_budget" in run else {}),
             "train_only": hp["train_only"],
             "optim": hp["optim"],
             "style_size": hp["predictor"]["style_size"],
@@ -72,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint")
     p.add_argument("--comparison", required=True, help="scripts/compare_arbitrary.py --json of this checkpoint")
     p.add_argument("--vgg", required=True, help="the VGG16 weights file the predictor was trained with")
+    p.add_argument("--run-card", help="the run's card.json, when it continued a trained predictor")
     a = p.parse_args(argv)
     with report_errors():
         ckpt = Path(a.checkpoint)
@@ -88,13 +117,16 @@ def main(argv: list[str] | None = None) -> int:
             save_predictor(pred, out, {}, overwrite=True, half=True)
             err = (load_predictor(out, a.vgg)(photo, painting) - full).abs() * 255
         fp16_error = {"max_over_255": round(float(err.max()), 3), "mean_over_255": round(float(err.mean()), 4)}
-        card = card_for(ckpt, comparison, fp16_error)
+        run_card = json.loads(Path(a.run_card).read_text()) if a.run_card else None
+        card = card_for(ckpt, comparison, fp16_error, run_card)
         save_predictor(pred, out, card, overwrite=True, half=True)
         index_file = PACKAGE / "index.json"
         index = json.loads(index_file.read_text())
         index["styles"][NAME] = {"file": out.name, "sha256": sha256_file(out), "card": card}
         index_file.write_text(json.dumps(index, indent=2) + "\n")
-        print(f"shipped {out} ({out.stat().st_size / 1e6:.1f} MB, step {card['steps']}, float16 error {fp16_error})")
+        print(
+            f"shipped {out} ({out.stat().st_size / 1e6:.1f} MB, step {card.get('total_steps', card['steps'])}, float16 error {fp16_error})"
+        )
     return 0
 
 

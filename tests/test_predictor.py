@@ -705,3 +705,20 @@ def test_the_comparison_script_refuses_bad_arguments_in_one_line(capsys, args, m
         load_script("compare_arbitrary").main(args)
     err = capsys.readouterr().err.strip().splitlines()
     assert e.value.code == 2 and message in err[-1] and "Traceback" not in "\n".join(err)
+
+
+def test_shipping_a_continued_run_records_its_command_and_the_steps_it_continued_from():
+    from conftest import load_script
+
+    ship = load_script("ship_predictor")
+    assert ship.lineage(None, 650) == {"steps": 650, "command": ship.FIRST_RUN, "warm_start": ship.RIDGE_START}
+    run = {
+        "command": "python scripts/train.py experiment=predictor init_weights=predictor time_budget=6000",
+        "recipe": {"warm_start": {"init_weights": "predictor", "init_steps": 650, "mode": "predictor"}},
+        "time_budget": {"seconds": 6000.0, "planned_steps": 1051},
+    }
+    got = ship.lineage(run, 1050)
+    assert (got["steps"], got["total_steps"], got["command"]) == (1050, 1700, run["command"])
+    assert got["warm_start"].startswith("the predictor 'predictor' after 650 steps") and got["time_budget"]
+    with pytest.raises(StylenetError, match="not the card of a run that continued a trained predictor"):
+        ship.lineage({"recipe": {"warm_start": {"mode": "lstsq", "init_steps": "10 in its last run"}}}, 3)
