@@ -36,7 +36,7 @@
 #            python scripts/compare_arbitrary.py --network shipped=stylenet/styles/predictor.safetensors \
 #                --network gpu=runs/gpu/run/checkpoints/last.ckpt --photos 4 --size 128 --json runs/gpu/compare.json
 #            python scripts/ship_predictor.py runs/gpu/run/checkpoints/last.ckpt --comparison runs/gpu/compare.json \
-#                --vgg ../shared/weights/vgg16_features_hed.pth
+#                --vgg ../shared/weights/vgg16_features_hed.pth --run-card runs/gpu/run/card.json
 #
 # Settings (environment): RECIPE=classic TOTAL=450 RESERVE=100 BATCH=16 WORKERS=12 SIZE=256 COMPILE=false
 # DEVICE=cuda PREVIEW=2000 (steps between previews and held-out losses) CKPT=1000 WARMUP=50

@@ -57,7 +57,8 @@ def test_the_gpu_script_trains_the_style_predictor_from_the_shipped_one_in_its_t
     assert len(files) <= 8 and all(p.stat().st_size <= 16 << 20 for p in out.rglob("*") if p.is_file())
     card = json.loads((out / "run" / "card.json").read_text())
     assert card["model"] == "predictor" and card["steps"] == 3 and card["time_budget"]["planned_steps"] == 3
-    assert card["recipe"]["warm_start"]["init_steps"] == 650  # continues the shipped predictor
+    shipped = json.loads((ROOT / "stylenet" / "styles" / "index.json").read_text())["styles"]["predictor"]["card"]
+    assert card["recipe"]["warm_start"]["init_steps"] == shipped["total_steps"]  # continues the shipped predictor
     assert len(card["training_data"]["holdout_paintings"]) == 20 and card["training_data"]["train_paintings"] > 150
     speed = (out / "steps_per_second.txt").read_text()
     assert "batch: 2" in speed and "the predictor with a cached painting" in speed and "frames/s" in speed
