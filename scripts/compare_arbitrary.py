@@ -193,15 +193,10 @@ def painting_range(v: str) -> tuple[int, int]:
     return int(first), int(last)
 
 
-def earlier_records(paths: list[str] | str | None, report: dict) -> dict:
-    """``--reuse``: earlier runs' records by (label, painting, photo), for the labels whose source and card
+def earlier_records(path: str, report: dict) -> dict:
+    """``--reuse``: an earlier run's records by (label, painting, photo), for the labels whose source and card
     are the same as now (a file replaced under the same name is measured again), measured with the same
-    sizes, criterion (``--init``) and VGG as ``report`` says this run is; several files: all their records."""
-    if not paths:
-        return {}
-    if not isinstance(paths, str):
-        return {k: r for path in paths for k, r in earlier_records(path, report).items()}
-    path = paths
+    sizes, criterion (``--init``) and VGG as ``report`` says this run is."""
 
     try:
         old = json.loads(Path(path).read_text())
@@ -395,7 +390,7 @@ def main(argv: list[str] | None = None) -> int:
             "init": a.init,
             "vgg": a.vgg,
         }
-        reuse = earlier_records(a.reuse, report)
+        reuse = {k: r for path in a.reuse or [] for k, r in earlier_records(path, report).items()}
         photos, paintings = held_out(a.photos, a.config)
         paintings = paintings[a.paintings[0] - 1 : a.paintings[1]] if a.paintings else paintings
         if a.classic_paintings:  # the --init network's own paintings (trained on), not the held-out ones

@@ -86,7 +86,7 @@ def continue_from(module: PredictorModule, pred: StylePredictor, init_weights: s
             f"{pred.embedding.bottleneck.out_features}) does not fit this run's; set model= and predictor.embedding= to its"
         )
     module.net.load_state_dict(theirs, strict=False)
-    steps = pred.card.get("total_steps", pred.card.get("steps"))  # a continued predictor's card has both
+    steps = lineage_steps(pred.card)  # a continued predictor's total_steps, else its steps
     print(f"continuing from the predictor {init_weights} ({steps} steps)")
     return {"init_weights": str(init_weights), "init_steps": steps, "mode": "predictor"}
 
