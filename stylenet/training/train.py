@@ -299,7 +299,7 @@ def fit_and_validate(
     if isinstance(saver, ModelCheckpoint) and saver.save_last and saver.dirpath and trainer.global_step > 0:
         # its last.ckpt is of the latest multiple of the interval: a run that ends between two (a time budget,
         # max_steps off the interval) would lose the steps since; every rank calls (DDP saves on rank 0)
-        trainer.save_checkpoint(str(Path(saver.dirpath) / "last.ckpt"))
+        trainer.save_checkpoint(str(Path(saver.dirpath) / "last.ckpt"), weights_only=False)  # resumable: optimizer too
     losses = {f"train_{k}": v for k, v in module.last_losses.items()}
     if last.step == trainer.global_step:  # the last step was just validated (max_steps a multiple of the interval)
         held = {k: v for k, v in trainer.callback_metrics.items() if k.startswith("holdout/")}
