@@ -126,7 +126,7 @@ class CheckpointOnInterrupt(pl.Callback):
     def on_exception(self, trainer, module, exception) -> None:
         if isinstance(exception, (KeyboardInterrupt, SIGTERMException)) and trainer.world_size == 1:
             if trainer.global_step > 0:
-                trainer.save_checkpoint(self.path)
+                trainer.save_checkpoint(self.path, weights_only=False)  # resumable: the optimizer too
                 print(f"\ninterrupted at step {trainer.global_step}: saved {self.path}; continue with resume=latest")
 
 
