@@ -5,8 +5,8 @@
       --vgg ../shared/weights/vgg16_features_hed.pth
 
 CKPT is a checkpoint of ``scripts/train.py experiment=predictor`` (read without running pickled
-code); the comparison is ``scripts/compare_arbitrary.py --json`` on that same checkpoint (its step
-is checked). ``--run-card`` is that run's ``card.json`` when it continued a trained predictor
+code); the comparison is ``scripts/compare_arbitrary.py --json`` on that same checkpoint, or on the
+run's exported ``predictor.safetensors`` named by ``--label`` (its step is checked). ``--run-card`` is that run's ``card.json`` when it continued a trained predictor
 (``init_weights=predictor``): its command and the steps it continued from go into the card
 (``total_steps``). Writes ``stylenet/styles/predictor.safetensors`` in float16 with a card (recipe, steps,
 the held-out comparison) and records its SHA-256 and card in ``stylenet/styles/index.json``. The
@@ -60,6 +60,17 @@ def lineage(run_card: dict | None, steps: int) -> dict:
     }
 
 
+def measured_steps(comparison: dict, label: str | None) -> int | None:
+    """The steps of the network the comparison measured: ``label``'s card (an exported run file), else the
+    card of the network it read from a checkpoint."""
+    cards = comparison["cards"]
+    if label is None:
+        return next((c.get("steps") for c in cards.values() if "from_checkpoint" in c), None)
+    if label not in cards:
+        raise StylenetError(f"--label {label}: the comparison has no such network; its labels: {', '.join(cards)}")
+    return cards[label].get("steps")
+
+
 def card_for(ckpt: Path, comparison: dict, fp16_error: dict, run_card: dict | None = None) -> dict:
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     hp = state["hyper_parameters"]
@@ -100,13 +111,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("checkpoint")
     p.add_argument("--comparison", required=True, help="scripts/compare_arbitrary.py --json of this checkpoint")
     p.add_argument("--vgg", required=True, help="the VGG16 weights file the predictor was trained with")
+    p.add_argument("--label", help="the comparison's label for this run's exported predictor.safetensors")
     p.add_argument("--run-card", help="the run's card.json, when it continued a trained predictor")
     a = p.parse_args(argv)
     with report_errors():
         ckpt = Path(a.checkpoint)
         comparison = json.loads(Path(a.comparison).read_text())
         pred = predictor_from_checkpoint(ckpt, a.vgg)
-        steps = next((c.get("steps") for c in comparison["cards"].values() if "from_checkpoint" in c), None)
+        steps = measured_steps(comparison, a.label)
         if steps != pred.card["steps"]:
             raise StylenetError(f"{a.comparison} measured step {steps}, {ckpt} is step {pred.card['steps']}")
         out = PACKAGE / f"{NAME}.safetensors"

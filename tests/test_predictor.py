@@ -707,6 +707,16 @@ def test_the_comparison_script_refuses_bad_arguments_in_one_line(capsys, args, m
     assert e.value.code == 2 and message in err[-1] and "Traceback" not in "\n".join(err)
 
 
+def test_shipping_checks_the_step_of_the_checkpoint_or_of_the_labelled_run_file_the_comparison_measured():
+    from conftest import load_script
+
+    ship = load_script("ship_predictor")
+    comparison = {"cards": {"row": {"model": "rows"}, "a": {"steps": 1009}, "b": {"from_checkpoint": "x", "steps": 7}}}
+    assert ship.measured_steps(comparison, None) == 7 and ship.measured_steps(comparison, "a") == 1009
+    with pytest.raises(StylenetError, match="--label c: the comparison has no such network; its labels: row, a, b"):
+        ship.measured_steps(comparison, "c")
+
+
 def test_shipping_a_continued_run_records_its_command_and_the_steps_it_continued_from():
     from conftest import load_script
 
