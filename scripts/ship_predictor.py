@@ -71,11 +71,23 @@ def measured_steps(comparison: dict, label: str | None) -> int | None:
     return cards[label].get("steps")
 
 
-def card_for(ckpt: Path, comparison: dict, fp16_error: dict, run_card: dict | None = None) -> dict:
+def card_means(comparison: dict, label: str | None) -> dict:
+    """The comparison's means for the card: with ``label``, that network as ``predictor`` beside the photo and
+    the networks that are not predictors (the rows); the other candidates stay in the comparison's file."""
+    means, cards = comparison["means"], comparison["cards"]
+    if label is None:
+        return means
+    keep = {k: m for k, m in means.items() if k != label and (cards.get(k) or {}).get("model") != "predictor"}
+    return {**keep, "predictor": means[label]}
+
+
+def card_for(
+    ckpt: Path, comparison: dict, fp16_error: dict, run_card: dict | None = None, label: str | None = None
+) -> dict:
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     hp = state["hyper_parameters"]
     run = lineage(run_card, state["global_step"])
-    means = comparison["means"]
+    means = card_means(comparison, label)
     first = next(iter(comparison["records"].values()))
     paintings, photos = len({r["painting"] for r in first}), len({r["photo"] for r in first})
     return {
@@ -130,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             err = (load_predictor(out, a.vgg)(photo, painting) - full).abs() * 255
         fp16_error = {"max_over_255": round(float(err.max()), 3), "mean_over_255": round(float(err.mean()), 4)}
         run_card = json.loads(Path(a.run_card).read_text()) if a.run_card else None
-        card = card_for(ckpt, comparison, fp16_error, run_card)
+        card = card_for(ckpt, comparison, fp16_error, run_card, a.label)
         save_predictor(pred, out, card, overwrite=True, half=True)
         index_file = PACKAGE / "index.json"
         index = json.loads(index_file.read_text())

@@ -715,6 +715,12 @@ def test_shipping_checks_the_step_of_the_checkpoint_or_of_the_labelled_run_file_
     assert ship.measured_steps(comparison, None) == 7 and ship.measured_steps(comparison, "a") == 1009
     with pytest.raises(StylenetError, match="--label c: the comparison has no such network; its labels: row, a, b"):
         ship.measured_steps(comparison, "c")
+    comparison["means"] = {"photo (unstylized)": {"style": 1.7}, "row": {"style": 0.3}, "a": {"style": 0.2}, "b": {}}
+    assert ship.card_means(comparison, "a") == {
+        "photo (unstylized)": {"style": 1.7},
+        "row": {"style": 0.3},
+        "predictor": {"style": 0.2},
+    }
 
 
 def test_shipping_a_continued_run_records_its_command_and_the_steps_it_continued_from():
