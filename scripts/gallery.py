@@ -29,6 +29,7 @@ import stylenet
 from stylenet.cli.errors import report_errors
 from stylenet.defaults import STYLES_DIR, default_vgg, trained_sizes
 from stylenet.io.download import sha256_file
+from stylenet.io.files import check_output
 from stylenet.io.images import list_images, open_image, save_image, split_alpha, to_pil
 from stylenet.io.progress import progress_bar
 from stylenet.loss.from_card import criterion_for, style_image_for, trained_loss
@@ -83,6 +84,7 @@ def main(argv: list[str] | None = None) -> None:
         p.add_argument(f"--{term}-weight", type=float, help="--optimize's loss weight (default: the style's card)")
     a = p.parse_args(argv)
     with report_errors():
+        check_output(a.output, a.overwrite)  # before minutes of stylizing, not after
         if a.paintings:
             return painting_gallery(a)
         shipped = stylenet.available_styles().items()

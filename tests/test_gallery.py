@@ -65,7 +65,7 @@ def test_a_pinned_weight_shares_the_cell_between_networks_trained_at_other_weigh
     monkeypatch.setattr(gallery, "optimize", refuse)
     gallery.main(["--styles", str(nets[1]), *args, "--style-weight", "5", "-o", str(tmp_path / "b.png")])
     with pytest.raises(AssertionError, match="optimized again"):  # unpinned, the card's own weight counts
-        gallery.main(["--styles", str(nets[1]), *args, "-o", str(tmp_path / "c.png")])
+        gallery.main(["--styles", str(nets[1]), *args, "-o", str(tmp_path / "d.png")])
 
 
 def test_columns_are_labelled_with_the_style_argument_a_mix_whole_and_a_file_by_its_stem(
@@ -89,3 +89,15 @@ def test_columns_are_labelled_with_the_style_argument_a_mix_whole_and_a_file_by_
     styles = ["a:0.5,c:0.5", "b", str(weights_file)]
     gallery.main(["--styles", *styles, "--content", str(content), "--size", "32", "-o", str(tmp_path / "g.png")])
     assert labels == ["photo", "a:0.5,c:0.5", "b", "tiny"]
+
+
+def test_an_existing_output_is_refused_before_any_cell_is_drawn(gallery, tmp_path, weights_file, monkeypatch, capsys):
+    content, out = tmp_path / "c.png", tmp_path / "g.png"
+    random_image(40, 56).save(content)
+    out.write_bytes(b"mine")
+    monkeypatch.setattr(gallery.stylenet, "stylize", lambda *a, **k: pytest.fail("stylized before refusing"))
+    for extra in (["--styles", str(weights_file)], ["--paintings", str(content)]):
+        with pytest.raises(SystemExit) as e:
+            gallery.main([*extra, "--content", str(content), "--size", "32", "-o", str(out)])
+        assert e.value.code == 2 and "exists; pass overwrite (--overwrite)" in capsys.readouterr().err
+    assert out.read_bytes() == b"mine"
