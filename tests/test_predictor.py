@@ -711,7 +711,11 @@ def test_shipping_checks_the_step_of_the_checkpoint_or_of_the_labelled_run_file_
     from conftest import load_script
 
     ship = load_script("ship_predictor")
-    comparison = {"cards": {"row": {"model": "rows"}, "a": {"steps": 1009}, "b": {"from_checkpoint": "x", "steps": 7}}}
+    cards = {
+        "a": {"model": "predictor", "steps": 1009},
+        "b": {"model": "predictor", "from_checkpoint": "x", "steps": 7},
+    }
+    comparison = {"cards": {"row": {"model": "rows"}, **cards}}
     assert ship.measured_steps(comparison, None) == 7 and ship.measured_steps(comparison, "a") == 1009
     with pytest.raises(StylenetError, match="--label c: the comparison has no such network; its labels: row, a, b"):
         ship.measured_steps(comparison, "c")
