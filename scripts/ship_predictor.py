@@ -6,12 +6,13 @@
 
 CKPT is a checkpoint of ``scripts/train.py experiment=predictor`` (read without running pickled
 code); the comparison is ``scripts/compare_arbitrary.py --json`` on that same checkpoint, or on the
-run's exported ``predictor.safetensors`` named by ``--label`` (its step is checked). ``--run-card`` is
-that run's ``card.json`` when it continued a trained predictor (``init_weights=predictor``): its
-command and the steps it continued from go into the card (``total_steps``). Writes ``stylenet/styles/predictor.safetensors`` in float16 with a card (recipe, steps,
-the held-out comparison) and records its SHA-256 and card in ``stylenet/styles/index.json``. The
-header names torchvision's ``IMAGENET1K_FEATURES`` VGG16 (what a user's machine downloads on first
-use; ``$STYLENET_VGG`` or ``--vgg`` replace it); the predictor was trained with ``--vgg``'s file, the
+run's exported ``predictor.safetensors`` named by ``--label`` (its step is checked). ``--run-card``
+is that run's ``card.json`` when it continued a trained predictor (``init_weights=predictor``): its
+command and the steps it continued from go into the card (``total_steps``). Writes
+``stylenet/styles/predictor.safetensors`` in float16 with a card (recipe, steps, the held-out
+comparison) and records its SHA-256 and card in ``stylenet/styles/index.json``. The header names
+torchvision's ``IMAGENET1K_FEATURES`` VGG16 (what a user's machine downloads on first use;
+``$STYLENET_VGG`` or ``--vgg`` replace it); the predictor was trained with ``--vgg``'s file, the
 same Caffe VGG16 lineage.
 """
 
@@ -148,9 +149,8 @@ def main(argv: list[str] | None = None) -> int:
         index = json.loads(index_file.read_text())
         index["styles"][NAME] = {"file": out.name, "sha256": sha256_file(out), "card": card}
         index_file.write_text(json.dumps(index, indent=2) + "\n")
-        print(
-            f"shipped {out} ({out.stat().st_size / 1e6:.1f} MB, step {card.get('total_steps', card['steps'])}, float16 error {fp16_error})"
-        )
+        step = card.get("total_steps", card["steps"])  # a continued run's: the whole lineage's
+        print(f"shipped {out} ({out.stat().st_size / 1e6:.1f} MB, step {step}, float16 error {fp16_error})")
     return 0
 
 
