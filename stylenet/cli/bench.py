@@ -30,6 +30,11 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--styles", type=int, default=0, help="training: also time a multi-style network of N styles")
     p.add_argument("--sizes", default=VIDEO_SIZES, help=f"video: frame sizes WxH (default {VIDEO_SIZES})")
     p.add_argument("--no-rss", dest="rss", action="store_false", help="video: skip the peak-memory processes")
+    p.add_argument(
+        "--keep-freed-memory",
+        action="store_true",
+        help="the allocator policy of stylenet stylize and video, for the whole run (stylenet.infer.memory)",
+    )
 
 
 def run(a: argparse.Namespace) -> int:

@@ -85,23 +85,6 @@ def output_label(a: argparse.Namespace, paintings: tuple[list[str], list[float]]
     return f"{label[: LABEL_MAX - 9]}-{hashlib.sha256(label.encode()).hexdigest()[:8]}"
 
 
-def return_freed_memory() -> None:
-    """Make glibc hand large freed blocks back to the OS at once (glibc only; else a no-op).
-
-    By default glibc raises its mmap threshold as big blocks are freed and then keeps
-    them in the heap: tiling a 4K photo would hold the statistics pass's memory and
-    the tiles' at the same time. A fixed 4 MB threshold keeps peak RSS lower.
-    """
-    import ctypes
-    import ctypes.util
-
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        libc.mallopt(-3, 4 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
-
-
 def add_precision(s: argparse.ArgumentParser, what: str = "") -> None:
     from ..precision import INFERENCE
 

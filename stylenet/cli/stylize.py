@@ -91,9 +91,10 @@ def _out_suffix(path: Path) -> Path:
 
 
 def run(a: argparse.Namespace) -> int:
+    from ..infer import memory
     from ..io.progress import progress_bar
 
-    common.return_freed_memory()
+    memory.keep_freed_memory()  # repeated forward passes reuse it (tiling returns it)
     from ..infer.controls import check_strength
     from ..infer.stylize import stylize
     from ..io.images import ImageError, save_image

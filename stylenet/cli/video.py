@@ -71,7 +71,9 @@ def _video_output(src: Path, output: str | None, style_label: str) -> Path:
 
 
 def run(a: argparse.Namespace) -> int:
-    common.return_freed_memory()
+    from ..infer import memory
+
+    memory.keep_freed_memory()  # repeated forward passes reuse it (tiling returns it)
     from ..video.stylize import stylize_video
 
     paintings = common.style_choice(a)

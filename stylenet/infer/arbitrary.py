@@ -51,6 +51,7 @@ from ..errors import StylenetError
 from ..io.images import ImageError, array_to_float, check_float_tensor, check_size, open_image, split_alpha
 from ..io.weights import ARBITRARY, file_format
 from ..model.adain import STRIDE, AdaINNet, Stats, channel_stats, load_adain, mix_stats
+from . import memory
 
 DEFAULT = "adain"  # the registry name of the default decoder (not shipped yet)
 DEFAULTS = (DEFAULT, "predictor")  # what style_image uses without network=: the first installed
@@ -374,7 +375,8 @@ def stylize_photo(
         device = next(net.parameters()).device
         dtype = next(net.parameters()).dtype
         return net(x.to(device, dtype), style, alpha=alpha).float().cpu()
-    return torch.cat([stylize_tiled(net, x[i : i + 1], style, alpha, tile or TILE) for i in range(b)])
+    with memory.bounded():  # tiles exist to bound memory: freed blocks go back to the OS meanwhile
+        return torch.cat([stylize_tiled(net, x[i : i + 1], style, alpha, tile or TILE) for i in range(b)])
 
 
 def check_alpha(strength: float) -> float:

@@ -36,6 +36,7 @@ from ..io.images import (
 )
 from ..model.transformer import TransformerNet
 from ..styles.load import one_style
+from . import memory
 from .controls import Controls
 from .runner import Runner, shared_runner
 from .tiling import stylize_tiled
@@ -47,9 +48,10 @@ def apply_net(net: TransformerNet, x: torch.Tensor, runner: Runner, tile: int | 
     b, _, h, w = x.shape
     if tile is None and h * w <= TILE_ABOVE:
         return runner(net, x)
-    if b == 1:  # no copy: the output of a large image stays the one buffer the tiles were written to
-        return stylize_tiled(net, x, runner, tile or TILE)
-    return torch.cat([stylize_tiled(net, x[i : i + 1], runner, tile or TILE) for i in range(b)])
+    with memory.bounded():  # tiles exist to bound memory: freed blocks go back to the OS meanwhile
+        if b == 1:  # no copy: the output of a large image stays the one buffer the tiles were written to
+            return stylize_tiled(net, x, runner, tile or TILE)
+        return torch.cat([stylize_tiled(net, x[i : i + 1], runner, tile or TILE) for i in range(b)])
 
 
 def _shrink(x: torch.Tensor, max_side: int | None) -> torch.Tensor:

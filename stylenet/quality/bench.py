@@ -27,6 +27,7 @@ import torch
 
 from .. import precision as policy
 from ..defaults import BLEND, COMPACT, DENOISE, STABILITY, STYLE_SIZE
+from ..infer import memory
 from ..infer.runner import Runner
 from ..model.transformer import TransformerNet
 
@@ -310,8 +311,11 @@ def peak_rss(model: str, w: int, h: int, path: int, frames: int = 3) -> float:
     import subprocess
     import sys
 
+    allocator = f"memory.{memory.policy()}_freed_memory()\n" if memory.policy() else ""  # this run's
     code = (
-        "import torch; from stylenet.quality.bench import random_net, _video_paths, own_peak_rss_mb\n"
+        "import torch; from stylenet.infer import memory\n"
+        "from stylenet.quality.bench import random_net, _video_paths, own_peak_rss_mb\n"
+        f"{allocator}"
         f"f = list(_video_paths(random_net({model!r}), {w}, {h}, torch.device('cpu')).values())[{path}]\n"
         f"[f() for _ in range({frames})]\n"
         "print(own_peak_rss_mb())"
@@ -363,7 +367,8 @@ def print_video_table(rows: list[tuple[str, str, Row, float | None]], device: st
 
 def _machine(device: str) -> str:
     gpu = f"GPU: {torch.cuda.get_device_name()}; " if torch.device(device).type == "cuda" else ""
-    return f"{gpu}CPU: {policy.describe_cpu()}"
+    kept = "freed memory kept, as stylenet stylize and video run" if memory.policy() == "keep" else "glibc's defaults"
+    return f"{gpu}CPU: {policy.describe_cpu()}; allocator: {kept}"
 
 
 def print_table(rows: list[Row], what: str, size: int, batch: int, device: str = "cpu") -> None:
@@ -397,6 +402,8 @@ def print_table(rows: list[Row], what: str, size: int, batch: int, device: str =
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.keep_freed_memory:  # every path, the baseline too: compare with a run without it
+        memory.keep_freed_memory()
     if args.what == "video":
         print_video_table(bench_video(args), args.device)
         return 0
