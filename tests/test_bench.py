@@ -89,3 +89,25 @@ def test_peak_memory_is_the_measuring_process_own_not_its_parents():
     child = float(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout)
     assert own_peak_rss_mb() > 1500 > child + 500, (own_peak_rss_mb(), child)  # the child: torch, about 0.5 GB
     del ballast
+
+
+def test_kept_freed_memory_is_for_stylenets_paths_and_the_plain_ones_keep_glibcs(capsys, monkeypatch):
+    """--keep-freed-memory: each path runs under the allocator policy it would have for a user: stylenet's
+    as ``stylenet stylize`` and ``video`` set it, the baseline, autocast and ONNX Runtime under glibc's."""
+    from stylenet.infer import memory
+    from stylenet.quality import bench
+
+    state, seen = {}, {}
+    monkeypatch.setattr(memory, "keep_freed_memory", lambda: state.update(policy="keep"))
+    monkeypatch.setattr(memory, "glibc_defaults", lambda: state.update(policy="glibc"))
+    paths = ["eager fp32 (baseline)", "stylenet bf16 (fast copy)", "bf16 autocast", "onnxruntime fp32"]
+    paths += ["+ stability 0.9 (norms)", "predictor, painting cached"]
+    bench.interleaved({k: lambda k=k: seen.setdefault(k, set()).add(state["policy"]) for k in paths}, 2, keep=True)
+    assert seen == {k: {"glibc" if k in paths[0:1] + paths[2:4] else "keep"} for k in paths}
+
+    monkeypatch.setenv("STYLENET_CPU_FEATURES", "avx2")
+    args = ["bench", "inference", "--size", "32", "--rounds", "1", "--model", "compact", "--keep-freed-memory"]
+    assert main(args) == 0
+    assert "allocator: stylenet's paths keep freed memory" in capsys.readouterr().out
+    assert main(args[:-1]) == 0  # and a run without the flag says so
+    assert "allocator: glibc's policy for every path" in capsys.readouterr().out

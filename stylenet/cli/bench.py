@@ -33,7 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--keep-freed-memory",
         action="store_true",
-        help="the allocator policy of stylenet stylize and video, for the whole run (stylenet.infer.memory)",
+        help="stylenet's paths keep freed memory, as stylenet stylize and video do (stylenet.infer.memory); "
+        "the plain paths run under glibc's policy",
     )
 
 

@@ -45,11 +45,14 @@ def _apply(policy: str) -> bool:
     if policy == "keep":
         libc.mallopt(M_MMAP_MAX, 0)
         libc.mallopt(M_TRIM_THRESHOLD, _TRIM_NEVER)
-    else:  # return
-        libc.mallopt(M_MMAP_MAX, 65536)  # glibc's default
-        libc.mallopt(M_MMAP_THRESHOLD, 4 << 20)
-        libc.mallopt(M_TRIM_THRESHOLD, 4 << 20)
-        libc.malloc_trim(0)  # what the heap holds now goes back too
+        return True
+    # return: 4 MB; glibc: where its own sliding threshold settles once large blocks have been
+    # freed (the largest freed block up to 32 MB; trimming at twice that)
+    threshold = 4 << 20 if policy == "return" else 32 << 20
+    libc.mallopt(M_MMAP_MAX, 65536)  # glibc's default
+    libc.mallopt(M_MMAP_THRESHOLD, threshold)
+    libc.mallopt(M_TRIM_THRESHOLD, threshold if policy == "return" else 2 * threshold)
+    libc.malloc_trim(0)  # what the heap holds now goes back too
     return True
 
 
@@ -65,6 +68,14 @@ def return_freed_memory() -> None:
     global _policy
     if _apply("return"):
         _policy = "return"
+
+
+def glibc_defaults() -> None:
+    """Back to glibc's own policy as it stands after a few forward passes (for ``stylenet bench``'s
+    baselines in a run whose stylenet paths keep freed memory)."""
+    global _policy
+    if _apply("glibc"):
+        _policy = None
 
 
 def policy() -> str | None:

@@ -62,17 +62,27 @@ class Row:
         return statistics.median(self.seconds)
 
 
-def interleaved(fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 1) -> dict[str, list[float]]:
+def plain(path: str) -> bool:
+    """A path that a user without stylenet would run (the baseline, autocast, ONNX Runtime)."""
+    return any(w in path for w in ("baseline", "autocast", "onnxruntime"))
+
+
+def interleaved(
+    fns: dict[str, Callable[[], object]], rounds: int, warmup: int = 1, keep: bool = False
+) -> dict[str, list[float]]:
     """Time each function ``rounds`` times, round-robin over the paths.
 
     Within a round each path first runs ``warmup`` untimed calls, then one timed call:
     the timed call sees the path's own steady state (allocator, caches) rather than
     the previous path's leftovers, while a slow drift of the machine still hits every
-    path alike.
+    path alike. ``keep``: stylenet's paths keep freed memory, as ``stylenet stylize`` and
+    ``video`` do, and the plain ones run under glibc's own policy (switched before the warm-up).
     """
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for k, f in fns.items():
+            if keep:
+                memory.glibc_defaults() if plain(k) else memory.keep_freed_memory()
             for _ in range(warmup):
                 f()
             start = time.perf_counter()
@@ -133,7 +143,7 @@ def bench_inference(args) -> list[Row]:
     ref = baseline()
     outputs = {k: f() for k, f in paths.items()}
     flops = counted_flops(baseline)
-    times = interleaved(paths, args.rounds)
+    times = interleaved(paths, args.rounds, keep=args.keep_freed_memory)
     rows = []
     for k in paths:
         err = (outputs[k] - ref).abs() * 255
@@ -176,7 +186,7 @@ def bench_painting(args) -> list[Row]:
         paths[f"{name}, a new painting each call"] = lambda pnet=pnet: stylize(
             x, style_image=fresh(), network=pnet, device=device
         )
-    times = interleaved(paths, args.rounds)
+    times = interleaved(paths, args.rounds, keep=args.keep_freed_memory)
     return [Row(k, v) for k, v in times.items()]
 
 
@@ -306,16 +316,16 @@ def _video_paths(net: TransformerNet, w: int, h: int, device: torch.device) -> d
     }
 
 
-def peak_rss(model: str, w: int, h: int, path: int, frames: int = 3) -> float:
-    """Peak resident memory (MB) of a fresh process that runs one path of ``_video_paths`` on a few frames."""
+def peak_rss(model: str, w: int, h: int, path: int, keep: bool = False, frames: int = 3) -> float:
+    """Peak resident memory (MB) of a fresh process that runs one path of ``_video_paths`` on a few frames
+    (``keep``: keeping freed memory, as ``stylenet video`` does)."""
     import subprocess
     import sys
 
-    allocator = f"memory.{memory.policy()}_freed_memory()\n" if memory.policy() else ""  # this run's
     code = (
         "import torch; from stylenet.infer import memory\n"
         "from stylenet.quality.bench import random_net, _video_paths, own_peak_rss_mb\n"
-        f"{allocator}"
+        f"{'memory.keep_freed_memory()' if keep else ''}\n"
         f"f = list(_video_paths(random_net({model!r}), {w}, {h}, torch.device('cpu')).values())[{path}]\n"
         f"[f() for _ in range({frames})]\n"
         "print(own_peak_rss_mb())"
@@ -340,9 +350,10 @@ def bench_video(args) -> list[tuple[str, str, Row, float | None]]:
         for size in args.sizes.split(","):
             w, h = (int(v) for v in size.lower().split("x"))
             paths = _video_paths(net, w, h, torch.device(args.device))
-            times = interleaved(paths, args.rounds)
+            times = interleaved(paths, args.rounds, keep=args.keep_freed_memory)
             for i, (k, v) in enumerate(times.items()):
-                rss = peak_rss(model, w, h, i) if args.rss and args.device == "cpu" else None
+                keep = args.keep_freed_memory and not plain(k)
+                rss = peak_rss(model, w, h, i, keep) if args.rss and args.device == "cpu" else None
                 out.append((model, size, Row(k, v), rss))
     return out
 
@@ -367,8 +378,12 @@ def print_video_table(rows: list[tuple[str, str, Row, float | None]], device: st
 
 def _machine(device: str) -> str:
     gpu = f"GPU: {torch.cuda.get_device_name()}; " if torch.device(device).type == "cuda" else ""
-    kept = "freed memory kept, as stylenet stylize and video run" if memory.policy() == "keep" else "glibc's defaults"
-    return f"{gpu}CPU: {policy.describe_cpu()}; allocator: {kept}"
+    return f"{gpu}CPU: {policy.describe_cpu()}; allocator: {_KEPT if _keep else _GLIBC}"
+
+
+_KEPT = "stylenet's paths keep freed memory (as stylenet stylize and video do), the plain ones glibc's policy"
+_GLIBC = "glibc's policy for every path"
+_keep = False  # --keep-freed-memory
 
 
 def print_table(rows: list[Row], what: str, size: int, batch: int, device: str = "cpu") -> None:
@@ -402,8 +417,8 @@ def print_table(rows: list[Row], what: str, size: int, batch: int, device: str =
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.keep_freed_memory:  # every path, the baseline too: compare with a run without it
-        memory.keep_freed_memory()
+    global _keep
+    _keep = args.keep_freed_memory
     if args.what == "video":
         print_video_table(bench_video(args), args.device)
         return 0
