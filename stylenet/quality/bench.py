@@ -81,8 +81,10 @@ def interleaved(
     times: dict[str, list[float]] = {k: [] for k in fns}
     for _ in range(rounds):
         for k, f in fns.items():
-            if keep:
-                memory.glibc_defaults() if plain(k) else memory.keep_freed_memory()
+            if keep and plain(k):
+                memory.glibc_defaults()
+            elif keep:
+                memory.keep_freed_memory()
             for _ in range(warmup):
                 f()
             start = time.perf_counter()
