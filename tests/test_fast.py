@@ -9,7 +9,7 @@ from torch import nn
 
 from stylenet import TransformerNet
 from stylenet.infer.runner import Runner, for_inference
-from stylenet.model.fast import FastInstanceNorm, speed_up, subpixel_kernels
+from stylenet.model.fast import FastBlockConv, FastInstanceNorm, speed_up, subpixel_kernels
 
 
 def perturbed(net: nn.Module, seed: int = 0) -> nn.Module:
@@ -30,6 +30,28 @@ def test_subpixel_kernels_equal_upsample_reflect_pad_and_3x3_conv():
     for k, (a, c) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
         out[:, :, a::2, c::2] = z[:, 4 * k : 4 * k + 4, a : a + 7, c : c + 9] + b.double().view(1, -1, 1, 1)
     assert torch.allclose(out, ref, atol=1e-12)
+
+
+@pytest.mark.parametrize("cin,kernel,size", [(32, 9, (41, 30)), (16, 5, (24, 24)), (2, 7, (8, 13))])
+def test_block_convolution_equals_the_convolution_with_its_gradients(cin, kernel, size):
+    """Over 4x4 pixel blocks (any output size: partial blocks are padded and cropped)."""
+    torch.manual_seed(0)
+    conv = nn.Conv2d(cin, 3, kernel).double()
+    fast = copy.deepcopy(conv)
+    fast.__class__ = FastBlockConv
+    x = torch.randn(2, cin, *size, dtype=torch.float64, requires_grad=True)
+    y0, y1 = conv(x), fast(x)
+    assert y1.shape == y0.shape and torch.allclose(y0, y1, atol=1e-12)
+    g0 = torch.autograd.grad((y0 * y0.detach()).sum(), [x, conv.weight, conv.bias])
+    g1 = torch.autograd.grad((y1 * y1.detach()).sum(), [x, fast.weight, fast.bias])
+    for a, b in zip(g0, g1):
+        assert torch.allclose(a, b, atol=1e-9)
+
+
+def test_speed_up_runs_the_output_layer_over_pixel_blocks_and_no_other():
+    net = speed_up(TransformerNet(width=8, blocks=1))
+    blocked = [name for name, m in net.named_modules() if isinstance(m, FastBlockConv)]
+    assert blocked == ["decoder.2.1"]  # the 9x9 convolution to 3 channels; the first layer's 3 inputs stay
 
 
 @pytest.mark.parametrize("shape", [(1, 3, 37, 53), (3, 3, 32, 40)])

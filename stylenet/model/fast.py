@@ -11,7 +11,11 @@ implementations of the same function; parameters, their names and the
   upsampling each output phase is a 2x2 filter of the input, so one 2x2
   convolution at the low resolution with four times the output channels, then a
   pixel interleave, gives the same result with 4/9 of the multiply-adds and no
-  upsampled intermediate.
+  upsampled intermediate;
+* the last convolution (32 -> 3 channels, 9x9), whose three outputs leave oneDNN's
+  vector units mostly idle, runs over 4x4 blocks of pixels: a 3x3 convolution from
+  16 x 32 to 16 x 3 channels at a quarter of the resolution, then a pixel shuffle
+  (1.8x the multiply-adds, about twice as fast).
 
 Training runs these layers (``StyleTransferModule.speed_up``), and so does inference
 through ``stylenet.infer.runner``. Measured by ``stylenet bench`` (docs/performance.md).
@@ -72,8 +76,64 @@ class FastUpsampleConv(UpsampleConv):
         return relu(norm(y) if mix is None else norm(y, mix))
 
 
+def block_kernels(w: torch.Tensor, s: int) -> torch.Tensor:
+    """``(O, I, k, k)`` kernels -> the same convolution over ``s x s`` pixel blocks: ``(O s s, s s I, kb, kb)``.
+
+    Output channel ``(o, a, b)`` is output pixel phase ``(a, b)`` of channel ``o`` (``pixel_shuffle``'s
+    order); input channel ``(c, d, i)`` is input phase ``(c, d)`` of channel ``i`` (``to_blocks``' order).
+    Tap ``u = s * di + c - a`` of the original kernel, zero outside it. Differentiable in ``w``.
+    """
+    k = w.shape[-1]
+    kb = -(-(k + s - 1) // s)  # blocks that a k-pixel window spans at any phase
+    phase = torch.arange(s, device=w.device)
+    u = s * torch.arange(kb, device=w.device).view(1, 1, kb) + phase.view(1, s, 1) - phase.view(s, 1, 1)  # (a, c, di)
+    u = torch.where((u >= 0) & (u < k), u, k)  # index k: the zero row and column padded on below
+    taps = F.pad(w, (0, 1, 0, 1))[:, :, u][..., u]  # (O, I, a, c, di, b, d, dj)
+    o, i = w.shape[:2]
+    return taps.permute(0, 2, 5, 3, 6, 1, 4, 7).reshape(o * s * s, s * s * i, kb, kb)
+
+
+def to_blocks(x: torch.Tensor, s: int) -> torch.Tensor:
+    """``(N, C, H, W)`` -> ``(N, s s C, H / s, W / s)`` channels-last, channel ``(c, d, i)``: pixel ``(s p + c, s q + d)``
+    of channel ``i``. From a channels-last input each block's row is one contiguous copy."""
+    n, c, h, w = x.shape
+    t = x.permute(0, 2, 3, 1).reshape(n, h // s, s, w // s, s, c).permute(0, 1, 3, 2, 4, 5)
+    return t.reshape(n, h // s, w // s, s * s * c).permute(0, 3, 1, 2)
+
+
+class FastBlockConv(nn.Conv2d):
+    """A stride-1 convolution with few output channels, computed over ``BLOCK x BLOCK`` pixel blocks."""
+
+    BLOCK = 4
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        s, k = self.BLOCK, self.kernel_size[0]
+        h, w = x.shape[-2:]
+        ho, wo = h - k + 1, w - k + 1
+        kb = -(-(k + s - 1) // s)
+        ph, pw = s * (-(-ho // s) + kb - 1) - h, s * (-(-wo // s) + kb - 1) - w  # whole blocks (zeros: cropped)
+        if ph or pw:
+            x = F.pad(x, (0, pw, 0, ph))
+        y = F.conv2d(to_blocks(x, s), block_kernels(self.weight, s), self.bias.repeat_interleave(s * s))
+        return F.pixel_shuffle(y, s)[:, :, :ho, :wo]
+
+
 def _layout(t: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if t.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+
+
+def _blockable(m: nn.Conv2d) -> bool:
+    """The output layer's shape: few outputs, a wide kernel, stride 1, no groups, dilation or padding."""
+    k = m.kernel_size
+    return (
+        m.out_channels <= 4
+        and k[0] == k[1] >= 5
+        and m.stride == (1, 1)
+        and m.groups == 1
+        and m.dilation == (1, 1)
+        and m.padding == (0, 0)
+        and m.bias is not None
+    )
 
 
 def speed_up(net: nn.Module) -> nn.Module:
@@ -83,4 +143,6 @@ def speed_up(net: nn.Module) -> nn.Module:
             m.__class__ = FastInstanceNorm
         elif type(m) is UpsampleConv:
             m.__class__ = FastUpsampleConv
+        elif type(m) is nn.Conv2d and _blockable(m):
+            m.__class__ = FastBlockConv
     return net
