@@ -174,6 +174,16 @@ def no_painting_network(monkeypatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def avx2_unless_asked(monkeypatch) -> None:
+    """Every test sees the AVX2 kind of CPU (``precision="auto"`` is fp32) unless it sets the probe itself:
+    tolerances and expected figures hold on either kind of machine (tests/test_precision.py simulates both)."""
+    import os
+
+    if "STYLENET_CPU_FEATURES" not in os.environ:
+        monkeypatch.setenv("STYLENET_CPU_FEATURES", "avx2")
+
+
+@pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch) -> Path:
     """Every test gets its own style cache, torch hub cache and registered (URL) styles."""
     import stylenet.styles.registry
