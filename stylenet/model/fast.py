@@ -108,13 +108,14 @@ class FastBlockConv(nn.Conv2d):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s, k = self.BLOCK, self.kernel_size[0]
+        kernels = block_kernels(self.weight, s)
+        kb = kernels.shape[-1]
         h, w = x.shape[-2:]
         ho, wo = h - k + 1, w - k + 1
-        kb = -(-(k + s - 1) // s)
         ph, pw = s * (-(-ho // s) + kb - 1) - h, s * (-(-wo // s) + kb - 1) - w  # whole blocks (zeros: cropped)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph))
-        y = F.conv2d(to_blocks(x, s), block_kernels(self.weight, s), self.bias.repeat_interleave(s * s))
+        y = F.conv2d(to_blocks(x, s), kernels, self.bias.repeat_interleave(s * s))
         return F.pixel_shuffle(y, s)[:, :, :ho, :wo]
 
 
