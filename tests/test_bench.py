@@ -112,3 +112,6 @@ def test_kept_freed_memory_is_for_stylenets_paths_and_the_plain_ones_keep_glibcs
     assert "allocator: stylenet's paths keep freed memory" in capsys.readouterr().out
     assert main(args[:-1]) == 0  # and a run without the flag says so
     assert "allocator: glibc's policy for every path" in capsys.readouterr().out
+    training = ["bench", "training", "--size", "32", "--batch", "2", "--rounds", "1", "--keep-freed-memory"]
+    assert main(training) == 0  # training is timed as the training script runs it: glibc's policy
+    assert "allocator: glibc's policy for every path" in capsys.readouterr().out

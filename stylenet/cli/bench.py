@@ -33,8 +33,8 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--keep-freed-memory",
         action="store_true",
-        help="stylenet's paths keep freed memory, as stylenet stylize and video do (stylenet.infer.memory); "
-        "the plain paths run under glibc's policy",
+        help="inference, painting, video: stylenet's paths keep freed memory, as stylenet stylize and video do "
+        "(stylenet.infer.memory); the plain paths run under glibc's policy",
     )
 
 

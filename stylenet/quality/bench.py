@@ -420,7 +420,7 @@ def print_table(rows: list[Row], what: str, size: int, batch: int, device: str =
 
 def run(args: argparse.Namespace) -> int:
     global _keep
-    _keep = args.keep_freed_memory
+    _keep = args.keep_freed_memory and args.what != "training"  # training's paths run under glibc's policy
     if args.what == "video":
         print_video_table(bench_video(args), args.device)
         return 0
