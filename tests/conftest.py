@@ -184,6 +184,17 @@ def avx2_unless_asked(monkeypatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def allocator_untouched(monkeypatch) -> None:
+    """The command line sets glibc's allocator for its whole process (stylenet.infer.memory): tests that
+    call it in-process see a C library without ``mallopt``, so a worker's later tests run under glibc's
+    own policy. tests/test_memory.py checks the real allocator in fresh processes."""
+    from stylenet.infer import memory
+
+    monkeypatch.setattr(memory, "_libc", lambda: None)
+    monkeypatch.setattr(memory, "_policy", None)
+
+
+@pytest.fixture(autouse=True)
 def isolated_home(tmp_path: Path, monkeypatch) -> Path:
     """Every test gets its own style cache, torch hub cache and registered (URL) styles."""
     import stylenet.styles.registry

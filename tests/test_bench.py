@@ -108,6 +108,11 @@ def test_kept_freed_memory_is_for_stylenets_paths_and_the_plain_ones_keep_glibcs
 
     monkeypatch.setenv("STYLENET_CPU_FEATURES", "avx2")
     args = ["bench", "inference", "--size", "32", "--rounds", "1", "--model", "compact", "--keep-freed-memory"]
+    assert main(args) == 0  # off glibc (the suite's stand-in C library) the flag says it does nothing
+    out = capsys.readouterr().out
+    assert "--keep-freed-memory: this C library is not glibc" in out
+    assert "allocator: the C library's own policy for every path" in out
+    monkeypatch.setattr(memory, "available", lambda: True)
     assert main(args) == 0
     assert "allocator: stylenet's paths keep freed memory" in capsys.readouterr().out
     assert main(args[:-1]) == 0  # and a run without the flag says so
@@ -115,3 +120,14 @@ def test_kept_freed_memory_is_for_stylenets_paths_and_the_plain_ones_keep_glibcs
     training = ["bench", "training", "--size", "32", "--batch", "2", "--rounds", "1", "--keep-freed-memory"]
     assert main(training) == 0  # training is timed as the training script runs it: glibc's policy
     assert "allocator: glibc's policy for every path" in capsys.readouterr().out
+
+
+def test_the_blocks_benchmark_times_both_output_layers_of_both_networks(capsys, monkeypatch):
+    from conftest import load_script
+
+    monkeypatch.setattr("sys.argv", ["bench_blocks.py", "--size", "40", "--rounds", "1"])
+    load_script("bench_blocks").main()
+    rows = [line.split() for line in capsys.readouterr().out.splitlines()[1:-1]]
+    assert [r[:2] for r in rows] == [["johnson", "fp32"], ["compact", "fp32"]]  # the AVX2 kind: fp32 only
+    for _, _, blocks, plain, ratio in rows:
+        assert float(blocks) > 0 and float(plain) > 0 and ratio.endswith("x") and float(ratio[:-1]) > 0

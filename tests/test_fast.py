@@ -48,6 +48,15 @@ def test_block_convolution_equals_the_convolution_with_its_gradients(cin, kernel
         assert torch.allclose(a, b, atol=1e-9)
 
 
+def test_block_convolution_names_the_shapes_it_cannot_compute():
+    with pytest.raises(ValueError, match=r"padding \(4, 4\).*pad the input instead"):
+        FastBlockConv(32, 3, 9, padding=4)
+    with pytest.raises(ValueError, match="bias False"):
+        FastBlockConv(32, 3, 9, bias=False)
+    with pytest.raises(ValueError, match="input 8x20 is smaller than its 9x9 kernel"):
+        FastBlockConv(32, 3, 9)(torch.rand(1, 32, 8, 20))
+
+
 def test_speed_up_runs_the_output_layer_over_pixel_blocks_and_no_other():
     net = speed_up(TransformerNet(width=8, blocks=1))
     blocked = [name for name, m in net.named_modules() if isinstance(m, FastBlockConv)]

@@ -1,17 +1,21 @@
 """stylenet.infer.memory: the command line keeps freed activations for the next forward pass,
-and tiling hands them back. Each check runs in a fresh process: the allocator policy is
-process-wide, and page faults are counted there (``ru_minflt``), not timed."""
+and tiling hands them back. Checks of the real allocator run in a fresh process: the policy is
+process-wide, and page faults are counted there (``ru_minflt``), not timed; the policy's logic is
+checked in-process against a stand-in C library that records ``mallopt``."""
 
 import json
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from stylenet.infer import memory
+
 ROOT = Path(__file__).resolve().parents[1]
 
-pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mallopt")
+glibc = pytest.mark.skipif(not memory.available(), reason="glibc's mallopt (this C library has none)")
 
 
 def _run(code: str) -> dict:
@@ -20,6 +24,7 @@ def _run(code: str) -> dict:
     return json.loads(r.stdout.splitlines()[-1])
 
 
+@glibc
 def test_kept_memory_spares_a_repeated_forward_pass_its_page_faults_and_tiling_returns_it():
     # 640x640: the first layer's 52 MB activations are over glibc's largest mmap threshold (32 MB),
     # so with its defaults every call maps them afresh
@@ -46,6 +51,7 @@ def test_kept_memory_spares_a_repeated_forward_pass_its_page_faults_and_tiling_r
     assert out["bounded"] > out["glibc"] / 2, out  # within tiling, freed blocks go back to the OS (261,287)
 
 
+@glibc
 def test_stylize_on_the_command_line_keeps_freed_memory(tmp_path):
     from stylenet import TransformerNet
     from stylenet.io.weights import save_weights
@@ -61,3 +67,56 @@ def test_stylize_on_the_command_line_keeps_freed_memory(tmp_path):
         "print(json.dumps({'code': code, 'policy': memory.policy()}))"
     )
     assert out == {"code": 0, "policy": "keep"}
+
+
+class FakeLibc:
+    """Records the ``mallopt`` calls instead of changing this process's allocator."""
+
+    def __init__(self) -> None:
+        self.options: dict[int, int] = {}
+
+    def mallopt(self, option: int, value: int) -> int:
+        self.options[option] = value
+        return 1
+
+    def malloc_trim(self, pad: int) -> int:
+        return 0
+
+
+def test_without_glibc_every_policy_is_a_no_op():
+    # the suite's stand-in (tests/conftest.py): no mallopt, as on macOS, musl and Windows
+    assert not memory.available()
+    memory.keep_freed_memory()
+    assert memory.policy() is None
+    with memory.bounded():
+        assert memory.policy() is None
+    with pytest.raises(ValueError, match="unknown allocator policy 'kept'"):
+        memory._apply("kept")
+
+
+def test_policies_set_glibcs_thresholds_and_tiling_threads_return_memory_until_the_last_leaves(monkeypatch):
+    libc = FakeLibc()
+    monkeypatch.setattr(memory, "_libc", lambda: libc)
+    memory.keep_freed_memory()
+    assert memory.policy() == "keep" and libc.options[memory.M_MMAP_MAX] == 0
+    entered, release = threading.Barrier(3), threading.Event()
+
+    def tile() -> None:
+        with memory.bounded():
+            entered.wait()
+            release.wait()
+
+    threads = [threading.Thread(target=tile) for _ in range(2)]
+    for t in threads:
+        t.start()
+    entered.wait()  # both tilers inside
+    assert memory.policy() == "return" and libc.options[memory.M_MMAP_THRESHOLD] == 4 << 20
+    release.set()
+    for t in threads:
+        t.join()
+    assert memory.policy() == "keep" and libc.options[memory.M_MMAP_MAX] == 0
+
+    memory.glibc_defaults()  # bench's plain paths: where glibc's sliding threshold settles
+    assert memory.policy() == "glibc" and libc.options[memory.M_MMAP_THRESHOLD] == 32 << 20
+    memory.set_policy("keep")
+    assert memory.policy() == "keep"

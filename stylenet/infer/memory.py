@@ -14,7 +14,8 @@ network (tests/test_memory.py, Zen 4 machine).
 
 The library itself never changes the allocator: ``stylenet stylize`` and ``stylenet video``
 choose ``keep``, and tiling (``bounded()``, around ``stylize_tiled``) switches to ``return``
-for its duration. glibc only (``mallopt``); elsewhere these are no-ops. Measured by
+for its duration. glibc only (``mallopt``); elsewhere (macOS, musl, Windows) these are no-ops and
+``available()`` is False. Measured by
 ``stylenet bench inference --keep-freed-memory`` (docs/performance.md).
 """
 
@@ -23,12 +24,18 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import functools
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
+
+Policy = Literal["keep", "return", "glibc"]
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_MMAP_MAX = -1, -3, -4  # glibc's <malloc.h>
 _TRIM_NEVER = 2**31 - 1  # bytes of free heap top before glibc trims it (mallopt takes an int)
-_policy: str | None = None  # None: glibc's own policy
+_policy: Policy | None = None  # None: never changed (glibc's own sliding policy)
+_lock = threading.Lock()
+_tiling = 0  # bounded() blocks running (threads) while the process keeps freed memory
 
 
 @functools.cache
@@ -41,7 +48,14 @@ def _libc() -> ctypes.CDLL | None:
     return libc
 
 
-def _apply(policy: str) -> bool:
+def available() -> bool:
+    """Whether this process's C library is glibc, whose allocator these functions set."""
+    return _libc() is not None
+
+
+def _apply(policy: Policy) -> bool:
+    if policy not in ("keep", "return", "glibc"):
+        raise ValueError(f"unknown allocator policy {policy!r}; expected 'keep', 'return' or 'glibc'")
     libc = _libc()
     if libc is None:
         return False
@@ -74,26 +88,49 @@ def return_freed_memory() -> None:
 
 
 def glibc_defaults() -> None:
-    """Back to glibc's own policy as it stands after a few forward passes (for ``stylenet bench``'s
-    baselines in a run whose stylenet paths keep freed memory)."""
+    """A fixed 32 MB mmap threshold and 64 MB trim threshold: where glibc's own sliding threshold
+    settles once a few forward passes have freed large blocks (for ``stylenet bench``'s plain paths
+    in a run whose stylenet paths keep freed memory). The sliding itself cannot be restored: any
+    ``mallopt`` call turns it off for the life of the process."""
     global _policy
     if _apply("glibc"):
-        _policy = None
+        _policy = "glibc"
 
 
-def policy() -> str | None:
-    """``"keep"``, ``"return"``, or None (glibc's defaults)."""
+def set_policy(policy: Policy | None) -> None:
+    """Back to ``policy`` as returned by ``policy()`` earlier (None: the ``glibc`` stand-in, if changed since)."""
+    if policy == "keep":
+        keep_freed_memory()
+    elif policy == "return":
+        return_freed_memory()
+    elif policy == "glibc" or (policy is None and _policy is not None):
+        glibc_defaults()
+
+
+def policy() -> Policy | None:
+    """``"keep"``, ``"return"``, ``"glibc"`` (``glibc_defaults()``), or None (never changed)."""
     return _policy
 
 
 @contextmanager
 def bounded() -> Iterator[None]:
-    """Return freed memory within this block if the process keeps it, then keep it again."""
-    if _policy != "keep":
+    """Return freed memory within this block if the process keeps it, then keep it again.
+
+    Thread-safe: while several threads tile at once, memory is returned until the last one leaves."""
+    global _tiling
+    with _lock:
+        active = _policy == "keep" or _tiling > 0
+        if active:
+            if _tiling == 0:
+                return_freed_memory()
+            _tiling += 1
+    if not active:
         yield
         return
-    return_freed_memory()
     try:
         yield
     finally:
-        keep_freed_memory()
+        with _lock:
+            _tiling -= 1
+            if _tiling == 0:
+                keep_freed_memory()

@@ -12,10 +12,11 @@ implementations of the same function; parameters, their names and the
   convolution at the low resolution with four times the output channels, then a
   pixel interleave, gives the same result with 4/9 of the multiply-adds and no
   upsampled intermediate;
-* the last convolution (32 -> 3 channels, 9x9), whose three outputs leave oneDNN's
-  vector units mostly idle, runs over 4x4 blocks of pixels: a 3x3 convolution from
-  16 x 32 to 16 x 3 channels at a quarter of the resolution, then a pixel shuffle
-  (1.8x the multiply-adds, about twice as fast).
+* the last convolution (32 -> 3 channels, 9x9; the compact network's 16 -> 3, 5x5), whose
+  three outputs leave oneDNN's vector units mostly idle, runs over 4x4 blocks of pixels: a
+  3x3 convolution from 16 x 32 to 16 x 3 channels at a quarter of the resolution, then a
+  pixel shuffle (1.8x the multiply-adds, about twice as fast; the compact network's as a
+  2x2 convolution, 2.6x the multiply-adds, still faster: docs/performance.md).
 
 Training runs these layers (``StyleTransferModule.speed_up``), and so does inference
 through ``stylenet.infer.runner``. Measured by ``stylenet bench`` (docs/performance.md).
@@ -106,12 +107,23 @@ class FastBlockConv(nn.Conv2d):
 
     BLOCK = 4
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not _blockable(self, any_outputs=True):
+            raise ValueError(
+                f"FastBlockConv: kernel {self.kernel_size}, stride {self.stride}, padding {self.padding}, "
+                f"dilation {self.dilation}, groups {self.groups}, bias {self.bias is not None}: it takes a square "
+                "kernel, stride 1, no padding, dilation or groups, and a bias (pad the input instead)"
+            )
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         s, k = self.BLOCK, self.kernel_size[0]
-        kernels = block_kernels(self.weight, s)
-        kb = kernels.shape[-1]
         h, w = x.shape[-2:]
         ho, wo = h - k + 1, w - k + 1
+        if ho <= 0 or wo <= 0:
+            raise ValueError(f"FastBlockConv: input {h}x{w} is smaller than its {k}x{k} kernel")
+        kernels = block_kernels(self.weight, s)
+        kb = kernels.shape[-1]
         ph, pw = s * (-(-ho // s) + kb - 1) - h, s * (-(-wo // s) + kb - 1) - w  # whole blocks (zeros: cropped)
         if ph or pw:
             x = F.pad(x, (0, pw, 0, ph))
@@ -123,12 +135,13 @@ def _layout(t: torch.Tensor) -> torch.memory_format:
     return torch.channels_last if t.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
 
 
-def _blockable(m: nn.Conv2d) -> bool:
-    """The output layer's shape: few outputs, a wide kernel, stride 1, no groups, dilation or padding."""
+def _blockable(m: nn.Conv2d, any_outputs: bool = False) -> bool:
+    """The output layer's shape: few outputs, a wide kernel, stride 1, no groups, dilation or padding
+    (``any_outputs``: what ``FastBlockConv`` computes correctly, whatever it pays)."""
     k = m.kernel_size
     return (
-        m.out_channels <= 4
-        and k[0] == k[1] >= 5
+        (any_outputs or (m.out_channels <= 4 and k[0] >= 5))
+        and k[0] == k[1]
         and m.stride == (1, 1)
         and m.groups == 1
         and m.dilation == (1, 1)

@@ -79,17 +79,22 @@ def interleaved(
     ``video`` do, and the plain ones run under glibc's own policy (switched before the warm-up).
     """
     times: dict[str, list[float]] = {k: [] for k in fns}
-    for _ in range(rounds):
-        for k, f in fns.items():
-            if keep and plain(k):
-                memory.glibc_defaults()
-            elif keep:
-                memory.keep_freed_memory()
-            for _ in range(warmup):
+    before = memory.policy()
+    try:
+        for _ in range(rounds):
+            for k, f in fns.items():
+                if keep and plain(k):
+                    memory.glibc_defaults()
+                elif keep:
+                    memory.keep_freed_memory()
+                for _ in range(warmup):
+                    f()
+                start = time.perf_counter()
                 f()
-            start = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - start)
+                times[k].append(time.perf_counter() - start)
+    finally:
+        if keep:
+            memory.set_policy(before)
     return times
 
 
@@ -380,11 +385,16 @@ def print_video_table(rows: list[tuple[str, str, Row, float | None]], device: st
 
 def _machine(device: str) -> str:
     gpu = f"GPU: {torch.cuda.get_device_name()}; " if torch.device(device).type == "cuda" else ""
-    return f"{gpu}CPU: {policy.describe_cpu()}; allocator: {_KEPT if _keep else _GLIBC}"
+    return f"{gpu}CPU: {policy.describe_cpu()}; allocator: {_KEPT if _keep else _own()}"
 
 
 _KEPT = "stylenet's paths keep freed memory (as stylenet stylize and video do), the plain ones glibc's policy"
-_GLIBC = "glibc's policy for every path"
+
+
+def _own() -> str:
+    return "glibc's policy for every path" if memory.available() else "the C library's own policy for every path"
+
+
 _keep = False  # --keep-freed-memory
 
 
@@ -421,6 +431,9 @@ def print_table(rows: list[Row], what: str, size: int, batch: int, device: str =
 def run(args: argparse.Namespace) -> int:
     global _keep
     _keep = args.keep_freed_memory and args.what != "training"  # training's paths run under glibc's policy
+    if _keep and not memory.available():
+        print("--keep-freed-memory: this C library is not glibc; every path runs under its own allocator policy")
+        _keep = args.keep_freed_memory = False
     if args.what == "video":
         print_video_table(bench_video(args), args.device)
         return 0
