@@ -14,6 +14,12 @@ comparison) and records its SHA-256 and card in ``stylenet/styles/index.json``. 
 torchvision's ``IMAGENET1K_FEATURES`` VGG16 (what a user's machine downloads on first use;
 ``$STYLENET_VGG`` or ``--vgg`` replace it); the predictor was trained with ``--vgg``'s file, the
 same Caffe VGG16 lineage.
+
+``--average OTHER.ckpt`` (repeatable; with ``--run-card`` once per checkpoint, in the same order)
+ships the uniform average of the checkpoints' weights: for a run and the network it continued,
+a point between the two in weight space (Wortsman et al. 2022, WiSE-FT,
+https://arxiv.org/abs/2109.01903; model soups, https://arxiv.org/abs/2203.05482). The comparison's
+``--label`` must then have measured a weights file with exactly those tensors (checked by digest).
 """
 
 from __future__ import annotations
@@ -29,7 +35,8 @@ from stylenet.cli.errors import report_errors
 from stylenet.defaults import VGG_WEIGHTS
 from stylenet.errors import StylenetError
 from stylenet.io.download import sha256_file
-from stylenet.model.predictor import load_predictor, save_predictor
+from stylenet.io.weights import read_verified, tensors_digest
+from stylenet.model.predictor import FORMAT, StylePredictor, load_predictor, save_predictor
 from stylenet.training.predictor_module import predictor_from_checkpoint
 from stylenet.training.train_predictor import PAPER
 
@@ -82,12 +89,52 @@ def card_means(comparison: dict, label: str | None) -> dict:
     return {**keep, "predictor": means[label]}
 
 
+WISE_FT = "https://arxiv.org/abs/2109.01903"
+
+
+def kept_tensors(pred: StylePredictor) -> dict[str, torch.Tensor]:
+    """What a weights file holds (float32): all but the VGG, which the header names."""
+    return {k: v for k, v in pred.state_dict().items() if not k.startswith("encoder.")}
+
+
+def average_into(pred: StylePredictor, others: list[StylePredictor]) -> StylePredictor:
+    """``pred`` with the uniform average of its and ``others``' weights (floating tensors), in place."""
+    nets = [pred, *others]
+    states = [kept_tensors(p) for p in nets]
+    if any(s.keys() != states[0].keys() or any(s[k].shape != v.shape for k, v in states[0].items()) for s in states):
+        raise StylenetError("--average: the checkpoints are not the same network (tensor names or shapes differ)")
+    w = 1.0 / len(nets)
+    mean = {k: sum(w * s[k] for s in states) if v.is_floating_point() else v for k, v in states[0].items()}
+    pred.load_state_dict(mean, strict=False)
+    return pred
+
+
+def check_measured_tensors(comparison: dict, label: str | None, pred: StylePredictor) -> None:
+    """An averaged network is shipped only if the comparison's ``label`` measured a file with its very tensors."""
+    if label is None:
+        raise StylenetError("--average needs --label: the comparison's network that is this average")
+    source = Path(comparison["sources"].get(label, ""))
+    if not source.is_file():
+        raise StylenetError(f"--label {label}: its source {str(source)!r} is not a weights file on this machine")
+    measured, _ = read_verified(source, FORMAT, "a style-predictor weights file")
+    if tensors_digest(measured) != tensors_digest(kept_tensors(pred)):
+        raise StylenetError(f"--label {label}: {source} does not hold the average of these checkpoints")
+
+
 def card_for(
-    ckpt: Path, comparison: dict, fp16_error: dict, run_card: dict | None = None, label: str | None = None
+    ckpt: Path,
+    comparison: dict,
+    fp16_error: dict,
+    run_card: dict | None = None,
+    label: str | None = None,
+    averaged: list[dict] | None = None,
 ) -> dict:
+    """The shipped card; ``averaged``: each averaged checkpoint's steps, lineage and loss (``ckpt``'s first)."""
     state = torch.load(ckpt, map_location="cpu", weights_only=True)
     hp = state["hyper_parameters"]
     run = lineage(run_card, state["global_step"])
+    if averaged:
+        run["total_steps"] = max(a.get("total_steps", a["steps"]) for a in averaged)
     means = card_means(comparison, label)
     first = next(iter(comparison["records"].values()))
     paintings, photos = len({r["painting"] for r in first}), len({r["photo"] for r in first})
@@ -114,9 +161,22 @@ def card_for(
             "scripts/compare_arbitrary.py",
             "means": {k: {t: round(v, 4) for t, v in m.items()} for k, m in means.items()},
         },
+        **({"average": {"paper": WISE_FT, "of": averaged}} if averaged else {}),
         "float16": fp16_error,
         "note": "interim: training continues (issue 24); the held-out paintings are listed in docs/quality.md",
     }
+
+
+def averaged_lineages(ckpts: list[Path], run_cards: list[dict | None]) -> list[dict]:
+    """Each averaged checkpoint's entry in the card: its steps, lineage and loss weights."""
+    out = []
+    for ckpt, card in zip(ckpts, run_cards):
+        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        run = lineage(card, state["global_step"])
+        loss = state["hyper_parameters"]["loss"]
+        weights = {k: loss[k] for k in ("content_weight", "style_weight", "tv_weight")}
+        out.append({"checkpoint": ckpt.name, **run, "loss": weights})
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,15 +185,32 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--comparison", required=True, help="scripts/compare_arbitrary.py --json of this checkpoint")
     p.add_argument("--vgg", required=True, help="the VGG16 weights file the predictor was trained with")
     p.add_argument("--label", help="the comparison's label for this run's exported predictor.safetensors")
-    p.add_argument("--run-card", help="the run's card.json, when it continued a trained predictor")
+    p.add_argument(
+        "--run-card",
+        action="append",
+        help="the run's card.json, when it continued a trained predictor (with --average: one per checkpoint)",
+    )
+    p.add_argument("--average", action="append", default=[], metavar="CKPT", help="ship the average with these")
     a = p.parse_args(argv)
     with report_errors():
         ckpt = Path(a.checkpoint)
         comparison = json.loads(Path(a.comparison).read_text())
         pred = predictor_from_checkpoint(ckpt, a.vgg)
-        steps = measured_steps(comparison, a.label)
-        if steps != pred.card["steps"]:
-            raise StylenetError(f"{a.comparison} measured step {steps}, {ckpt} is step {pred.card['steps']}")
+        ckpts = [ckpt, *map(Path, a.average)]
+        cards = [json.loads(Path(c).read_text()) for c in a.run_card or []]
+        if a.average and len(cards) != len(ckpts):
+            raise StylenetError(f"--average: give --run-card once per checkpoint ({len(ckpts)}), got {len(cards)}")
+        if len(cards) > 1 and not a.average:
+            raise StylenetError("--run-card: once, for the checkpoint (or once per checkpoint with --average)")
+        averaged = None
+        if a.average:
+            average_into(pred, [predictor_from_checkpoint(c, a.vgg) for c in ckpts[1:]])
+            check_measured_tensors(comparison, a.label, pred)
+            averaged = averaged_lineages(ckpts, cards)
+        else:
+            steps = measured_steps(comparison, a.label)
+            if steps != pred.card["steps"]:
+                raise StylenetError(f"{a.comparison} measured step {steps}, {ckpt} is step {pred.card['steps']}")
         out = PACKAGE / f"{NAME}.safetensors"
         pred.encoder.weights = VGG_WEIGHTS  # the header's VGG: what a user's machine has
         photo, painting = torch.rand(1, 3, 96, 128), torch.rand(1, 3, 128, 128)
@@ -142,8 +219,7 @@ def main(argv: list[str] | None = None) -> int:
             save_predictor(pred, out, {}, overwrite=True, half=True)
             err = (load_predictor(out, a.vgg)(photo, painting) - full).abs() * 255
         fp16_error = {"max_over_255": round(float(err.max()), 3), "mean_over_255": round(float(err.mean()), 4)}
-        run_card = json.loads(Path(a.run_card).read_text()) if a.run_card else None
-        card = card_for(ckpt, comparison, fp16_error, run_card, a.label)
+        card = card_for(ckpt, comparison, fp16_error, cards[0] if cards else None, a.label, averaged)
         save_predictor(pred, out, card, overwrite=True, half=True)
         index_file = PACKAGE / "index.json"
         index = json.loads(index_file.read_text())

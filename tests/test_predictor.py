@@ -742,3 +742,29 @@ def test_shipping_a_continued_run_records_its_command_and_the_steps_it_continued
     assert got["warm_start"].startswith("the predictor 'predictor' after 650 steps") and got["time_budget"]
     with pytest.raises(StylenetError, match="not the card of a run that continued a trained predictor"):
         ship.lineage({"recipe": {"warm_start": {"mode": "lstsq", "init_steps": "10 in its last run"}}}, 3)
+
+
+def test_shipping_an_average_takes_the_mean_weights_and_only_the_file_the_comparison_measured(pred, tmp_path):
+    import copy
+
+    from conftest import load_script
+
+    ship = load_script("ship_predictor")
+    a, b = copy.deepcopy(pred), copy.deepcopy(pred)
+    with torch.no_grad():
+        for p in b.parameters():
+            p.add_(torch.randn_like(p))
+    expected = {k: (v + ship.kept_tensors(b)[k]) / 2 for k, v in ship.kept_tensors(a).items()}
+    ship.average_into(a, [b])
+    for k, v in ship.kept_tensors(a).items():
+        assert torch.allclose(v, expected[k], atol=1e-6), k
+    measured = save_predictor(a, tmp_path / "avg.safetensors")
+    ship.check_measured_tensors({"sources": {"avg": str(measured)}}, "avg", a)  # the very tensors: passes
+    other = save_predictor(b, tmp_path / "b.safetensors")
+    with pytest.raises(StylenetError, match="does not hold the average of these checkpoints"):
+        ship.check_measured_tensors({"sources": {"avg": str(other)}}, "avg", a)
+    with pytest.raises(StylenetError, match="--average needs --label"):
+        ship.check_measured_tensors({"sources": {}}, None, a)
+    wider = StylePredictor(NET, 32, ["relu1_2", "relu2_2"], {"weights": "random"}, style_size=32)
+    with pytest.raises(StylenetError, match="not the same network"):
+        ship.average_into(a, [wider])
