@@ -19,7 +19,9 @@ same Caffe VGG16 lineage.
 ships the uniform average of the checkpoints' weights: for a run and the network it continued,
 a point between the two in weight space (Wortsman et al. 2022, WiSE-FT,
 https://arxiv.org/abs/2109.01903; model soups, https://arxiv.org/abs/2203.05482). The comparison's
-``--label`` must then have measured a weights file with exactly those tensors (checked by digest).
+``--label`` must then have measured a weights file with exactly those tensors (checked by digest):
+``--write-average OUT`` writes that file (float32) and ships nothing. Each ``--run-card`` must be
+its checkpoint's run (its steps are checked).
 """
 
 from __future__ import annotations
@@ -55,6 +57,8 @@ def lineage(run_card: dict | None, steps: int) -> dict:
     """The card's command, warm start and step counts: the first run's, or a run that continued a predictor."""
     if run_card is None:
         return {"steps": steps, "command": FIRST_RUN, "warm_start": RIDGE_START}
+    if run_card.get("steps") not in (None, steps):
+        raise StylenetError(f"--run-card: a card of a {run_card['steps']}-step run, for a checkpoint at step {steps}")
     warm = run_card.get("recipe", {}).get("warm_start")
     if not isinstance(warm, dict) or warm.get("mode") != "predictor" or not isinstance(warm.get("init_steps"), int):
         raise StylenetError("--run-card: not the card of a run that continued a trained predictor (init_weights=)")
@@ -175,14 +179,15 @@ def averaged_lineages(ckpts: list[Path], run_cards: list[dict | None]) -> list[d
         run = lineage(card, state["global_step"])
         loss = state["hyper_parameters"]["loss"]
         weights = {k: loss[k] for k in ("content_weight", "style_weight", "tv_weight")}
-        out.append({"checkpoint": ckpt.name, **run, "loss": weights})
+        run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
+        out.append({"run": run_dir.name, **run, "loss": weights})
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("checkpoint")
-    p.add_argument("--comparison", required=True, help="scripts/compare_arbitrary.py --json of this checkpoint")
+    p.add_argument("--comparison", help="scripts/compare_arbitrary.py --json of this checkpoint (required to ship)")
     p.add_argument("--vgg", required=True, help="the VGG16 weights file the predictor was trained with")
     p.add_argument("--label", help="the comparison's label for this run's exported predictor.safetensors")
     p.add_argument(
@@ -191,10 +196,18 @@ def main(argv: list[str] | None = None) -> int:
         help="the run's card.json, when it continued a trained predictor (with --average: one per checkpoint)",
     )
     p.add_argument("--average", action="append", default=[], metavar="CKPT", help="ship the average with these")
+    p.add_argument(
+        "--write-average",
+        metavar="OUT",
+        help="only write the average (float32) to OUT, for scripts/compare_arbitrary.py to measure; ships nothing",
+    )
     a = p.parse_args(argv)
     with report_errors():
+        if a.write_average and not a.average:
+            raise StylenetError("--write-average: give the checkpoints to average with --average")
+        if not a.write_average and not a.comparison:
+            raise StylenetError("--comparison: required to ship (scripts/compare_arbitrary.py --json of this network)")
         ckpt = Path(a.checkpoint)
-        comparison = json.loads(Path(a.comparison).read_text())
         pred = predictor_from_checkpoint(ckpt, a.vgg)
         ckpts = [ckpt, *map(Path, a.average)]
         cards = [json.loads(Path(c).read_text()) for c in a.run_card or []]
@@ -205,8 +218,14 @@ def main(argv: list[str] | None = None) -> int:
         averaged = None
         if a.average:
             average_into(pred, [predictor_from_checkpoint(c, a.vgg) for c in ckpts[1:]])
-            check_measured_tensors(comparison, a.label, pred)
             averaged = averaged_lineages(ckpts, cards)
+            if a.write_average:
+                out = save_predictor(pred, a.write_average, {"model": "predictor", "average": {"of": averaged}})
+                print(f"wrote {out} (the average of {len(ckpts)} checkpoints; measure it, then ship with --label)")
+                return 0
+        comparison = json.loads(Path(a.comparison).read_text())
+        if a.average:
+            check_measured_tensors(comparison, a.label, pred)
         else:
             steps = measured_steps(comparison, a.label)
             if steps != pred.card["steps"]:

@@ -99,21 +99,23 @@ def test_policies_set_glibcs_thresholds_and_tiling_threads_return_memory_until_t
     monkeypatch.setattr(memory, "_libc", lambda: libc)
     memory.keep_freed_memory()
     assert memory.policy() == "keep" and libc.options[memory.M_MMAP_MAX] == 0
-    entered, release = threading.Barrier(3), threading.Event()
+    inside, release = [threading.Event(), threading.Event()], [threading.Event(), threading.Event()]
 
-    def tile() -> None:
+    def tile(i: int) -> None:
         with memory.bounded():
-            entered.wait()
-            release.wait()
+            inside[i].set()
+            release[i].wait()
 
-    threads = [threading.Thread(target=tile) for _ in range(2)]
-    for t in threads:
+    threads = [threading.Thread(target=tile, args=(i,)) for i in range(2)]
+    for i, t in enumerate(threads):  # the first tiler is inside before the second starts
         t.start()
-    entered.wait()  # both tilers inside
+        inside[i].wait()
     assert memory.policy() == "return" and libc.options[memory.M_MMAP_THRESHOLD] == 4 << 20
-    release.set()
-    for t in threads:
-        t.join()
+    release[0].set()
+    threads[0].join()  # one tiler left, the other still tiling: memory still goes back
+    assert memory.policy() == "return" and libc.options[memory.M_MMAP_MAX] == 65536
+    release[1].set()
+    threads[1].join()
     assert memory.policy() == "keep" and libc.options[memory.M_MMAP_MAX] == 0
 
     memory.glibc_defaults()  # bench's plain paths: where glibc's sliding threshold settles

@@ -768,3 +768,33 @@ def test_shipping_an_average_takes_the_mean_weights_and_only_the_file_the_compar
     wider = StylePredictor(NET, 32, ["relu1_2", "relu2_2"], {"weights": "random"}, style_size=32)
     with pytest.raises(StylenetError, match="not the same network"):
         ship.average_into(a, [wider])
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--write-average", "avg.safetensors"], "--write-average: give the checkpoints to average"),
+        ([], "--comparison: required to ship"),
+    ],
+)
+def test_shipping_arguments_that_cannot_work_are_one_line_errors(capsys, args, message):
+    from conftest import load_script
+
+    with pytest.raises(SystemExit) as e:
+        load_script("ship_predictor").main(["x.ckpt", "--vgg", "v.pth", *args])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and message in err and "Traceback" not in err
+
+
+def test_a_run_card_of_another_run_is_refused():
+    from conftest import load_script
+
+    ship = load_script("ship_predictor")
+    run = {
+        "command": "c",
+        "steps": 2989,
+        "recipe": {"warm_start": {"mode": "predictor", "init_weights": "p", "init_steps": 5924}},
+    }
+    assert ship.lineage(run, 2989)["total_steps"] == 8913
+    with pytest.raises(StylenetError, match="a card of a 2989-step run, for a checkpoint at step 3215"):
+        ship.lineage(run, 3215)
