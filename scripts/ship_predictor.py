@@ -27,6 +27,7 @@ its checkpoint's run (its steps are checked).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
 from pathlib import Path
@@ -38,7 +39,7 @@ from stylenet.defaults import VGG_WEIGHTS
 from stylenet.errors import StylenetError
 from stylenet.io.download import sha256_file
 from stylenet.io.weights import read_verified, tensors_digest
-from stylenet.model.predictor import FORMAT, StylePredictor, load_predictor, save_predictor
+from stylenet.model.predictor import FORMAT, StylePredictor, file_tensors, load_predictor, save_predictor
 from stylenet.training.predictor_module import predictor_from_checkpoint
 from stylenet.training.train_predictor import PAPER
 
@@ -96,15 +97,16 @@ def card_means(comparison: dict, label: str | None) -> dict:
 WISE_FT = "https://arxiv.org/abs/2109.01903"
 
 
-def kept_tensors(pred: StylePredictor) -> dict[str, torch.Tensor]:
-    """What a weights file holds (float32): all but the VGG, which the header names."""
-    return {k: v for k, v in pred.state_dict().items() if not k.startswith("encoder.")}
+@functools.cache
+def checkpoint_state(ckpt: Path) -> dict:
+    """A training checkpoint's contents (tensors and plain data only: nothing pickled runs), read once."""
+    return torch.load(ckpt, map_location="cpu", weights_only=True)
 
 
 def average_into(pred: StylePredictor, others: list[StylePredictor]) -> StylePredictor:
     """``pred`` with the uniform average of its and ``others``' weights (floating tensors), in place."""
     nets = [pred, *others]
-    states = [kept_tensors(p) for p in nets]
+    states = [file_tensors(p) for p in nets]
     if any(s.keys() != states[0].keys() or any(s[k].shape != v.shape for k, v in states[0].items()) for s in states):
         raise StylenetError("--average: the checkpoints are not the same network (tensor names or shapes differ)")
     w = 1.0 / len(nets)
@@ -121,7 +123,7 @@ def check_measured_tensors(comparison: dict, label: str | None, pred: StylePredi
     if not source.is_file():
         raise StylenetError(f"--label {label}: its source {str(source)!r} is not a weights file on this machine")
     measured, _ = read_verified(source, FORMAT, "a style-predictor weights file")
-    if tensors_digest(measured) != tensors_digest(kept_tensors(pred)):
+    if tensors_digest(measured) != tensors_digest(file_tensors(pred)):
         raise StylenetError(f"--label {label}: {source} does not hold the average of these checkpoints")
 
 
@@ -134,7 +136,7 @@ def card_for(
     averaged: list[dict] | None = None,
 ) -> dict:
     """The shipped card; ``averaged``: each averaged checkpoint's steps, lineage and loss (``ckpt``'s first)."""
-    state = torch.load(ckpt, map_location="cpu", weights_only=True)
+    state = checkpoint_state(ckpt)
     hp = state["hyper_parameters"]
     run = lineage(run_card, state["global_step"])
     if averaged:
@@ -175,7 +177,7 @@ def averaged_lineages(ckpts: list[Path], run_cards: list[dict | None]) -> list[d
     """Each averaged checkpoint's entry in the card: its steps, lineage and loss weights."""
     out = []
     for ckpt, card in zip(ckpts, run_cards):
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        state = checkpoint_state(ckpt)
         run = lineage(card, state["global_step"])
         loss = state["hyper_parameters"]["loss"]
         weights = {k: loss[k] for k in ("content_weight", "style_weight", "tv_weight")}

@@ -177,8 +177,6 @@ def no_painting_network(monkeypatch) -> None:
 def avx2_unless_asked(monkeypatch) -> None:
     """Every test sees the AVX2 kind of CPU (``precision="auto"`` is fp32) unless it sets the probe itself:
     tolerances and expected figures hold on either kind of machine (tests/test_precision.py simulates both)."""
-    import os
-
     if "STYLENET_CPU_FEATURES" not in os.environ:
         monkeypatch.setenv("STYLENET_CPU_FEATURES", "avx2")
 

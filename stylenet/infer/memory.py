@@ -73,18 +73,20 @@ def _apply(policy: Policy) -> bool:
     return True
 
 
+def _set(policy: Policy) -> None:
+    global _policy
+    if _apply(policy):
+        _policy = policy
+
+
 def keep_freed_memory() -> None:
     """Keep freed memory in the heap for reuse (fast repeated forward passes)."""
-    global _policy
-    if _apply("keep"):
-        _policy = "keep"
+    _set("keep")
 
 
 def return_freed_memory() -> None:
     """Return freed blocks over 4 MB to the OS at once (low peak memory)."""
-    global _policy
-    if _apply("return"):
-        _policy = "return"
+    _set("return")
 
 
 def glibc_defaults() -> None:
@@ -92,19 +94,15 @@ def glibc_defaults() -> None:
     settles once a few forward passes have freed large blocks (for ``stylenet bench``'s plain paths
     in a run whose stylenet paths keep freed memory). The sliding itself cannot be restored: any
     ``mallopt`` call turns it off for the life of the process."""
-    global _policy
-    if _apply("glibc"):
-        _policy = "glibc"
+    _set("glibc")
 
 
 def set_policy(policy: Policy | None) -> None:
     """Back to ``policy`` as returned by ``policy()`` earlier (None: the ``glibc`` stand-in, if changed since)."""
-    if policy == "keep":
-        keep_freed_memory()
-    elif policy == "return":
-        return_freed_memory()
-    elif policy == "glibc" or (policy is None and _policy is not None):
-        glibc_defaults()
+    if policy is not None:
+        _set(policy)
+    elif _policy is not None:
+        _set("glibc")
 
 
 def policy() -> Policy | None:

@@ -234,17 +234,18 @@ def warm_start(
 
 
 # -- weights files -----------------------------------------------------------------------------
+def file_tensors(pred: StylePredictor) -> dict[str, torch.Tensor]:
+    """The tensors a weights file holds: all but the VGG encoder's, which its header names."""
+    return {k: v for k, v in pred.state_dict().items() if not k.startswith("encoder.")}
+
+
 def save_predictor(
     pred: StylePredictor, path: str | os.PathLike, card: dict | None = None, overwrite: bool = False, half: bool = False
 ) -> Path:
     """Write the network, bottleneck and standardisation with a card (atomically); the VGG is named, not stored.
     ``half``: float16 on disk (half the size), float32 again when loaded."""
     dtype = torch.float16 if half else torch.float32
-    tensors = {
-        k: v.to(dtype) if v.is_floating_point() else v
-        for k, v in pred.state_dict().items()
-        if not k.startswith("encoder.")
-    }
+    tensors = {k: v.to(dtype) if v.is_floating_point() else v for k, v in file_tensors(pred).items()}
     enc = pred.encoder
     header = {
         "net": pred.net_config,
@@ -265,7 +266,7 @@ def build_predictor(
     raises ``ValueError`` naming what is missing or does not fit."""
     pred = StylePredictor(net, embedding, layers, encoder, style_size)
     pred.load_state_dict(tensors, strict=False)
-    missing = {k for k in pred.state_dict() if not k.startswith("encoder.")} - set(tensors)
+    missing = set(file_tensors(pred)) - set(tensors)
     if missing:
         raise ValueError(f"missing tensors {sorted(missing)[:3]}")
     return pred.eval()

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..errors import StylenetError
 from ..infer.arbitrary import is_adain_file
 from ..io.images import ImageError, load_image
-from ..model.predictor import StylePredictor, save_predictor, warm_start
+from ..model.predictor import StylePredictor, file_tensors, save_predictor, warm_start
 from .predictor_module import TRAIN_ONLY, PredictorModule, predictor_from_checkpoint
 from .train import ConfigError, TrainResult, _command, lineage_steps, recipe
 from .train_adain import LICENCE, check_pairs, fit_pairs, pairs_card, start_pairs
@@ -78,8 +78,8 @@ def predictor_init(init_weights: str) -> StylePredictor | None:
 def continue_from(module: PredictorModule, pred: StylePredictor, init_weights: str) -> dict:
     """Start ``module``'s predictor from a trained one's weights (a new run: new optimizer, schedule and
     ``train_only``); returns the card's record of it."""
-    theirs = {k: v for k, v in pred.state_dict().items() if not k.startswith("encoder.")}
-    ours = {k: v.shape for k, v in module.net.state_dict().items() if not k.startswith("encoder.")}
+    theirs = file_tensors(pred)
+    ours = {k: v.shape for k, v in file_tensors(module.net).items()}
     if set(theirs) != set(ours) or any(theirs[k].shape != ours[k] for k in ours):
         raise ConfigError(
             f"init_weights={init_weights}: its predictor ({pred.net_config}, embedding "
