@@ -39,7 +39,7 @@ from stylenet.defaults import VGG_WEIGHTS
 from stylenet.errors import StylenetError
 from stylenet.io.download import sha256_file
 from stylenet.io.weights import read_verified, tensors_digest
-from stylenet.model.predictor import FORMAT, StylePredictor, file_tensors, load_predictor, save_predictor
+from stylenet.model.predictor import FORMAT, StylePredictor, file_tensors, load_predictor, same_layout, save_predictor
 from stylenet.training.predictor_module import predictor_from_checkpoint
 from stylenet.training.train_predictor import PAPER
 
@@ -95,6 +95,7 @@ def card_means(comparison: dict, label: str | None) -> dict:
 
 
 WISE_FT = "https://arxiv.org/abs/2109.01903"
+LOSS_WEIGHTS = ("content_weight", "style_weight", "tv_weight")
 
 
 @functools.cache
@@ -107,7 +108,7 @@ def average_into(pred: StylePredictor, others: list[StylePredictor]) -> StylePre
     """``pred`` with the uniform average of its and ``others``' weights (floating tensors), in place."""
     nets = [pred, *others]
     states = [file_tensors(p) for p in nets]
-    if any(s.keys() != states[0].keys() or any(s[k].shape != v.shape for k, v in states[0].items()) for s in states):
+    if not all(same_layout(states[0], s) for s in states[1:]):
         raise StylenetError("--average: the checkpoints are not the same network (tensor names or shapes differ)")
     w = 1.0 / len(nets)
     mean = {k: sum(w * s[k] for s in states) if v.is_floating_point() else v for k, v in states[0].items()}
@@ -125,6 +126,16 @@ def check_measured_tensors(comparison: dict, label: str | None, pred: StylePredi
     measured, _ = read_verified(source, FORMAT, "a style-predictor weights file")
     if tensors_digest(measured) != tensors_digest(file_tensors(pred)):
         raise StylenetError(f"--label {label}: {source} does not hold the average of these checkpoints")
+
+
+def card_loss(loss: dict, averaged: list[dict] | None) -> dict:
+    """The loss settings; a weight the averaged runs differ on is their list, in ``average.of``'s order."""
+    out = {k: v for k, v in loss.items() if k not in ("stability", "adversarial", "vgg")}
+    for k in LOSS_WEIGHTS:
+        values = [a["loss"][k] for a in averaged or []]
+        if len(set(values)) > 1:
+            out[k] = values
+    return out
 
 
 def card_for(
@@ -158,7 +169,7 @@ def card_for(
             "optim": hp["optim"],
             "style_size": hp["predictor"]["style_size"],
         },
-        "loss": {k: v for k, v in hp["loss"].items() if k not in ("stability", "adversarial", "vgg")},
+        "loss": card_loss(hp["loss"], averaged),
         "vgg": f"trained with {Path(hp['loss']['vgg']['weights']).name}; the header names {VGG_WEIGHTS}",
         "evaluation": {
             "what": f"means over {paintings} held-out paintings x {photos} held-out photos at "
@@ -180,7 +191,7 @@ def averaged_lineages(ckpts: list[Path], run_cards: list[dict | None]) -> list[d
         state = checkpoint_state(ckpt)
         run = lineage(card, state["global_step"])
         loss = state["hyper_parameters"]["loss"]
-        weights = {k: loss[k] for k in ("content_weight", "style_weight", "tv_weight")}
+        weights = {k: loss[k] for k in LOSS_WEIGHTS}
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
         out.append({"run": run_dir.name, **run, "loss": weights})
     return out

@@ -770,6 +770,16 @@ def test_shipping_an_average_takes_the_mean_weights_and_only_the_file_the_compar
         ship.average_into(a, [wider])
 
 
+def test_an_averages_card_lists_the_loss_weights_its_runs_differ_on():
+    from conftest import load_script
+
+    ship = load_script("ship_predictor")
+    loss = {"content_weight": 1.0, "style_weight": 2.5, "tv_weight": 5.0, "vgg": {"weights": "v.pth"}}
+    runs = [{"loss": {"content_weight": 1.0, "style_weight": w, "tv_weight": 5.0}} for w in (2.5, 3.0)]
+    assert ship.card_loss(loss, runs) == {"content_weight": 1.0, "style_weight": [2.5, 3.0], "tv_weight": 5.0}
+    assert ship.card_loss(loss, None) == {"content_weight": 1.0, "style_weight": 2.5, "tv_weight": 5.0}
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

@@ -239,6 +239,11 @@ def file_tensors(pred: StylePredictor) -> dict[str, torch.Tensor]:
     return {k: v for k, v in pred.state_dict().items() if not k.startswith("encoder.")}
 
 
+def same_layout(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    """Whether two sets of tensors (``file_tensors``) are the same network: the same names and shapes."""
+    return a.keys() == b.keys() and all(a[k].shape == b[k].shape for k in a)
+
+
 def save_predictor(
     pred: StylePredictor, path: str | os.PathLike, card: dict | None = None, overwrite: bool = False, half: bool = False
 ) -> Path:

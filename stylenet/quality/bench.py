@@ -197,7 +197,7 @@ def bench_painting(args) -> list[Row]:
     return [Row(k, v) for k, v in times.items()]
 
 
-def print_painting_table(rows: list[Row], size: int, device: str = "cpu") -> None:
+def print_painting_table(rows: list[Row], size: int, device: str = "cpu", keep: bool = False) -> None:
     base, johnson = rows[0].median, rows[1].median
     print(f"{'path':36s} {'resolution':>11s} {'ms/image':>9s} {'vs base':>8s} {'vs Johnson default':>19s}")
     for r in rows:
@@ -207,7 +207,7 @@ def print_painting_table(rows: list[Row], size: int, device: str = "cpu") -> Non
         )
     print(
         f"(medians of {len(rows[0].seconds)} interleaved rounds, one photo a call; the painting 512x512; "
-        f"random weights where speed does not depend on them; torch {torch.__version__}; {_machine(device)})"
+        f"random weights where speed does not depend on them; torch {torch.__version__}; {_machine(device, keep)})"
     )
 
 
@@ -365,7 +365,7 @@ def bench_video(args) -> list[tuple[str, str, Row, float | None]]:
     return out
 
 
-def print_video_table(rows: list[tuple[str, str, Row, float | None]], device: str = "cpu") -> None:
+def print_video_table(rows: list[tuple[str, str, Row, float | None]], device: str = "cpu", keep: bool = False) -> None:
     print(
         f"{'network':8s} {'frame':>9s} {'path':32s} {'ms/frame':>9s} {'frames/s':>8s} {'vs base':>8s} {'peak RSS':>9s}"
     )
@@ -379,26 +379,25 @@ def print_video_table(rows: list[tuple[str, str, Row, float | None]], device: st
         )
     print(
         f"(medians of {len(rows[0][2].seconds)} interleaved rounds, one frame at a time; peak RSS: a fresh process "
-        f"running that path alone; torch {torch.__version__}; {_machine(device)})"
+        f"running that path alone; torch {torch.__version__}; {_machine(device, keep)})"
     )
-
-
-def _machine(device: str) -> str:
-    gpu = f"GPU: {torch.cuda.get_device_name()}; " if torch.device(device).type == "cuda" else ""
-    return f"{gpu}CPU: {policy.describe_cpu()}; allocator: {_KEPT if _keep else _own()}"
 
 
 _KEPT = "stylenet's paths keep freed memory (as stylenet stylize and video do), the plain ones glibc's policy"
 
 
-def _own() -> str:
-    return "glibc's policy for every path" if memory.available() else "the C library's own policy for every path"
+def _machine(device: str, keep: bool) -> str:
+    """The GPU, the CPU and its flags, and the allocator policy the paths ran under."""
+    gpu = f"GPU: {torch.cuda.get_device_name()}; " if torch.device(device).type == "cuda" else ""
+    allocator = "the C library's own policy for every path"
+    if keep:
+        allocator = _KEPT
+    elif memory.available():
+        allocator = "glibc's policy for every path"
+    return f"{gpu}CPU: {policy.describe_cpu()}; allocator: {allocator}"
 
 
-_keep = False  # --keep-freed-memory
-
-
-def print_table(rows: list[Row], what: str, size: int, batch: int, device: str = "cpu") -> None:
+def print_table(rows: list[Row], what: str, size: int, batch: int, device: str = "cpu", keep: bool = False) -> None:
     """One row per path; GFLOP/s is the baseline's operations over the row's time (a path that does less work
     than the baseline can show more than the machine's matmul peak, printed below the table)."""
     base = rows[0].median
@@ -424,29 +423,23 @@ def print_table(rows: list[Row], what: str, size: int, batch: int, device: str =
     print(
         f"(medians of {len(rows[0].seconds)} interleaved rounds; the baseline: {rows[0].flops / 1e9:.1f} GFLOP, "
         f"this machine's fp32 matmul peak: {matmul_peak(torch.device(device)):.0f} GFLOP/s; torch {torch.__version__}; "
-        f"{_machine(device)})"
+        f"{_machine(device, keep)})"
     )
 
 
 def run(args: argparse.Namespace) -> int:
-    global _keep
-    _keep = args.keep_freed_memory and args.what != "training"  # training's paths run under glibc's policy
-    if _keep and not memory.available():
+    keep = args.keep_freed_memory and args.what != "training"  # training's paths run under glibc's policy
+    if keep and not memory.available():
         print("--keep-freed-memory: this C library is not glibc; every path runs under its own allocator policy")
-        _keep = args.keep_freed_memory = False
+        keep = False
+    default_size = 256 if args.what == "training" else 1024
+    args = argparse.Namespace(**{**vars(args), "keep_freed_memory": keep, "size": args.size or default_size})
     if args.what == "video":
-        print_video_table(bench_video(args), args.device)
-        return 0
-    if args.what == "painting":
-        args.size = args.size or 1024
-        print_painting_table(bench_painting(args), args.size, args.device)
-        return 0
-    if args.what == "inference":
-        args.size = args.size or 1024
-        rows = bench_inference(args)
-        print_table(rows, "inference", args.size, 1, args.device)
+        print_video_table(bench_video(args), args.device, keep)
+    elif args.what == "painting":
+        print_painting_table(bench_painting(args), args.size, args.device, keep)
+    elif args.what == "inference":
+        print_table(bench_inference(args), "inference", args.size, 1, args.device, keep)
     else:
-        args.size = args.size or 256
-        rows = bench_training(args)
-        print_table(rows, "training", args.size, args.batch, args.device)
+        print_table(bench_training(args), "training", args.size, args.batch, args.device, keep)
     return 0

@@ -20,7 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 from ..errors import StylenetError
 from ..infer.arbitrary import is_adain_file
 from ..io.images import ImageError, load_image
-from ..model.predictor import StylePredictor, file_tensors, save_predictor, warm_start
+from ..model.predictor import StylePredictor, file_tensors, same_layout, save_predictor, warm_start
 from .predictor_module import TRAIN_ONLY, PredictorModule, predictor_from_checkpoint
 from .train import ConfigError, TrainResult, _command, lineage_steps, recipe
 from .train_adain import LICENCE, check_pairs, fit_pairs, pairs_card, start_pairs
@@ -79,8 +79,7 @@ def continue_from(module: PredictorModule, pred: StylePredictor, init_weights: s
     """Start ``module``'s predictor from a trained one's weights (a new run: new optimizer, schedule and
     ``train_only``); returns the card's record of it."""
     theirs = file_tensors(pred)
-    ours = {k: v.shape for k, v in file_tensors(module.net).items()}
-    if set(theirs) != set(ours) or any(theirs[k].shape != ours[k] for k in ours):
+    if not same_layout(theirs, file_tensors(module.net)):
         raise ConfigError(
             f"init_weights={init_weights}: its predictor ({pred.net_config}, embedding "
             f"{pred.embedding.bottleneck.out_features}) does not fit this run's; set model= and predictor.embedding= to its"
