@@ -8,7 +8,7 @@ import torch
 
 from stylenet.errors import StylenetError
 from stylenet.model.adain import AdaINNet, adain, channel_stats, load_adain, save_adain
-from stylenet.training.adain_data import AdaINDataModule
+from stylenet.training.adain_data import AdaINDataModule, PairDataset
 from stylenet.training.train import train
 
 from conftest import CONFIG_DIR, SHARED, compose_config, needs_shared, random_image
@@ -160,9 +160,23 @@ def test_pairs_are_square_crops_of_the_same_size_in_unit_range(photo_dir, painti
     assert 0 <= float(paintings.min()) and float(paintings.max()) <= 1 and float(paintings.std()) > 0
 
 
+def test_identity_pairs_take_the_photo_itself_as_the_painting(photo_dir, tmp_path):
+    from PIL import Image
+
+    (tmp_path / "red").mkdir()
+    Image.new("RGB", (40, 40), (255, 0, 0)).save(tmp_path / "red" / "red.png")
+    photos, paintings = sorted(photo_dir.rglob("*.jpg"))[:3], [tmp_path / "red" / "red.png"]
+    for i in range(3):
+        photo, own = PairDataset(photos, paintings, 32, (1.5, 1.5), identity=1.0)[i]
+        assert own.float().std() > 0 and abs(float(own.float().mean() - photo.float().mean())) < 40
+        _, red = PairDataset(photos, paintings, 32, (1.5, 1.5))[i]  # the default: paintings only
+        assert torch.equal(red[0], torch.full((32, 32), 255, dtype=red.dtype)) and not red[1:].any()
+
+
 @pytest.mark.parametrize(
     "override,message",
     [
+        ("adain.identity_pairs=1.5", r"adain.identity_pairs=1.5 must be a share in \[0, 1\)"),
         ("adain.paintings=[/nonexistent/paintings]", r"painting folder '/nonexistent/paintings' is missing"),
         ("adain.photos=[/nonexistent/photos]", r"photo folder '/nonexistent/photos' is missing"),
         ("adain.holdout_paintings=[nope.jpg]", r"adain.holdout_paintings names \['nope.jpg'\], in none of"),

@@ -9,6 +9,9 @@ to the crop) and a random crop of a random painting whose shorter side is resize
 ``painting_scale`` (a random factor in that range) times the crop (Huang & Belongie:
 512 then a 256 crop). Held-out pairs are fixed: pair k is held-out photo k mod N with
 held-out painting k mod P, centre crops. Unreadable files are skipped and counted.
+With ``identity`` > 0 that share of training pairs takes the photo itself as the painting (another
+crop, at the painting's scale): trained against its own style, a network learns to give a photo
+back when handed its own statistics (a style predictor's ``strength=0``).
 """
 
 from __future__ import annotations
@@ -41,9 +44,10 @@ class PairDataset(Dataset):
         painting_scale: tuple[float, float] = (1.0, 1.0),
         train: bool = True,
         skipped=None,
+        identity: float = 0.0,
     ):
         self.photos, self.paintings, self.size, self.train = photos, paintings, size, train
-        self.painting_scale = painting_scale
+        self.painting_scale, self.identity = painting_scale, identity
         self.skipped = skipped if skipped is not None else mp.Value("i", 0)
 
     def __len__(self) -> int:
@@ -61,11 +65,14 @@ class PairDataset(Dataset):
         raise DataError(f"no readable image among the {len(files)} files")
 
     def __getitem__(self, i: int) -> Pair:
-        if self.train:
-            j, scale = random.randrange(len(self.paintings)), random.uniform(*self.painting_scale)
+        scale = self.painting_scale
+        if not self.train:
+            files, j, s = self.paintings, i, sum(scale) / 2
+        elif self.identity and random.random() < self.identity:  # the photo as its own painting
+            files, j, s = self.photos, i, random.uniform(*scale)
         else:
-            j, scale = i, sum(self.painting_scale) / 2
-        return self._load(self.photos, i), self._load(self.paintings, j, round(self.size * scale))
+            files, j, s = self.paintings, random.randrange(len(self.paintings)), random.uniform(*scale)
+        return self._load(self.photos, i), self._load(files, j, round(self.size * s))
 
 
 class AdaINDataModule(pl.LightningDataModule):
@@ -82,6 +89,7 @@ class AdaINDataModule(pl.LightningDataModule):
         painting_scale: tuple[float, float] = (1.0, 1.5),
         holdout_pairs: int = 64,
         preview_paintings: int = 6,
+        identity_pairs: float = 0.0,
     ):
         super().__init__()
         self.photo_roots, self.painting_roots = [Path(p) for p in photos], [Path(p) for p in paintings]
@@ -89,6 +97,7 @@ class AdaINDataModule(pl.LightningDataModule):
         self.image_size, self.batch_size, self.num_workers = image_size, batch_size, num_workers
         self.holdout, self.preview, self.preview_paintings = holdout, preview, preview_paintings
         self.painting_scale, self.holdout_pairs = (float(painting_scale[0]), float(painting_scale[1])), holdout_pairs
+        self.identity_pairs = identity_pairs
         self.root = ", ".join(map(str, self.photo_roots + self.painting_roots))  # for ReportSkippedImages
         self.skipped = mp.Value("i", 0)
         self.train_files: list[Path] = []  # photos
@@ -146,7 +155,13 @@ class AdaINDataModule(pl.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         ds = PairDataset(
-            self.train_files, self.train_paintings, self.image_size, self.painting_scale, True, self.skipped
+            self.train_files,
+            self.train_paintings,
+            self.image_size,
+            self.painting_scale,
+            True,
+            self.skipped,
+            self.identity_pairs,
         )
         return training_loader(ds, self.batch_size, self.num_workers)
 

@@ -160,6 +160,7 @@ class AdaINConfig:
     paintings: list[str] = field(default_factory=lambda: ["${paths.paintings}"])  # painting folders
     holdout_paintings: list[str] = field(default_factory=list)  # file names never trained on
     painting_scale: list[float] = field(default_factory=lambda: [1.0, 1.5])  # shorter side / crop, random in range
+    identity_pairs: float = 0.0  # share of training pairs whose painting is the photo itself (its own style back)
     holdout_pairs: int = 64  # held-out (photo, painting) pairs behind holdout/*
     preview_paintings: int = 6  # held-out paintings (columns) of the preview grid
     # the paper's loss: mean/std matching at these layers, content at the AdaIN target (relu4_1)

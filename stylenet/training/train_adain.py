@@ -63,6 +63,8 @@ def check_pairs(cfg: DictConfig) -> None:
         raise ConfigError(f"adain.painting_scale={list(a.painting_scale)} must be [low, high] with 0 < low <= high")
     if a.holdout_pairs < 1 or a.preview_paintings < 1:
         raise ConfigError("adain.holdout_pairs and adain.preview_paintings must be positive")
+    if not 0 <= a.identity_pairs < 1:
+        raise ConfigError(f"adain.identity_pairs={a.identity_pairs} must be a share in [0, 1), e.g. 0.1")
 
 
 def adain_card(cfg: DictConfig, module: AdaINModule, data: AdaINDataModule) -> dict:
@@ -96,6 +98,7 @@ def pairs_card(cfg: DictConfig, data: AdaINDataModule) -> dict:
         "paintings": [str(p) for p in data.painting_roots],
         "train_paintings": len(data.train_paintings),
         "holdout_paintings": list(data.holdout_names),
+        "identity_pairs": cfg.adain.identity_pairs,
     }
 
 
@@ -109,6 +112,7 @@ def pair_data(cfg: DictConfig) -> AdaINDataModule:
         painting_scale=tuple(a.painting_scale),
         holdout_pairs=a.holdout_pairs,
         preview_paintings=a.preview_paintings,
+        identity_pairs=a.identity_pairs,
         image_size=cfg.data.image_size,
         batch_size=cfg.data.batch_size,
         num_workers=cfg.data.num_workers,
