@@ -221,7 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         if not a.write_average and not a.comparison:
             raise StylenetError("--comparison: required to ship (scripts/compare_arbitrary.py --json of this network)")
         ckpt = Path(a.checkpoint)
-        pred = predictor_from_checkpoint(ckpt, a.vgg)
+        pred = predictor_from_checkpoint(ckpt, a.vgg, checkpoint_state(ckpt))
         ckpts = [ckpt, *map(Path, a.average)]
         cards = [json.loads(Path(c).read_text()) for c in a.run_card or []]
         if a.average and len(cards) != len(ckpts):
@@ -230,7 +230,7 @@ def main(argv: list[str] | None = None) -> int:
             raise StylenetError("--run-card: once, for the checkpoint (or once per checkpoint with --average)")
         averaged = None
         if a.average:
-            average_into(pred, [predictor_from_checkpoint(c, a.vgg) for c in ckpts[1:]])
+            average_into(pred, [predictor_from_checkpoint(c, a.vgg, checkpoint_state(c)) for c in ckpts[1:]])
             averaged = averaged_lineages(ckpts, cards)
             if a.write_average:
                 out = save_predictor(pred, a.write_average, {"model": "predictor", "average": {"of": averaged}})

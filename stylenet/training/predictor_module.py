@@ -92,14 +92,14 @@ class PredictorModule(AdaINModule):
         return y, self.loss(y, photos, targets=targets)
 
 
-def predictor_from_checkpoint(ckpt, vgg: str | None = None) -> StylePredictor:
+def predictor_from_checkpoint(ckpt, vgg: str | None = None, state: dict | None = None) -> StylePredictor:
     """The ``StylePredictor`` of a training checkpoint (read without running pickled code), in eval mode;
-    ``vgg`` replaces the VGG weights source the run used."""
+    ``vgg`` replaces the VGG weights source the run used; ``state``: the checkpoint's contents, if read already."""
     from ..io.weights import WeightsError
     from ..loss.perceptual import parse_layer_weights
 
     try:
-        state = torch.load(ckpt, map_location="cpu", weights_only=True)
+        state = state if state is not None else torch.load(ckpt, map_location="cpu", weights_only=True)
         hp = state["hyper_parameters"]
         loss = hp["loss"]
         encoder = {**loss["vgg"], "weights": vgg or loss["vgg"]["weights"]}
