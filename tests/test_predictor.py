@@ -167,9 +167,18 @@ def test_init_weights_a_trained_predictor_continues_from_its_weights_not_a_new_w
     for k, v in pred.state_dict().items():
         if not k.startswith("encoder."):
             torch.testing.assert_close(ours[k], v, msg=k)
+    assert "averaged_runs" not in record
     other = PredictorModule({"net": NET, "embedding": 8, "style_size": 32}, LOSS, {"lr": 1e-4}, None, "all")
     with pytest.raises(StylenetError, match="does not fit this run's; set model= and predictor.embedding="):
         warm_start_from(cfg, other)
+
+
+def test_continuing_from_an_averaged_predictor_records_how_many_runs_it_averaged(pred, monkeypatch):
+    from stylenet.training.train_predictor import continue_from
+
+    monkeypatch.setattr(pred, "card", {**pred.card, "average": {"of": [{"steps": 5}, {"steps": 7}]}})
+    m = PredictorModule({"net": NET, "embedding": 16, "style_size": 32}, LOSS, {"lr": 1e-4}, None, "all")
+    assert continue_from(m, pred, "soup.safetensors")["averaged_runs"] == 2
 
 
 @pytest.fixture
