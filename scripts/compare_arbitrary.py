@@ -302,6 +302,26 @@ def compare(
     return rows
 
 
+def strength_zero(networks: dict, photos: list[Path], size: int, painting: Path) -> dict[str, dict]:
+    """``--strength-zero``: how far each painting network's ``strength=0`` output is from the photo (the
+    predictor: the photo's own embedding; AdaIN: the decoder's reconstruction of the photo), as mean |out -
+    photo| per photo in [0, 1] units; the painting does not matter at strength 0."""
+    import stylenet
+    from stylenet.io.photos import load_photo
+
+    out = {}
+    for label, net in networks.items():
+        if isinstance(net, (Rows, Optimize)):
+            continue  # no strength in feature space
+        d = []
+        for path in photos:
+            x = load_photo(path, size).float().unsqueeze(0) / 255
+            y = stylenet.stylize(x, style_image=painting, network=net, strength=0.0, precision="fp32")
+            d.append(float((y - x).abs().mean()))
+        out[label] = {"mean": statistics.fmean(d), "max": max(d), "per_photo": dict(zip((p.name for p in photos), d))}
+    return out
+
+
 def summary(rows: dict[str, list[dict]]) -> dict[str, dict[str, float]]:
     return {
         label: {m: statistics.fmean(r[m] for r in records) for m in METRICS}
@@ -359,6 +379,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--per-painting", action="store_true", help="also print a Markdown table, one line per painting")
     p.add_argument(
+        "--strength-zero",
+        action="store_true",
+        help="also measure how far each painting network's strength-0 output is from the photo",
+    )
+    p.add_argument(
         "--classic-paintings",
         action="store_true",
         help="score on --init's own paintings (in --styles-dir) instead of the held-out ones; with rows:init",
@@ -405,15 +430,20 @@ def main(argv: list[str] | None = None) -> int:
             raise StylenetError("no painting left to compare on (above: the rows: folders lack every one)")
         criterion = build_perceptual_loss(loss_config(a.vgg, **trained_loss(load(a.init).card)))
 
+        zero = strength_zero(networks, photos, a.size, paintings[0]) if a.strength_zero else {}
+
         def save(rows: dict) -> None:  # after every painting: a stopped run leaves what it measured
             if a.json:
+                extra = {"strength_zero": zero} if zero else {}
                 with atomic_write(a.json, overwrite=True) as tmp:
                     tmp.write_text(
-                        json.dumps({**report, "means": summary(rows), "records": rows}, indent=1, default=str)
+                        json.dumps({**report, "means": summary(rows), **extra, "records": rows}, indent=1, default=str)
                     )
 
         rows = compare(networks, photos, paintings, criterion, a.size, a.style_size, reuse, save)
         save(rows)
+        for label, z in zero.items():
+            print(f"{label}: strength 0 is {z['mean']:.3f} (mean |out - photo|, max {z['max']:.3f}) from the photo")
         print(f"{'method':24s} {'content':>8s} {'style':>8s} {'palette':>8s} {'s/image':>8s}")
         for label, m in summary(rows).items():
             print(f"{label:24s} {m['content']:8.3f} {m['style']:8.3f} {m['palette']:8.2f} {m['seconds']:8.2f}")

@@ -590,9 +590,15 @@ def test_the_comparison_script_scores_each_network_on_held_out_pairs(
     argv += ["--network", f"rows=rows:{tmp_path / 'rows'}"]
     data = [f"adain.photos=[{photo_dir}]", f"adain.paintings=[{tmp_path / 'paintings'}]"]
     data += ["adain.holdout_paintings=[p1.jpg,p2.jpg]", "data.holdout=2"]
-    assert compare.main(argv + [f"--config={o}" for o in data] + ["--json", str(report)]) == 0
+    assert compare.main(argv + [f"--config={o}" for o in data] + ["--json", str(report), "--strength-zero"]) == 0
     saved = json.loads(report.read_text())
     assert list(saved["means"]) == ["photo (unstylized)", "pred", "warm", "rows"]
+    zero = saved["strength_zero"]  # the painting networks' strength-0 distance to each photo; rows have no strength
+    assert set(zero) == {"pred", "warm"} and set(zero["pred"]["per_photo"]) == {
+        r["photo"] for r in saved["records"]["pred"]
+    }
+    assert 0 < zero["pred"]["mean"] <= zero["pred"]["max"] < 1
+    assert "pred: strength 0 is " in capsys.readouterr().out
     # p2.jpg has no row: every method is scored on p1.jpg alone, so that the means compare like with like
     assert all({r["painting"] for r in records} == {"p1.jpg"} for records in saved["records"].values())
     assert len(saved["records"]["rows"]) == 2 and len(saved["records"]["warm"]) == 2
