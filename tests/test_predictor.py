@@ -108,11 +108,10 @@ def test_norm_tables_are_the_embedding_map_gamma_is_w_e_plus_b(pred):
 
 
 # -- training ------------------------------------------------------------------------------------
-def tiny_module(classic, paintings, train_only="all") -> PredictorModule:
+def tiny_module(classic, paintings, train_only="all", identity_weight=0.0) -> PredictorModule:
     torch.manual_seed(0)
-    m = PredictorModule(
-        {"net": NET, "embedding": 16, "style_size": 32}, LOSS, {"lr": 1e-4, "table_lr": 1e-2}, None, train_only
-    )
+    spec = {"net": NET, "embedding": 16, "style_size": 32, "identity_weight": identity_weight}
+    m = PredictorModule(spec, LOSS, {"lr": 1e-4, "table_lr": 1e-2}, None, train_only)
     warm_start(m.net, classic, paintings)
     m.setup("fit")
     return m
@@ -136,6 +135,29 @@ def test_training_steps_lower_the_loss_and_train_only_predictor_keeps_the_convol
         changed = not torch.equal(conv, m.net.transformer.encoder[0][0][1].weight)
         assert changed == (train_only == "all")
         assert m.net.embedding.bottleneck.weight.grad is not None
+
+
+def test_the_identity_term_is_strength_zeros_distance_to_the_photo_and_training_lowers_it(classic, paintings):
+    torch.manual_seed(1)
+    photos = torch.rand(2, 3, 32, 32)
+    batch = torch.cat([paintings[0][..., :32, :32], painting(11)[..., :32, :32]])
+    distance = {}
+    for weight in (0.0, 5.0):
+        m = tiny_module(classic, paintings, identity_weight=weight)
+        opt = torch.optim.Adam(m.param_groups())
+        with torch.no_grad():
+            first = float(m.losses(photos, batch)[1].get("identity", -1))
+            zero = float((m.net(photos, batch, strength=0.0) - photos).abs().mean())  # what stylize gives
+        assert first == (pytest.approx(zero) if weight else -1)  # the term only where asked, and it is that
+        for _ in range(20):
+            _, terms = m.losses(photos, batch)
+            opt.zero_grad()
+            terms["total"].backward()
+            opt.step()
+        with torch.no_grad():
+            distance[weight] = float((m.net(photos, batch, strength=0.0) - photos).abs().mean())
+    assert float(terms.weighted["identity"]) == pytest.approx(5.0 * float(terms["identity"]))
+    assert distance[5.0] < 0.8 * distance[0.0]  # the same steps without the term leave strength 0 further away
 
 
 def test_each_sample_is_scored_against_its_own_paintings_gram_matrices():
@@ -237,6 +259,7 @@ def predictor_overrides(tmp_path, photo_dir, classic) -> list[str]:
         ("paths.styles_dir=/nonexistent", "init_weights=.* needs the painting of 'a': .*set paths.styles_dir"),
         ("model.width=16", "set model= to its architecture"),
         ("predictor.warm_start=zero", "predictor.warm_start=zero: use lstsq or mean"),
+        ("predictor.identity_weight=-1", "predictor.identity_weight=-1.* must be >= 0"),
     ],
 )
 def test_bad_predictor_settings_fail_before_training_with_one_line(predictor_overrides, override, message, tmp_path):

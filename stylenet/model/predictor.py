@@ -126,11 +126,15 @@ class StylePredictor(nn.Module):
         return (self.embed(painting),)
 
     def own_embedding(self, photo: torch.Tensor) -> torch.Tensor:
-        """A photo's own embedding ``(B, D)`` (Ghiasi's ``strength``): from the photo resized to a
-        ``style_size`` square, so that its cost is bounded whatever the photo's size (also in ONNX)."""
+        """A photo's own embedding ``(B, D)`` (Ghiasi's ``strength``)."""
+        return self.embedding(self.own_statistics(photo))
+
+    def own_statistics(self, photo: torch.Tensor) -> torch.Tensor:
+        """A photo's statistics ``(B, F)`` as its own painting: from the photo resized to a ``style_size``
+        square, so that their cost is bounded whatever the photo's size (also in ONNX)."""
         side = (self.style_size, self.style_size)
         small = F.interpolate(photo.float(), size=side, mode="bilinear", antialias=True, align_corners=False)
-        return self.embed(small)
+        return self.statistics(small)
 
     @staticmethod
     def mix(embedding: torch.Tensor) -> torch.Tensor:

@@ -181,6 +181,9 @@ class PredictorConfig:
     embedding: int = 100  # Ghiasi et al.'s bottleneck
     warm_start: str = "lstsq"  # lstsq: the warm start's paintings map to their own rows; mean: the mean row
     ridge: float = 1.0  # of the lstsq fit, relative to the mean eigenvalue (1e-3: the ten rows reproduced)
+    # weight of an identity term: mean |photo rendered with its own embedding - photo| (what strength=0 returns;
+    # the pixel part of SANet's identity loss, https://arxiv.org/abs/1812.02342); 0: off
+    identity_weight: float = 0.0
 
 
 @dataclass

@@ -5,7 +5,9 @@ gives both what the predictor reads (channel means and deviations at the style l
 each sample's own Gram targets; the photo is stylized with the gamma/beta predicted from its
 painting, and the loss is the classic network's perceptual loss (``stylenet.loss.perceptual``: relative
 content, Gram style and TV terms, their weights from ``loss.*``), each output against its
-own painting. Optimisation, the loss guard, the schedule, held-out losses and checkpoints are
+own painting. ``predictor["identity_weight"]`` > 0 adds an identity term: the photo rendered with its own
+embedding (what ``strength=0`` returns) against the photo, mean absolute difference of the pixels (the pixel
+part of SANet's identity loss, Park & Lee 2019, https://arxiv.org/abs/1812.02342). Optimisation, the loss guard, the schedule, held-out losses and checkpoints are
 ``AdaINModule``'s (its preview too: the predictor's ``style_stats`` stand in for AdaIN's). What
 trains (``train_only``): ``predictor`` (the bottleneck and the gamma/beta map, i.e. the norm
 tables) or ``all`` (the transformer's convolutions too); learning rates: ``param_groups``.
@@ -87,9 +89,17 @@ class PredictorModule(AdaINModule):
             feats = self.loss.vgg(paintings, self.loss.style_layers)
             targets = self.loss.painting_targets(feats)
             stats = self.net.statistics(paintings, feats)
-        mix = self.net.mix(self.net.embedding(stats))
-        y = self.net.transformer(photos.contiguous(memory_format=torch.channels_last), mix)
-        return y, self.loss(y, photos, targets=targets)
+        photos = photos.contiguous(memory_format=torch.channels_last)
+        y = self.net.transformer(photos, self.net.mix(self.net.embedding(stats)))
+        terms = self.loss(y, photos, targets=targets)
+        weight = self.hparams.predictor.get("identity_weight", 0.0)
+        if weight:  # strength 0 should give the photo back
+            with torch.no_grad():
+                own = self.net.own_statistics(photos)
+            back = self.net.transformer(photos, self.net.mix(self.net.embedding(own)))
+            error = (back.float() - photos.float()).abs().mean()
+            terms.add("identity", error, weight * error)
+        return y, terms
 
 
 def predictor_from_checkpoint(ckpt, vgg: str | None = None, state: dict | None = None) -> StylePredictor:

@@ -39,6 +39,8 @@ def _check_predictor(cfg: DictConfig) -> None:
         raise ConfigError("arch=predictor warm-starts from a multi-style network: set init_weights=classic (or a file)")
     if p.embedding < 1 or p.ridge < 0:
         raise ConfigError(f"predictor.embedding={p.embedding} must be positive and predictor.ridge={p.ridge} >= 0")
+    if p.identity_weight < 0:
+        raise ConfigError(f"predictor.identity_weight={p.identity_weight} must be >= 0 (0: off; e.g. 5)")
     if p.warm_start not in ("lstsq", "mean"):
         raise ConfigError(f"predictor.warm_start={p.warm_start}: use lstsq or mean")
     check_pairs(cfg)
@@ -142,6 +144,7 @@ def predictor_card(cfg: DictConfig, module: PredictorModule, data, warm: dict | 
             "content_weight": loss.content_weight,
             "style_weight": loss.style_weight,
             "tv_weight": loss.tv_weight,
+            **({"identity_weight": cfg.predictor.identity_weight} if cfg.predictor.identity_weight else {}),
             "normalisation": "relative (stylenet.loss.perceptual); each output against its own painting's Gram matrices",
         },
         "training_data": pairs_card(cfg, data),
@@ -155,7 +158,12 @@ def train_predictor(cfg: DictConfig, extra_callbacks: list[pl.Callback] | None =
     started = start_pairs(cfg, _check_predictor, p.name)
     style_size = round(cfg.data.image_size * sum(cfg.adain.painting_scale) / 2)  # the paintings' scale in training
     module = PredictorModule(
-        predictor={"net": OmegaConf.to_container(cfg.model), "embedding": p.embedding, "style_size": style_size},
+        predictor={
+            "net": OmegaConf.to_container(cfg.model),
+            "embedding": p.embedding,
+            "style_size": style_size,
+            "identity_weight": p.identity_weight,
+        },
         loss=OmegaConf.to_container(cfg.loss, resolve=True),
         optim=OmegaConf.to_container(cfg.optim),
         guard=OmegaConf.to_container(cfg.guard),
