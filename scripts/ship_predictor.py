@@ -128,14 +128,26 @@ def check_measured_tensors(comparison: dict, label: str | None, pred: StylePredi
         raise StylenetError(f"--label {label}: {source} does not hold the average of these checkpoints")
 
 
-def card_loss(loss: dict, averaged: list[dict] | None) -> dict:
-    """The loss settings; a weight the averaged runs differ on is their list, in ``average.of``'s order."""
+def card_loss(loss: dict, averaged: list[dict] | None, identity_weight: float = 0.0) -> dict:
+    """The loss settings (with the predictor's identity term where it trained with one); a weight the averaged
+    runs differ on is their list, in ``average.of``'s order."""
     out = {k: v for k, v in loss.items() if k not in ("stability", "adversarial", "vgg")}
+    if identity_weight:
+        out["identity_weight"] = identity_weight
     for k in LOSS_WEIGHTS:
         values = [a["loss"][k] for a in averaged or []]
         if len(set(values)) > 1:
             out[k] = values
     return out
+
+
+def card_strength_zero(comparison: dict, label: str | None) -> dict:
+    """``compare_arbitrary.py --strength-zero``'s figures for the shipped network, where the comparison has them."""
+    zero = comparison.get("strength_zero", {}).get(label)
+    if not zero:
+        return {}
+    what = "mean |strength-0 output - photo| over the held-out photos, pixels in [0, 1]"
+    return {"strength_zero": {"mean": round(zero["mean"], 4), "max": round(zero["max"], 4), "what": what}}
 
 
 def card_for(
@@ -169,7 +181,7 @@ def card_for(
             "optim": hp["optim"],
             "style_size": hp["predictor"]["style_size"],
         },
-        "loss": card_loss(hp["loss"], averaged),
+        "loss": card_loss(hp["loss"], averaged, hp["predictor"].get("identity_weight", 0.0)),
         "vgg": f"trained with {Path(hp['loss']['vgg']['weights']).name}; the header names {VGG_WEIGHTS}",
         "evaluation": {
             "what": f"means over {paintings} held-out paintings x {photos} held-out photos at "
@@ -177,6 +189,7 @@ def card_for(
             "sliced Wasserstein distance in Lab to the painting (stylenet.palette); "
             "scripts/compare_arbitrary.py",
             "means": {k: {t: round(v, 4) for t, v in m.items()} for k, m in means.items()},
+            **card_strength_zero(comparison, label),
         },
         **({"average": {"paper": WISE_FT, "of": averaged}} if averaged else {}),
         "float16": fp16_error,

@@ -816,6 +816,16 @@ def test_an_averages_card_lists_the_loss_weights_its_runs_differ_on():
     runs = [{"loss": {"content_weight": 1.0, "style_weight": w, "tv_weight": 5.0}} for w in (2.5, 3.0)]
     assert ship.card_loss(loss, runs) == {"content_weight": 1.0, "style_weight": [2.5, 3.0], "tv_weight": 5.0}
     assert ship.card_loss(loss, None) == {"content_weight": 1.0, "style_weight": 2.5, "tv_weight": 5.0}
+    assert ship.card_loss(loss, None, 5.0)["identity_weight"] == 5.0  # trained with the identity term
+
+
+def test_the_card_holds_the_shipped_networks_strength_zero_distance_where_the_comparison_measured_it():
+    from conftest import load_script
+
+    ship = load_script("ship_predictor")
+    comparison = {"strength_zero": {"j": {"mean": 0.06412, "max": 0.14, "per_photo": {}}}}
+    assert ship.card_strength_zero(comparison, "j")["strength_zero"]["mean"] == 0.0641
+    assert ship.card_strength_zero(comparison, "other") == {} and ship.card_strength_zero({}, "j") == {}
 
 
 @pytest.mark.parametrize(

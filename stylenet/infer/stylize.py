@@ -128,7 +128,8 @@ def stylize(
             interpolation in feature space, ``alpha * AdaIN(f(photo)) + (1 - alpha) * f(photo)``,
             decoded (0 gives the decoder's reconstruction of the photo, not the photo). With a
             style predictor: Ghiasi's interpolation of the painting's embedding with the photo's
-            own (0 gives the network's rendering of the photo in its own style, not the photo).
+            own (0 gives the network's rendering of the photo in its own style: near the photo
+            for the shipped predictor, trained for it, not the photo exactly).
         preserve_color: keep the photo's colours, take only the style's luminance
             (Gatys et al. 2016, luminance-only transfer).
         network: with ``style``, the multi-style network (name, file or object) that
