@@ -90,7 +90,8 @@ def card_means(comparison: dict, label: str | None) -> dict:
     means, cards = comparison["means"], comparison["cards"]
     if label is None:
         return means
-    keep = {k: m for k, m in means.items() if k != label and (cards.get(k) or {}).get("model") != "predictor"}
+    candidate = {k for k, c in cards.items() if (c or {}).get("model") == "predictor" or "from_checkpoint" in (c or {})}
+    keep = {k: m for k, m in means.items() if k != label and k not in candidate}
     return {**keep, "predictor": means[label]}
 
 

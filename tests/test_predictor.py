@@ -758,6 +758,8 @@ def test_shipping_checks_the_step_of_the_checkpoint_or_of_the_labelled_run_file_
     with pytest.raises(StylenetError, match="--label c: the comparison has no such network; its labels: row, a, b"):
         ship.measured_steps(comparison, "c")
     comparison["means"] = {"photo (unstylized)": {"style": 1.7}, "row": {"style": 0.3}, "a": {"style": 0.2}, "b": {}}
+    comparison["cards"]["c"] = {"from_checkpoint": "other.ckpt", "steps": 9}  # another candidate, measured from its run
+    comparison["means"]["c"] = {"style": 0.25}
     assert ship.card_means(comparison, "a") == {
         "photo (unstylized)": {"style": 1.7},
         "row": {"style": 0.3},
