@@ -248,6 +248,13 @@ def photo_scores(criterion, x: torch.Tensor, name: str, grams: dict) -> dict:
 
 
 @torch.no_grad()
+def photo_tensors(photos: list[Path], size: int) -> list[torch.Tensor]:
+    """The held-out photos as ``(1, 3, size, size)`` tensors in [0, 1] (centre crops)."""
+    from stylenet.io.photos import load_photo
+
+    return [load_photo(p, size).float().unsqueeze(0) / 255 for p in photos]
+
+
 def compare(
     networks: dict,
     photos: list[Path],
@@ -262,12 +269,11 @@ def compare(
     ``reuse`` (by label, painting, photo) are taken as they are; ``after_painting(records)`` after each
     painting (the script saves them, so that a stopped run can be reused)."""
     from stylenet.io.images import load_image
-    from stylenet.io.photos import load_photo
     from stylenet.io.progress import progress_bar
     from stylenet.quality.palette import palette_distance
 
     reuse = reuse or {}
-    xs = [load_photo(p, size).float().unsqueeze(0) / 255 for p in photos]
+    xs = photo_tensors(photos, size)
     rows: dict[str, list[dict]] = {PHOTO: []}
     photo_grams: dict[str, dict] = {}  # each photo's, for its own scores against every painting
     rows.update({label: [] for label in networks})
@@ -307,15 +313,14 @@ def strength_zero(networks: dict, photos: list[Path], size: int, painting: Path)
     predictor: the photo's own embedding; AdaIN: the decoder's reconstruction of the photo), as mean |out -
     photo| per photo in [0, 1] units; the painting does not matter at strength 0."""
     import stylenet
-    from stylenet.io.photos import load_photo
 
+    xs = photo_tensors(photos, size)
     out = {}
     for label, net in networks.items():
         if isinstance(net, (Rows, Optimize)):
             continue  # no strength in feature space
         d = []
-        for path in photos:
-            x = load_photo(path, size).float().unsqueeze(0) / 255
+        for x in xs:
             y = stylenet.stylize(x, style_image=painting, network=net, strength=0.0, precision="fp32")
             d.append(float((y - x).abs().mean()))
         out[label] = {"mean": statistics.fmean(d), "max": max(d), "per_photo": dict(zip((p.name for p in photos), d))}

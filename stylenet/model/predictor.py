@@ -18,7 +18,8 @@ painting to the gamma/beta of every conditional-instance-norm layer of a Johnson
 Everything after the VGG is affine, so a weighted mix of paintings (the weighted mean of
 their embeddings), Ghiasi's ``strength`` (``e = s * e(painting) + (1 - s) * e(photo)``, the
 photo's own embedding at 0: the network's rendering of the photo *as if it were the painting*,
-near the photo once trained with ``predictor.identity_weight``) and a mix of gamma/beta rows are one and the same interpolation.
+near the photo once trained with ``predictor.identity_weight``) and a mix of gamma/beta rows are
+one and the same interpolation.
 
 **Warm start** (``warm_start``) from the shipped ten-style classic network: its convolutions
 are copied, and the gamma/beta map is the ridge least-squares fit that sends the ten classic

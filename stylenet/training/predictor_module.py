@@ -7,7 +7,8 @@ painting, and the loss is the classic network's perceptual loss (``stylenet.loss
 content, Gram style and TV terms, their weights from ``loss.*``), each output against its
 own painting. ``predictor["identity_weight"]`` > 0 adds an identity term: the photo rendered with its own
 embedding (what ``strength=0`` returns) against the photo, mean absolute difference of the pixels (the pixel
-part of SANet's identity loss, Park & Lee 2019, https://arxiv.org/abs/1812.02342). Optimisation, the loss guard, the schedule, held-out losses and checkpoints are
+part of SANet's identity loss, Park & Lee 2019, https://arxiv.org/abs/1812.02342). Optimisation, the
+loss guard, the schedule, held-out losses and checkpoints are
 ``AdaINModule``'s (its preview too: the predictor's ``style_stats`` stand in for AdaIN's). What
 trains (``train_only``): ``predictor`` (the bottleneck and the gamma/beta map, i.e. the norm
 tables) or ``all`` (the transformer's convolutions too); learning rates: ``param_groups``.

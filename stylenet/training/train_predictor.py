@@ -89,10 +89,9 @@ def continue_from(module: PredictorModule, pred: StylePredictor, init_weights: s
     module.net.load_state_dict(theirs, strict=False)
     steps = lineage_steps(pred.card)  # a continued predictor's total_steps, else its steps
     runs = len(pred.card.get("average", {}).get("of", []))  # scripts/ship_predictor.py --average
+    note = f", an average of {runs} runs" if runs else ""
+    print(f"continuing from the predictor {init_weights} ({steps} steps{note})")
     averaged = {"averaged_runs": runs} if runs else {}
-    print(
-        f"continuing from the predictor {init_weights} ({steps} steps{f', an average of {runs} runs' if runs else ''})"
-    )
     return {"init_weights": str(init_weights), "init_steps": steps, "mode": "predictor", **averaged}
 
 
