@@ -135,8 +135,8 @@ def card_loss(loss: dict, averaged: list[dict] | None, identity_weight: float = 
     out = {k: v for k, v in loss.items() if k not in ("stability", "adversarial", "vgg")}
     if identity_weight:
         out["identity_weight"] = identity_weight
-    for k in LOSS_WEIGHTS:
-        values = [a["loss"][k] for a in averaged or []]
+    for k in (*LOSS_WEIGHTS, "identity_weight"):
+        values = [a["loss"].get(k, 0.0) for a in averaged or []]  # entries before the identity term lack it
         if len(set(values)) > 1:
             out[k] = values
     return out
@@ -206,6 +206,7 @@ def averaged_lineages(ckpts: list[Path], run_cards: list[dict | None]) -> list[d
         run = lineage(card, state["global_step"])
         loss = state["hyper_parameters"]["loss"]
         weights = {k: loss[k] for k in LOSS_WEIGHTS}
+        weights["identity_weight"] = state["hyper_parameters"]["predictor"].get("identity_weight", 0.0)
         run_dir = ckpt.parent.parent if ckpt.parent.name == "checkpoints" else ckpt.parent
         out.append({"run": run_dir.name, **run, "loss": weights})
     return out

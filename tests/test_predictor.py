@@ -810,7 +810,7 @@ def test_shipping_an_average_takes_the_mean_weights_and_only_the_file_the_compar
         ship.average_into(a, [wider])
 
 
-def test_an_averages_card_lists_the_loss_weights_its_runs_differ_on():
+def test_an_averages_card_lists_the_loss_and_identity_weights_its_runs_differ_on():
     from conftest import load_script
 
     ship = load_script("ship_predictor")
@@ -819,6 +819,9 @@ def test_an_averages_card_lists_the_loss_weights_its_runs_differ_on():
     assert ship.card_loss(loss, runs) == {"content_weight": 1.0, "style_weight": [2.5, 3.0], "tv_weight": 5.0}
     assert ship.card_loss(loss, None) == {"content_weight": 1.0, "style_weight": 2.5, "tv_weight": 5.0}
     assert ship.card_loss(loss, None, 5.0)["identity_weight"] == 5.0  # trained with the identity term
+    # an average of a run with the identity term and one without: each run's weight, in order
+    mixed = [{"loss": {**runs[1]["loss"], "identity_weight": 5.0}}, {"loss": runs[0]["loss"]}]
+    assert ship.card_loss(loss, mixed, 5.0)["identity_weight"] == [5.0, 0.0]
 
 
 def test_the_card_holds_the_shipped_networks_strength_zero_distance_where_the_comparison_measured_it():
