@@ -247,7 +247,6 @@ def photo_scores(criterion, x: torch.Tensor, name: str, grams: dict) -> dict:
     return {"content": torch.zeros(()), "style": criterion.gram_terms(grams[name]).mean()}
 
 
-@torch.no_grad()
 def photo_tensors(photos: list[Path], size: int) -> list[torch.Tensor]:
     """The held-out photos as ``(1, 3, size, size)`` tensors in [0, 1] (centre crops)."""
     from stylenet.io.photos import load_photo
@@ -255,6 +254,7 @@ def photo_tensors(photos: list[Path], size: int) -> list[torch.Tensor]:
     return [load_photo(p, size).float().unsqueeze(0) / 255 for p in photos]
 
 
+@torch.no_grad()
 def compare(
     networks: dict,
     photos: list[Path],

@@ -136,7 +136,7 @@ def card_loss(loss: dict, averaged: list[dict] | None, identity_weight: float = 
     if identity_weight:
         out["identity_weight"] = identity_weight
     for k in (*LOSS_WEIGHTS, "identity_weight"):
-        values = [a["loss"].get(k, 0.0) for a in averaged or []]  # entries before the identity term lack it
+        values = [a["loss"][k] for a in averaged or []]
         if len(set(values)) > 1:
             out[k] = values
     return out

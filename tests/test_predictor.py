@@ -815,7 +815,10 @@ def test_an_averages_card_lists_the_loss_and_identity_weights_its_runs_differ_on
 
     ship = load_script("ship_predictor")
     loss = {"content_weight": 1.0, "style_weight": 2.5, "tv_weight": 5.0, "vgg": {"weights": "v.pth"}}
-    runs = [{"loss": {"content_weight": 1.0, "style_weight": w, "tv_weight": 5.0}} for w in (2.5, 3.0)]
+    runs = [
+        {"loss": {"content_weight": 1.0, "style_weight": w, "tv_weight": 5.0, "identity_weight": 0.0}}
+        for w in (2.5, 3.0)
+    ]
     assert ship.card_loss(loss, runs) == {"content_weight": 1.0, "style_weight": [2.5, 3.0], "tv_weight": 5.0}
     assert ship.card_loss(loss, None) == {"content_weight": 1.0, "style_weight": 2.5, "tv_weight": 5.0}
     assert ship.card_loss(loss, None, 5.0)["identity_weight"] == 5.0  # trained with the identity term
